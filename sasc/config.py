@@ -1,0 +1,47 @@
+"""Settings of an explanation run. Defaults live here and nowhere else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+from .llm.base import Sampling
+from .ngrams import NgramSettings
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    """Everything that shapes an explanation besides the module, corpora and helper."""
+
+    ngrams: NgramSettings = field(default_factory=NgramSettings)
+    """How n-grams are extracted from the reference corpus."""
+    n_top_reported: int = 75
+    """Top n-grams (with responses) kept in the result per unit."""
+    n_top_considered: int = 50
+    """Top n-grams a summary draws from (paper: 50)."""
+    n_per_summary: int = 30
+    """N-grams shown in one summary prompt, a random subset in rank order (paper: 30)."""
+    n_candidates: int = 5
+    """Summary prompts per unit; duplicates merge, so there may be fewer candidates."""
+    n_synthetic: int = 10
+    """Synthetic related texts (and as many unrelated) per candidate."""
+    n_generic: int = 500
+    """Generic-corpus texts in the σ baseline (sampled with the seed)."""
+    n_bootstrap: int = 1000
+    """Bootstrap resamples for the 95% interval of σ."""
+    seed: int = 0
+    """Seeds n-gram subsets, helper sampling, generic sampling and the bootstrap."""
+    summary_sampling: Sampling = field(default_factory=lambda: Sampling(temperature=0.7, max_tokens=48))
+    """Helper sampling for summaries."""
+    synthetic_sampling: Sampling = field(default_factory=lambda: Sampling(temperature=0.7, max_tokens=600))
+    """Helper sampling for synthetic texts."""
+    shard_size: int = 4096
+    """N-grams per independent unit of work in the response stage."""
+
+    def __post_init__(self) -> None:
+        for name in ("n_top_reported", "n_top_considered", "n_per_summary", "n_candidates",
+                     "n_synthetic", "n_bootstrap", "shard_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.n_generic < 2:
+            raise ConfigError(f"n_generic must be >= 2, got {self.n_generic}")

@@ -1,0 +1,78 @@
+"""The one exception tree of sasc.
+
+::
+
+    SascError (Exception)
+    ├── ConfigError (SascError, ValueError)        bad settings or specs from the caller
+    │   ├── UnknownKindError (ConfigError, KeyError) a registry name nobody registered
+    │   └── CorpusError (ConfigError)               empty corpus, wrong column, undecodable file
+    ├── ModuleError (SascError, RuntimeError)       a text module misbehaved
+    │   └── NonFiniteResponseError (ModuleError)    NaN/inf from a module, names the texts
+    ├── HelperLLMError (SascError, RuntimeError)    the helper LLM failed
+    │   ├── HelperUnavailableError (HelperLLMError) outage / timeout after bounded retries
+    │   └── HelperReplyError (HelperLLMError)       a reply that could not be parsed
+    ├── ModelAssetError (SascError, OSError)        packaged weights missing or failing their hash
+    └── CancelledError (SascError)                  the caller cancelled a long job
+
+Each inherits from the builtin a caller would already catch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class SascError(Exception):
+    """Base of every error raised by sasc on purpose."""
+
+
+class ConfigError(SascError, ValueError):
+    """Bad settings or specs from the caller; the message says what is accepted."""
+
+
+class UnknownKindError(ConfigError, KeyError):
+    """A registry was asked for a name nobody registered; the message lists known names."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CorpusError(ConfigError):
+    """A corpus that cannot be used: empty, missing column, undecodable file."""
+
+
+class ModuleError(SascError, RuntimeError):
+    """A text module returned something it should not have."""
+
+
+class NonFiniteResponseError(ModuleError):
+    """A module returned NaN or inf; ``texts`` holds the offending inputs."""
+
+    def __init__(self, module: str, texts: Sequence[str]):
+        self.module = module
+        self.texts = list(texts)
+        shown = ", ".join(repr(t) for t in self.texts[:5])
+        more = f" (+{len(self.texts) - 5} more)" if len(self.texts) > 5 else ""
+        super().__init__(
+            f"module {module!r} returned NaN/inf for {len(self.texts)} text(s): {shown}{more}"
+        )
+
+
+class HelperLLMError(SascError, RuntimeError):
+    """The helper LLM failed."""
+
+
+class HelperUnavailableError(HelperLLMError):
+    """The helper LLM could not be reached or timed out after bounded retries."""
+
+
+class HelperReplyError(HelperLLMError):
+    """The helper LLM replied with something that could not be used."""
+
+
+class ModelAssetError(SascError, OSError):
+    """Packaged model weights are missing or fail their checksum."""
+
+
+class CancelledError(SascError):
+    """A long job was cancelled by its caller."""

@@ -1,0 +1,187 @@
+"""The whole SASC pipeline: n-gram responses -> summaries -> synthetic scoring."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cache import ResponseCache, default_cache_dir
+from .config import ExplainConfig
+from .corpora import DEFAULT_GENERIC, DEFAULT_REFERENCE, Corpus, load_corpus, sample_texts
+from .errors import ConfigError
+from .llm.base import HelperLLM
+from .modules.base import as_bank, check_finite, module_name, to_response_array
+from .modules.registry import module_from_spec
+from .ngrams import NgramTable, count_ngrams
+from .progress import ProgressEvent, ProgressFn, no_progress
+from .responses import ResponseTable, ShardRunner, ngram_responses
+from .results import ExplainResult, ScoredCandidate, TopNgram, UnitExplanation
+from .scoring import score_sigma, top_k_indices
+from .summarize import summarize
+from .synthetic import synthetic_texts
+
+
+def resolve_helper(helper: str | HelperLLM, cache_dir: str | Path | None = None) -> HelperLLM:
+    """A helper LLM object, or a spec string for :func:`sasc.llm.build_helper`."""
+    if isinstance(helper, str):
+        from .llm import build_helper
+
+        root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        return build_helper(helper, cache_dir=root / "llm", model_cache_dir=root / "models")
+    if not hasattr(helper, "complete"):
+        raise ConfigError(f"{helper!r} is not a helper LLM (needs .name and .complete)")
+    return helper
+
+
+def select_units(all_units: Sequence[str], units: Sequence[str | int] | None) -> list[int]:
+    """Column indices for ``units`` given as names or indices (None: all)."""
+    if units is None:
+        return list(range(len(all_units)))
+    index = {u: i for i, u in enumerate(all_units)}
+    out = []
+    for u in units:
+        if isinstance(u, (int, np.integer)) and not isinstance(u, bool):
+            if not 0 <= u < len(all_units):
+                raise ConfigError(f"unit index {u} out of range: the module has {len(all_units)} units")
+            out.append(int(u))
+        elif u in index:
+            out.append(index[u])
+        else:
+            shown = ", ".join(list(all_units)[:10])
+            raise ConfigError(f"unknown unit {u!r}; the module's units include: {shown}")
+    if not out:
+        raise ConfigError("no units selected")
+    return out
+
+
+def bank_column(bank: Any, texts: Sequence[str], col: int) -> np.ndarray:
+    """One unit's responses to ``texts``, validated."""
+    if not texts:
+        return np.empty(0, dtype=np.float32)
+    vals = to_response_array(bank.responses(list(texts)), len(texts), module_name(bank), len(bank.units))
+    return check_finite(vals, texts, module_name(bank))[:, col]
+
+
+def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, generic_values: np.ndarray,
+                 helper: HelperLLM, config: ExplainConfig) -> UnitExplanation:
+    """Summarize and score one unit given its n-gram responses ``values`` ``[n_ngrams]``."""
+    top = top_k_indices(values, max(config.n_top_reported, config.n_top_considered))
+    top_ngrams = [TopNgram(table.ngrams[i], float(values[i]), int(table.counts[i])) for i in top]
+    ranked = [t.ngram for t in top_ngrams]
+    cands = summarize(helper, ranked, n_candidates=config.n_candidates, n_top=config.n_top_considered,
+                      n_pick=config.n_per_summary, sampling=config.summary_sampling, seed=config.seed)
+    scored = []
+    for c in cands:
+        related = synthetic_texts(helper, c.explanation, config.n_synthetic, related=True,
+                                  sampling=config.synthetic_sampling)
+        unrelated = synthetic_texts(helper, c.explanation, config.n_synthetic, related=False,
+                                    sampling=config.synthetic_sampling)
+        r = bank_column(bank, related, col)
+        u = bank_column(bank, unrelated, col)
+        score = score_sigma(r, generic_values, u, n_boot=config.n_bootstrap, seed=config.seed)
+        scored.append(ScoredCandidate(c.explanation, score, c.ngrams, related, unrelated, [float(x) for x in r]))
+    scored.sort(key=lambda s: -s.score.sigma if np.isfinite(s.score.sigma) else np.inf)
+    return UnitExplanation(bank.units[col], top_ngrams[: config.n_top_reported], scored)
+
+
+def explain(
+    module: Any,
+    *,
+    units: Sequence[str | int] | None = None,
+    corpus: str | Path | list[str] | Corpus = DEFAULT_REFERENCE,
+    generic: str | Path | list[str] | Corpus = DEFAULT_GENERIC,
+    helper: str | HelperLLM = "local",
+    config: ExplainConfig = ExplainConfig(),
+    cache_dir: str | Path | None = None,
+    runner: ShardRunner | None = None,
+    concurrency: int = 1,
+    progress: ProgressFn = no_progress,
+) -> ExplainResult:
+    """Explain units of a text module in natural language (SASC).
+
+    Args:
+        module: a module object (callable or bank) or a spec string such as
+            ``"embedding_distance:keyphrase=food"``.
+        units: unit names or column indices to explain (default: all).
+        corpus: reference corpus (n-grams come from it): built-in name, path, or texts.
+        generic: generic corpus for the σ baseline: built-in name, path, or texts.
+        helper: helper LLM object or spec (``"local"``, ``"openai:MODEL"``, ``"fake"``...).
+        config: explanation settings.
+        cache_dir: root of the response and reply caches (default ``~/.cache/sasc``).
+        runner: backend for the n-gram stage (default: this process).
+        concurrency: units explained at once (helper calls are the cost; a local helper
+            serializes them anyway).
+        progress: callback receiving :class:`~sasc.progress.ProgressEvent`.
+
+    Returns:
+        An :class:`~sasc.results.ExplainResult` with candidates ranked by σ per unit.
+    """
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    bank = as_bank(module_from_spec(module) if isinstance(module, str) else module)
+    cols = select_units(bank.units, units)
+    llm = resolve_helper(helper, cache_dir)
+    ref = load_corpus(corpus)
+    gen = load_corpus(generic)
+    progress(ProgressEvent("ngrams", 0, 1))
+    table = count_ngrams(ref.texts, config.ngrams)
+    progress(ProgressEvent("ngrams", 1, 1, f"{len(table)} unique n-grams"))
+    timings["setup_s"] = time.perf_counter() - t
+    resp = ngram_responses(bank, table, cache=ResponseCache(cache_dir), shard_size=config.shard_size,
+                           runner=runner, progress=progress)
+    timings["responses_s"] = resp.seconds
+    t = time.perf_counter()
+    generic_texts = sample_texts(gen.texts, config.n_generic, config.seed)
+    gvals = to_response_array(bank.responses(generic_texts), len(generic_texts), module_name(bank), len(bank.units))
+    check_finite(gvals, generic_texts, module_name(bank))
+    results = _explain_units(bank, cols, table, resp, gvals, llm, config, concurrency, progress)
+    timings["explain_s"] = time.perf_counter() - t
+    return _assemble(bank, llm, ref, gen, table, resp, generic_texts, results, config, timings)
+
+
+def _explain_units(bank, cols, table, resp: ResponseTable, gvals, llm, config, concurrency, progress):
+    done = 0
+    progress(ProgressEvent("explain", 0, len(cols)))
+
+    def one(col: int) -> UnitExplanation:
+        return explain_unit(bank, col, table, np.asarray(resp.values[:, col]), gvals[:, col], llm, config)
+
+    results: list[UnitExplanation] = []
+    if concurrency <= 1:
+        for col in cols:
+            results.append(one(col))
+            done += 1
+            progress(ProgressEvent("explain", done, len(cols), bank.units[col]))
+        return results
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for col, res in zip(cols, pool.map(one, cols)):
+            results.append(res)
+            done += 1
+            progress(ProgressEvent("explain", done, len(cols), bank.units[col]))
+    return results
+
+
+def _assemble(bank, llm, ref, gen, table, resp, generic_texts, results, config, timings) -> ExplainResult:
+    from . import __version__
+
+    usage = llm.usage.snapshot() if hasattr(llm, "usage") else None
+    return ExplainResult(
+        units=results,
+        module={"name": module_name(bank), "kind": getattr(bank, "kind", type(bank).__name__),
+                "fingerprint": getattr(bank, "fingerprint", None), "n_units": len(bank.units)},
+        helper=llm.name,
+        reference_corpus={"name": ref.name, "source": ref.source, "fingerprint": table.corpus_fingerprint,
+                          "n_texts": len(ref), "n_words": table.n_words, "n_ngrams": len(table),
+                          "response_cache_key": resp.cache_key, "responses_from_cache": resp.from_cache},
+        generic_corpus={"name": gen.name, "source": gen.source, "n_texts_used": len(generic_texts)},
+        config=dataclasses.asdict(config),
+        usage=dataclasses.asdict(usage) if dataclasses.is_dataclass(usage) else (usage or {}),
+        timings=timings,
+        sasc_version=__version__,
+    )

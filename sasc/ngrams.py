@@ -1,0 +1,134 @@
+"""Unique 1..N-grams of a corpus, with counts.
+
+Tokenization (documented because explanations are built from its output):
+
+* A *word* is a maximal run of word characters, allowing inner apostrophes, hyphens,
+  periods and commas between word characters: ``don't``, ``state-of-the-art``,
+  ``3.14``, ``1,000``, ``U.S`` are one word each.
+* Sentence punctuation (``. ! ? ; :``) and line breaks end a *segment*; n-grams never
+  cross a segment boundary. Other punctuation (commas, quotes, brackets, dashes) is
+  dropped and does not break n-grams.
+* Case is kept (an uncased module folds it itself; see ``dedupe_keys``).
+* An n-gram is ``" ".join`` of n consecutive words of one segment, for n = 1..N.
+
+This is a single compiled regular expression and a dict count: about a second per
+million words in CPython.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ConfigError, CorpusError
+
+_TOKEN = re.compile(r"(\w+(?:['’.,\-]\w+)*)|([.!?;:]+|\n)")
+
+
+@dataclass(frozen=True)
+class NgramSettings:
+    """How n-grams are extracted; part of every cache key."""
+
+    max_n: int = 3
+    """Longest n-gram, in words (the paper uses 3)."""
+    min_count: int = 1
+    """Drop n-grams seen fewer times than this in the corpus."""
+    lowercase: bool = False
+    """Lowercase words before counting (off: the module sees the corpus's casing)."""
+
+    def __post_init__(self) -> None:
+        if self.max_n < 1:
+            raise ConfigError(f"max_n must be >= 1, got {self.max_n}")
+        if self.min_count < 1:
+            raise ConfigError(f"min_count must be >= 1, got {self.min_count}")
+
+
+@dataclass(frozen=True)
+class NgramTable:
+    """Unique n-grams of a corpus in first-seen order, with their counts."""
+
+    ngrams: list[str]
+    """Each unique n-gram's text."""
+    counts: np.ndarray = field(repr=False)
+    """int64 ``[len(ngrams)]``: occurrences in the corpus."""
+    corpus_fingerprint: str
+    """sha256 over the corpus texts."""
+    settings: NgramSettings
+    """Extraction settings that produced the table."""
+    n_words: int = 0
+    """Words in the corpus (tokens as defined above)."""
+
+    def __len__(self) -> int:
+        return len(self.ngrams)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of (corpus, settings): the corpus part of the response-cache key."""
+        s = self.settings
+        return hashlib.sha256(
+            f"{self.corpus_fingerprint}|{s.max_n}|{s.min_count}|{s.lowercase}".encode()
+        ).hexdigest()
+
+
+def segments(text: str, lowercase: bool = False) -> list[list[str]]:
+    """Split ``text`` into segments of words (see module docstring)."""
+    out: list[list[str]] = []
+    cur: list[str] = []
+    for word, brk in _TOKEN.findall(text.lower() if lowercase else text):
+        if word:
+            cur.append(word)
+        elif cur:
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)
+    return out
+
+
+def corpus_fingerprint(texts: Iterable[str]) -> str:
+    """sha256 over the texts, order-sensitive."""
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def count_ngrams(texts: Iterable[str], settings: NgramSettings = NgramSettings()) -> NgramTable:
+    """All unique 1..``settings.max_n``-grams of ``texts`` with counts.
+
+    Raises :class:`CorpusError` when the corpus yields no words at all.
+    """
+    counts: dict[str, int] = {}
+    h = hashlib.sha256()
+    n_words = 0
+    for text in texts:
+        h.update(text.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+        for seg in segments(text, settings.lowercase):
+            n_words += len(seg)
+            _count_segment(seg, settings.max_n, counts)
+    if not counts:
+        raise CorpusError("the corpus contains no words, so it has no n-grams")
+    items = [(g, c) for g, c in counts.items() if c >= settings.min_count]
+    if not items:
+        raise CorpusError(f"no n-gram occurs at least min_count={settings.min_count} times")
+    return NgramTable(
+        ngrams=[g for g, _ in items],
+        counts=np.fromiter((c for _, c in items), dtype=np.int64, count=len(items)),
+        corpus_fingerprint=h.hexdigest(),
+        settings=settings,
+        n_words=n_words,
+    )
+
+
+def _count_segment(seg: list[str], max_n: int, counts: dict[str, int]) -> None:
+    get = counts.get
+    for n in range(1, max_n + 1):
+        for i in range(len(seg) - n + 1):
+            g = seg[i] if n == 1 else " ".join(seg[i:i + n])
+            counts[g] = get(g, 0) + 1

@@ -1,0 +1,164 @@
+"""Stage 1 of SASC: the module's response to every unique n-gram of the reference corpus.
+
+The work is planned as independent shards of length-sorted n-grams (so batches are
+nearly padding-free), run by a backend (local by default; a distributed backend gets the
+same shards), checkpointed shard by shard, and cached content-addressed on disk so a
+second explanation of the same module on the same corpus costs no forward passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .cache import ResponseCache, response_key
+from .errors import ConfigError
+from .modules.base import as_bank, check_finite, fingerprint, is_cacheable, module_name, to_response_array
+from .ngrams import NgramTable
+from .progress import ProgressEvent, ProgressFn, no_progress
+
+
+@dataclass(frozen=True)
+class WorkShard:
+    """One independent unit of work: rows of the unique-text list to score."""
+
+    index: int
+    """Position in the plan."""
+    rows: np.ndarray = field(repr=False)
+    """int64 indices into the unique texts."""
+
+
+@dataclass(frozen=True)
+class ResponseTable:
+    """Responses of every unit to every n-gram of a table."""
+
+    values: np.ndarray = field(repr=False)
+    """float32 ``[n_ngrams, n_units]``, rows aligned with ``NgramTable.ngrams``."""
+    units: list[str]
+    """Unit names, one per column."""
+    cache_key: str | None
+    """Content address in the response cache (None for uncacheable modules)."""
+    from_cache: bool
+    """True when no forward pass was run."""
+    n_evaluated: int
+    """Unique texts actually run through the module (after de-duplication)."""
+    seconds: float
+    """Wall time of the stage."""
+
+
+class ShardRunner(Protocol):
+    """A backend that scores shards: local threads, a Ray cluster..."""
+
+    def run(self, bank: Any, texts: Sequence[str], shards: Sequence[WorkShard],
+            on_done: Callable[[WorkShard, np.ndarray], None]) -> None:
+        """Score every shard and call ``on_done(shard, values[len(rows), n_units])`` for each."""
+        ...
+
+
+class LocalRunner:
+    """Score shards in this process, one after the other, on the module's device."""
+
+    def run(self, bank: Any, texts: Sequence[str], shards: Sequence[WorkShard],
+            on_done: Callable[[WorkShard, np.ndarray], None]) -> None:
+        for shard in shards:
+            on_done(shard, score_shard(bank, texts, shard))
+
+
+def score_shard(bank: Any, texts: Sequence[str], shard: WorkShard) -> np.ndarray:
+    """Run one shard through the bank; validate shape and finiteness."""
+    batch = [texts[i] for i in shard.rows]
+    n_units = len(bank.units)
+    values = to_response_array(bank.responses(batch), len(batch), module_name(bank), n_units)
+    return check_finite(values, batch, module_name(bank))
+
+
+def plan_shards(bank: Any, texts: Sequence[str], shard_size: int) -> tuple[list[WorkShard], np.ndarray]:
+    """Shards over de-duplicated, length-sorted texts.
+
+    Returns ``(shards, inverse)`` where ``inverse[i]`` is the unique row of ``texts[i]``;
+    shard rows index the unique representatives (first occurrences in ``texts``).
+    """
+    if shard_size < 1:
+        raise ConfigError(f"shard_size must be >= 1, got {shard_size}")
+    keys = bank.dedupe_keys(texts) if hasattr(bank, "dedupe_keys") else texts
+    first: dict[Any, int] = {}
+    inverse = np.empty(len(texts), dtype=np.int64)
+    reps: list[int] = []
+    for i, k in enumerate(keys):
+        j = first.get(k)
+        if j is None:
+            j = first[k] = len(reps)
+            reps.append(i)
+        inverse[i] = j
+    rep_texts = [texts[i] for i in reps]
+    if hasattr(bank, "token_lengths"):
+        lengths = np.asarray(bank.token_lengths(rep_texts))
+    else:
+        lengths = np.fromiter((len(t) for t in rep_texts), dtype=np.int64, count=len(rep_texts))
+    order = np.argsort(lengths, kind="stable")
+    rep_rows = np.asarray(reps, dtype=np.int64)[order]
+    # shard rows are positions in `texts`; remember which unique slot each fills
+    shards = [WorkShard(i, rep_rows[s:s + shard_size]) for i, s in enumerate(range(0, len(rep_rows), shard_size))]
+    return shards, inverse
+
+
+def ngram_responses(
+    module: Any,
+    table: NgramTable,
+    *,
+    cache: ResponseCache | None = None,
+    shard_size: int = 4096,
+    runner: ShardRunner | None = None,
+    progress: ProgressFn = no_progress,
+) -> ResponseTable:
+    """Responses of every unit of ``module`` to every n-gram in ``table``.
+
+    ``cache``: where tables and in-progress shards live (None: no caching). Modules
+    without a ``fingerprint`` are never cached. ``runner``: the backend (default local).
+    """
+    t0 = time.perf_counter()
+    bank = as_bank(module)
+    units = list(bank.units)
+    key = response_key(fingerprint(bank), table.fingerprint) if cache is not None and is_cacheable(bank) else None
+    if key is not None:
+        hit = cache.load(key)
+        if hit is not None and hit.shape == (len(table), len(units)):
+            progress(ProgressEvent("responses", len(table), len(table), "from cache"))
+            return ResponseTable(np.asarray(hit), units, key, True, 0, time.perf_counter() - t0)
+    texts = table.ngrams
+    shards, inverse = plan_shards(bank, texts, shard_size)
+    n_unique = sum(len(s.rows) for s in shards)
+    plan = hashlib.sha256(b"".join(s.rows.tobytes() for s in shards)).hexdigest()[:16]
+    done = cache.load_shards(key, plan) if key is not None else {}
+    unique_vals = np.empty((len(texts), len(units)), dtype=np.float32)  # rows by text position
+    finished = 0
+    for s in shards:
+        if s.index in done:
+            unique_vals[s.rows] = done[s.index]
+            finished += len(s.rows)
+    progress(ProgressEvent("responses", finished, n_unique, "resumed" if done else ""))
+
+    def on_done(shard: WorkShard, values: np.ndarray) -> None:
+        nonlocal finished
+        unique_vals[shard.rows] = values
+        if key is not None:
+            cache.save_shard(key, plan, shard.index, values)
+        finished += len(shard.rows)
+        progress(ProgressEvent("responses", finished, n_unique))
+
+    todo = [s for s in shards if s.index not in done]
+    (runner or LocalRunner()).run(bank, texts, todo, on_done)
+    rep_positions = np.concatenate([s.rows for s in shards]) if shards else np.empty(0, np.int64)
+    slot_of_unique = np.empty(n_unique, dtype=np.int64)
+    slot_of_unique[inverse[rep_positions]] = rep_positions
+    values = unique_vals[slot_of_unique[inverse]]
+    if key is not None:
+        cache.save(key, values, {"units": units, "module": module_name(bank), "n_ngrams": len(table),
+                                 "corpus": table.fingerprint, "settings": repr(table.settings)})
+    n_eval = sum(len(s.rows) for s in todo)
+    return ResponseTable(values, units, key, False, n_eval, time.perf_counter() - t0)

@@ -1,0 +1,113 @@
+"""Results of an explanation, as frozen dataclasses that round-trip through JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .scoring import SigmaScore
+
+
+@dataclass(frozen=True)
+class TopNgram:
+    """One of a unit's highest-response n-grams."""
+
+    ngram: str
+    """The n-gram text."""
+    response: float
+    """The unit's response to it, in the module's units."""
+    count: int
+    """Occurrences in the reference corpus."""
+
+
+@dataclass(frozen=True)
+class ScoredCandidate:
+    """A candidate explanation with its synthetic evidence and score."""
+
+    explanation: str
+    """The explanation text."""
+    score: SigmaScore
+    """σ, its 95% interval, the paper's variant, raw difference and sample sizes."""
+    ngrams: list[str]
+    """N-grams the candidate was summarized from."""
+    related_texts: list[str]
+    """Synthetic texts about the explanation that were scored."""
+    unrelated_texts: list[str]
+    """Synthetic texts unrelated to it (the paper's baseline)."""
+    related_responses: list[float] = field(default_factory=list)
+    """Module responses to ``related_texts``."""
+
+
+@dataclass(frozen=True)
+class UnitExplanation:
+    """Everything learned about one unit."""
+
+    unit: str
+    """Unit name."""
+    top_ngrams: list[TopNgram]
+    """Highest-response n-grams, best first."""
+    candidates: list[ScoredCandidate]
+    """Candidates ranked by σ, best first."""
+
+    @property
+    def best(self) -> ScoredCandidate | None:
+        """The top-ranked candidate (None when the helper produced none)."""
+        return self.candidates[0] if self.candidates else None
+
+
+@dataclass(frozen=True)
+class ExplainResult:
+    """The result of :func:`sasc.explain`: per-unit explanations plus provenance."""
+
+    units: list[UnitExplanation]
+    """One entry per explained unit."""
+    module: dict[str, Any]
+    """Module identity: name, kind, fingerprint."""
+    helper: str
+    """Helper LLM identity (backend and model)."""
+    reference_corpus: dict[str, Any]
+    """Name, source, fingerprint, words and unique n-grams of the reference corpus."""
+    generic_corpus: dict[str, Any]
+    """Name, source and texts used of the generic corpus."""
+    config: dict[str, Any]
+    """The :class:`~sasc.config.ExplainConfig` used, as a dict."""
+    usage: dict[str, Any]
+    """Helper calls, cached calls and tokens."""
+    timings: dict[str, float]
+    """Seconds per stage."""
+    sasc_version: str = ""
+    """Library version that produced the result."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serializable dict."""
+        return dataclasses.asdict(self)
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """JSON text; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False, allow_nan=True)
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ExplainResult":
+        """Inverse of :meth:`to_dict`."""
+        units = [
+            UnitExplanation(
+                u["unit"], [TopNgram(**t) for t in u["top_ngrams"]],
+                [ScoredCandidate(**{**c, "score": SigmaScore(**c["score"])}) for c in u["candidates"]],
+            )
+            for u in d["units"]
+        ]
+        return cls(**{**d, "units": units})
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> "ExplainResult":
+        """Load from JSON text or a file path."""
+        p = Path(text_or_path) if not str(text_or_path).lstrip().startswith("{") else None
+        text = p.read_text(encoding="utf-8") if p is not None else str(text_or_path)
+        return cls.from_dict(json.loads(text))

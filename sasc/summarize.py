@@ -1,0 +1,97 @@
+"""Stage 2 of SASC: summarize the top n-grams into candidate explanations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .llm.base import HelperLLM, Sampling
+
+SUMMARY_PREFIX = "Here is a list of phrases:"
+SUMMARY_QUESTION = "What is a common theme among these phrases?"
+SUMMARY_INSTRUCTION = "Answer with the theme only, as a short phrase of at most 8 words."
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate explanation and the n-grams it was summarized from."""
+
+    explanation: str
+    """Cleaned explanation text, e.g. ``"food and cooking"``."""
+    ngrams: list[str]
+    """The n-grams shown to the helper, in rank order."""
+    raw_reply: str
+    """The helper's reply before cleaning."""
+
+
+def summary_prompt(ngrams: Sequence[str]) -> str:
+    """The paper's summarization prompt, adapted to chat models (tested as an exact string)."""
+    bullets = "\n".join(f"- {g}" for g in ngrams)
+    return f"{SUMMARY_PREFIX}\n{bullets}\n{SUMMARY_QUESTION}\n{SUMMARY_INSTRUCTION}"
+
+
+def choose_subsets(n_top: int, n_pick: int, n_subsets: int, seed: int) -> list[list[int]]:
+    """``n_subsets`` random draws of ``n_pick`` of the top ``n_top`` ranks, each sorted by rank."""
+    rng = np.random.default_rng(seed)
+    n_pick = min(n_pick, n_top)
+    return [sorted(rng.choice(n_top, size=n_pick, replace=False).tolist()) for _ in range(n_subsets)]
+
+
+_FILLER = re.compile(
+    r"^(?:the\s+)?(?:common\s+)?(?:theme|topic|concept)s?\s+(?:among|of|in)\s+(?:these|the)\s+"
+    r"(?:phrases|words|terms)\s+(?:is|are|seems to be|appears to be)\s*:?\s*"
+    r"|^(?:the\s+)?(?:common\s+)?(?:theme|topic)\s*(?:is|:)\s*"
+    r"|^(?:they|these phrases|these)\s+(?:are\s+)?(?:all\s+)?(?:related to|about|refer to|involve)\s+"
+    r"|^(?:answer|theme|explanation)\s*:\s*",
+    re.IGNORECASE,
+)
+_RATIONALE = re.compile(r"\s*(?:[.;:!\n]|\s[-–—]\s|,?\s+(?:because|since|as they|as these|which|where|such as|e\.g\.|including|like)\b)",
+                        re.IGNORECASE)
+
+
+def clean_explanation(reply: str) -> str:
+    """Strip filler prefixes, quotes, markdown and any rationale after the theme.
+
+    ``'The common theme among these phrases is "food", because ...'`` -> ``'food'``.
+    """
+    text = reply.strip().strip("*#` \n")
+    text = re.sub(r"\*\*|__|`", "", text)
+    for _ in range(3):
+        new = _FILLER.sub("", text).strip().strip("\"'“”‘’ ")
+        if new == text:
+            break
+        text = new
+    text = _RATIONALE.split(text, maxsplit=1)[0]
+    text = text.strip().strip("\"'“”‘’.,;: ")
+    text = re.sub(r"^(?:that\s+)?(?:it\s+is\s+|they\s+are\s+)", "", text, flags=re.IGNORECASE)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", s.lower()).removeprefix("the ").strip()
+
+
+def summarize(helper: HelperLLM, top_ngrams: Sequence[str], *, n_candidates: int = 5,
+              n_top: int = 50, n_pick: int = 30, sampling: Sampling = Sampling(temperature=0.7, max_tokens=48),
+              seed: int = 0) -> list[Candidate]:
+    """Candidate explanations, each from a random ``n_pick`` of the top ``n_top`` n-grams.
+
+    ``top_ngrams`` must be in rank order (best first). Candidates that clean to the same
+    text (case, punctuation and a leading "the" ignored) are merged; empty ones dropped.
+    """
+    ranked = list(top_ngrams)[:n_top]
+    out: list[Candidate] = []
+    seen: set[str] = set()
+    for i, subset in enumerate(choose_subsets(len(ranked), n_pick, n_candidates, seed)):
+        shown = [ranked[j] for j in subset]
+        s = Sampling(sampling.temperature, sampling.top_p, sampling.max_tokens, sampling.seed + seed * 1000 + i)
+        reply = helper.complete(summary_prompt(shown), sampling=s).text
+        expl = clean_explanation(reply)
+        key = _norm(expl)
+        if key and key not in seen:
+            seen.add(key)
+            out.append(Candidate(expl, shown, reply))
+    return out

@@ -1,0 +1,128 @@
+"""Stage 3a of SASC: synthetic texts related (and unrelated) to an explanation.
+
+The reference parses the helper's numbered list by splitting on the regex ``\\d.``, which
+breaks every text that contains a digit. Here the helper is asked for JSON (and
+constrained to it where the backend supports structured output); replies that are not
+JSON are parsed as a list whose item numbers must run 1, 2, 3... so digits inside a
+text never split it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+
+from .errors import HelperReplyError
+from .llm.base import HelperLLM, Sampling
+
+
+def synthetic_prompt(explanation: str, k: int, related: bool = True) -> str:
+    """Prompt asking for ``k`` texts about (or having nothing to do with) ``explanation``."""
+    if related:
+        ask = f"Write {k} short, varied sentences that are each clearly about: {explanation}."
+    else:
+        ask = (f"Write {k} short, varied sentences on everyday topics that have nothing to do with: "
+               f"{explanation}.")
+    return f'{ask}\nReply with JSON of the form {{"sentences": ["...", "..."]}} and nothing else.'
+
+
+def sentences_schema(k: int) -> dict:
+    """JSON schema of the reply: an object with ``sentences``, a list of k strings."""
+    return {
+        "type": "object",
+        "properties": {"sentences": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": k}},
+        "required": ["sentences"],
+    }
+
+
+_MARKER = re.compile(r"^\s*(?:[-*•]|\(?\d{1,3}[.):])\s+")
+
+
+def parse_list(reply: str) -> list[str]:
+    """Texts from a helper reply: JSON (object with a list, or a bare list) or a list.
+
+    Plain lists may be one item per line (numbers, bullets or nothing in front) or one
+    line with items ``1. ... 2. ... 3. ...``; a number counts as an item marker only when
+    the numbers run in sequence, so ``"I ate 3. Then 4 more"`` stays whole.
+    """
+    text = reply.strip()
+    text = re.sub(r"^```(?:json)?\s*|\s*```$", "", text)
+    items = _parse_json(text)
+    if items is None:
+        items = _parse_plain(text)
+    return dedupe_texts(items)
+
+
+def _parse_json(text: str) -> list[str] | None:
+    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+    if start < 0:
+        return None
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(text[start:])
+    except json.JSONDecodeError:
+        return None
+    if isinstance(obj, dict):
+        obj = next((v for v in obj.values() if isinstance(v, list)), None)
+    if not isinstance(obj, list):
+        return None
+    return [str(x).strip() for x in obj if isinstance(x, (str, int, float)) and str(x).strip()]
+
+
+def _parse_plain(text: str) -> list[str]:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) == 1:
+        seq = _split_numbered(lines[0])
+        if len(seq) > 1:
+            return seq
+    out = []
+    for ln in lines:
+        if re.match(r"^\s*(?:here (?:are|is)|sure|certainly)\b.*:\s*$", ln, re.IGNORECASE):
+            continue  # a preamble line
+        out.append(_MARKER.sub("", ln).strip().strip('"“”'))
+    return [t for t in out if t]
+
+
+def _split_numbered(line: str) -> list[str]:
+    """Split ``'1. a 2. b 3. c'`` at markers whose numbers run 1, 2, 3..."""
+    cuts, want = [], 1
+    for m in re.finditer(r"(?:^|(?<=\s))(\d{1,3})[.)]\s+", line):
+        if int(m.group(1)) == want:
+            cuts.append(m)
+            want += 1
+    if len(cuts) < 2:
+        return [line.strip()]
+    parts = [line[a.end():b.start()] for a, b in zip(cuts, cuts[1:])] + [line[cuts[-1].end():]]
+    return [p.strip().strip('"“”') for p in parts if p.strip()]
+
+
+def dedupe_texts(texts: Sequence[str]) -> list[str]:
+    """Drop empty and case-insensitive duplicate texts, keeping order."""
+    seen: set[str] = set()
+    out = []
+    for t in texts:
+        key = re.sub(r"\s+", " ", t.lower()).strip()
+        if key and key not in seen:
+            seen.add(key)
+            out.append(t.strip())
+    return out
+
+
+def synthetic_texts(helper: HelperLLM, explanation: str, k: int = 10, *, related: bool = True,
+                    sampling: Sampling = Sampling(temperature=0.7, max_tokens=600), max_calls: int = 3) -> list[str]:
+    """``k`` distinct synthetic texts for ``explanation`` (fewer only if the helper can't).
+
+    Calls the helper up to ``max_calls`` times (new seed each) until ``k`` distinct texts
+    are collected. Raises :class:`HelperReplyError` when no usable text comes back.
+    """
+    texts: list[str] = []
+    prompt = synthetic_prompt(explanation, k, related)
+    for attempt in range(max_calls):
+        s = Sampling(sampling.temperature, sampling.top_p, sampling.max_tokens, sampling.seed + attempt)
+        reply = helper.complete(prompt, sampling=s, json_schema=sentences_schema(k)).text
+        texts = dedupe_texts(texts + parse_list(reply))
+        if len(texts) >= k:
+            return texts[:k]
+    if not texts:
+        raise HelperReplyError(f"the helper wrote no usable text for {explanation!r} in {max_calls} calls")
+    return texts
