@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMAND_PROVIDERS = ("server.cli", "sasc.benchmarks.cli", "sasc.fmri.cli", "sasc.modules.cli", "sasc.distributed.cli")
+COMMAND_PROVIDERS = ("server.cli", "sasc.bench.cli", "sasc.fmri.cli", "sasc.modules.cli", "sasc.distributed.cli")
 """Modules with ``add_commands(subparsers)`` adding commands (serve, benchmark d3, fmri...)."""
 
 

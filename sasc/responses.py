@@ -78,7 +78,10 @@ def score_shard(bank: Any, texts: Sequence[str], shard: WorkShard) -> np.ndarray
 
 
 def plan_shards(bank: Any, texts: Sequence[str], shard_size: int) -> tuple[list[WorkShard], np.ndarray]:
-    """Shards over de-duplicated, length-sorted texts.
+    """Shards over de-duplicated texts, sorted so each shard is cheap to run.
+
+    Order: the bank's ``sort_keys(texts)`` when it has one; else token length (from
+    ``token_lengths`` or from token-tuple ``dedupe_keys``); else character length.
 
     Returns ``(shards, inverse)`` where ``inverse[i]`` is the unique row of ``texts[i]``;
     shard rows index the unique representatives (first occurrences in ``texts``).
@@ -96,11 +99,18 @@ def plan_shards(bank: Any, texts: Sequence[str], shard_size: int) -> tuple[list[
             reps.append(i)
         inverse[i] = j
     rep_texts = [texts[i] for i in reps]
-    if hasattr(bank, "token_lengths"):
-        lengths = np.asarray(bank.token_lengths(rep_texts))
+    if hasattr(bank, "sort_keys"):
+        # e.g. token-id tuples, so n-grams sharing a prefix land in one shard
+        skeys = bank.sort_keys(rep_texts)
+        order = np.asarray(sorted(range(len(rep_texts)), key=skeys.__getitem__), dtype=np.int64)
     else:
-        lengths = np.fromiter((len(t) for t in rep_texts), dtype=np.int64, count=len(rep_texts))
-    order = np.argsort(lengths, kind="stable")
+        if hasattr(bank, "token_lengths"):
+            lengths = np.asarray(bank.token_lengths(rep_texts))
+        elif keys is not texts and rep_texts and isinstance(keys[reps[0]], tuple):
+            lengths = np.fromiter((len(keys[i]) for i in reps), dtype=np.int64, count=len(reps))
+        else:
+            lengths = np.fromiter((len(t) for t in rep_texts), dtype=np.int64, count=len(rep_texts))
+        order = np.argsort(lengths, kind="stable")
     rep_rows = np.asarray(reps, dtype=np.int64)[order]
     # shard rows are positions in `texts`; remember which unique slot each fills
     shards = [WorkShard(i, rep_rows[s:s + shard_size]) for i, s in enumerate(range(0, len(rep_rows), shard_size))]

@@ -135,12 +135,9 @@ class EmbeddingDistanceBank:
         return list(self.keyphrases)
 
     def dedupe_keys(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
-        """Texts with equal keys get equal responses (same token ids, e.g. case for uncased models)."""
+        """Token-id tuples: equal keys give equal responses (e.g. case, for uncased models); their
+        lengths also order the work into padding-free batches."""
         return [tuple(t) for t in self.encoder.token_ids(texts)]
-
-    def token_lengths(self, texts: Sequence[str]) -> list[int]:
-        """Token counts, used to sort work into padding-free batches."""
-        return [len(t) for t in self.encoder.token_ids(texts)]
 
     def responses(self, texts: Sequence[str]) -> np.ndarray:
         emb = self.encoder.encode(texts)
