@@ -32,6 +32,7 @@ PROMPT = (
     "Here is a list of phrases:\n{phrases}\n"
     "What is a common theme among these phrases? Answer with a short phrase."
 )
+SENTENCES = "Write 10 diverse sentences, one per line, that are related to the theme 'food'."
 
 
 def rss_mib() -> float:
@@ -64,8 +65,15 @@ def bench_one(model: str, cache_dir: str | None, threads: int | None, repeats: i
                 "prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
                 "prompt_tok_s": timings.prompt_tokens_per_s, "gen_tok_s": timings.completion_tokens_per_s,
             })  # fmt: skip
+    t0 = time.perf_counter()
+    long = llm.complete(SENTENCES, sampling=Sampling(max_tokens=200, seed=0))
+    synth = {
+        "seconds": time.perf_counter() - t0, "completion_tokens": long.completion_tokens,
+        "gen_tok_s": llm.last_timings.completion_tokens_per_s,
+    }  # fmt: skip
     return {
         "model": llm.name,
+        "sentences": synth,
         "threads": llm.n_threads,
         "load_s": load_s,
         "rss_before_mib": rss0,
@@ -85,6 +93,9 @@ def report(result: dict) -> None:
           f"max {max(r['seconds'] for r in runs):.2f}); prompt {med('prompt_tokens'):.0f} tok, "
           f"completion {med('completion_tokens'):.0f} tok")
     print(f"median prompt eval {med('prompt_tok_s'):.1f} tok/s; generation {med('gen_tok_s'):.1f} tok/s")
+    synth = result["sentences"]
+    print(f"synthetic sentences: {synth['completion_tokens']} tok in {synth['seconds']:.2f} s "
+          f"({synth['gen_tok_s']:.1f} tok/s generation)")
     for r in runs[: len(THEMES)]:
         print(f"  {r['theme']:<8} {r['seconds']:5.2f} s  {r['reply'][:70]!r}")
 

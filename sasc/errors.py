@@ -7,12 +7,18 @@
     │   ├── UnknownKindError (ConfigError, KeyError) a registry name nobody registered
     │   └── CorpusError (ConfigError)               empty corpus, wrong column, undecodable file
     ├── ModuleError (SascError, RuntimeError)       a text module misbehaved
-    │   └── NonFiniteResponseError (ModuleError)    NaN/inf from a module, names the texts
+    │   ├── NonFiniteResponseError (ModuleError)    NaN/inf from a module, names the texts
+    │   └── ModuleUnavailableError (ModuleError)    a remote (client-hosted) module is gone or late
     ├── HelperLLMError (SascError, RuntimeError)    the helper LLM failed
     │   ├── HelperUnavailableError (HelperLLMError) outage / timeout after bounded retries
     │   └── HelperReplyError (HelperLLMError)       a reply that could not be parsed
     ├── ModelAssetError (SascError, OSError)        packaged weights missing or failing their hash
-    └── CancelledError (SascError)                  the caller cancelled a long job
+    ├── CancelledError (SascError)                  the caller cancelled a long job
+    └── ServiceError (SascError)                    the sasc service refused a request
+        ├── NotFoundError (ServiceError, LookupError)        no such module or job for this caller
+        ├── AuthenticationError (ServiceError, PermissionError) missing or unknown bearer token
+        ├── PermissionDeniedError (ServiceError, PermissionError) the token may not do this
+        └── QuotaExceededError (ServiceError)        a per-client limit or size limit was hit
 
 Each inherits from the builtin a caller would already catch.
 """
@@ -70,9 +76,33 @@ class HelperReplyError(HelperLLMError):
     """The helper LLM replied with something that could not be used."""
 
 
+class ModuleUnavailableError(ModuleError):
+    """A remote module (e.g. client-hosted over gRPC) disconnected or did not answer in time."""
+
+
 class ModelAssetError(SascError, OSError):
     """Packaged model weights are missing or fail their checksum."""
 
 
 class CancelledError(SascError):
     """A long job was cancelled by its caller."""
+
+
+class ServiceError(SascError):
+    """The sasc service (or its client) refused a request."""
+
+
+class NotFoundError(ServiceError, LookupError):
+    """No module or job with that id is visible to the caller."""
+
+
+class AuthenticationError(ServiceError, PermissionError):
+    """The request carried no bearer token, or one the server does not know."""
+
+
+class PermissionDeniedError(ServiceError, PermissionError):
+    """The caller's token is valid but may not do this (e.g. a read-only token)."""
+
+
+class QuotaExceededError(ServiceError):
+    """A per-client limit (jobs, array bytes, texts per call) or a size limit was hit."""

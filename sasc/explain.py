@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,11 @@ def resolve_helper(helper: str | HelperLLM, cache_dir: str | Path | None = None)
         return build_helper(helper, cache_dir=root / "llm", model_cache_dir=root / "models")
     if not hasattr(helper, "complete"):
         raise ConfigError(f"{helper!r} is not a helper LLM (needs .name and .complete)")
-    return helper
+    if hasattr(helper, "usage"):
+        return helper
+    from .llm import wrap_helper
+
+    return wrap_helper(helper, None)  # retries, deadline and usage counts; replies cached in memory only
 
 
 def select_units(all_units: Sequence[str], units: Sequence[str | int] | None) -> list[int]:
@@ -102,6 +106,8 @@ def explain(
     runner: ShardRunner | None = None,
     concurrency: int = 1,
     progress: ProgressFn = no_progress,
+    finished: Mapping[int, UnitExplanation] | None = None,
+    on_unit: Callable[[int, UnitExplanation], None] | None = None,
 ) -> ExplainResult:
     """Explain units of a text module in natural language (SASC).
 
@@ -118,6 +124,10 @@ def explain(
         concurrency: units explained at once (helper calls are the cost; a local helper
             serializes them anyway).
         progress: callback receiving :class:`~sasc.progress.ProgressEvent`.
+        finished: units already explained by an interrupted run, by column index; they
+            are reused as they are (a service resumes a job this way).
+        on_unit: called as ``on_unit(col, explanation)`` when a unit is finished, e.g. to
+            persist it.
 
     Returns:
         An :class:`~sasc.results.ExplainResult` with candidates ranked by σ per unit.
@@ -140,17 +150,24 @@ def explain(
     generic_texts = sample_texts(gen.texts, config.n_generic, config.seed)
     gvals = to_response_array(bank.responses(generic_texts), len(generic_texts), module_name(bank), len(bank.units))
     check_finite(gvals, generic_texts, module_name(bank))
-    results = _explain_units(bank, cols, table, resp, gvals, llm, config, concurrency, progress)
+    results = _explain_units(bank, cols, table, resp, gvals, llm, config, concurrency, progress,
+                             finished or {}, on_unit)
     timings["explain_s"] = time.perf_counter() - t
     return _assemble(bank, llm, ref, gen, table, resp, generic_texts, results, config, timings)
 
 
-def _explain_units(bank, cols, table, resp: ResponseTable, gvals, llm, config, concurrency, progress):
+def _explain_units(bank, cols, table, resp: ResponseTable, gvals, llm, config, concurrency, progress,
+                   finished=None, on_unit=None):
     done = 0
     progress(ProgressEvent("explain", 0, len(cols)))
 
     def one(col: int) -> UnitExplanation:
-        return explain_unit(bank, col, table, np.asarray(resp.values[:, col]), gvals[:, col], llm, config)
+        if finished and col in finished:
+            return finished[col]
+        unit = explain_unit(bank, col, table, np.asarray(resp.values[:, col]), gvals[:, col], llm, config)
+        if on_unit is not None:
+            on_unit(col, unit)
+        return unit
 
     results: list[UnitExplanation] = []
     if concurrency <= 1:

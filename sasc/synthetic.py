@@ -63,9 +63,9 @@ def _parse_json(text: str) -> list[str] | None:
     except json.JSONDecodeError:
         return None
     if isinstance(obj, dict):
-        obj = next((v for v in obj.values() if isinstance(v, list)), None)
+        obj = next((v for v in obj.values() if isinstance(v, list)), [])
     if not isinstance(obj, list):
-        return None
+        return None  # a bare string or number: treat the reply as plain text
     return [str(x).strip() for x in obj if isinstance(x, (str, int, float)) and str(x).strip()]
 
 

@@ -211,7 +211,8 @@ class LocalLLM:
         try:
             text = reply["choices"][0]["message"]["content"] or ""
         except (KeyError, IndexError, TypeError) as exc:
-            raise HelperReplyError(f"{self._name} reply has no message content: {reply!r:.300}") from exc
+            shown = repr(reply)[:300]
+            raise HelperReplyError(f"{self._name} reply has no message content: {shown}") from exc
         usage = reply.get("usage") or {}
         timings = reply.get("timings") or {}
         self._last_timings = Timings(
@@ -257,14 +258,22 @@ class LocalLLM:
         params.verbosity = 0  # no llama.cpp log output
         params.warmup = False
         params.use_jinja = True  # chat template from the GGUF
-        params.n_threads_http = 1
-        params.api_keys = [secrets.token_urlsafe(32)]  # lock the unused HTTP listener
-        params.endpoint_metrics = False
-        params.endpoint_props = False
-        params.endpoint_slots = False
-        params.ui = False
+        optional = {  # hardening of the unused HTTP listener; absent in older xllamacpp
+            "n_threads_http": 1,
+            "api_keys": [secrets.token_urlsafe(32)],
+            "endpoint_metrics": False,
+            "endpoint_props": False,
+            "endpoint_slots": False,
+            "ui": False,
+        }
+        for key, value in optional.items():
+            if hasattr(params, key):
+                setattr(params, key, value)
         return params
 
     def __repr__(self) -> str:
         state = "loaded" if self.loaded else "not loaded"
-        return f"LocalLLM(name={self._name!r}, n_ctx={self.n_ctx}, n_threads={self.n_threads}, {state})"
+        return (
+            f"LocalLLM(name={self._name!r}, n_ctx={self.n_ctx}, "
+            f"n_threads={self.n_threads}, {state})"
+        )

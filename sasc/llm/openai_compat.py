@@ -48,7 +48,7 @@ class OpenAICompatLLM:
         try:
             import openai
         except ImportError as exc:
-            raise ConfigError("OpenAICompatLLM needs the openai package: pip install openai") from exc
+            raise ConfigError("OpenAICompatLLM needs openai: python -m pip install openai") from exc
         self.model = model
         self.base_url = (base_url or DEFAULT_OPENAI_BASE_URL).rstrip("/")
         self.timeout_s = float(timeout_s)

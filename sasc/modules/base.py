@@ -80,7 +80,9 @@ class SingleUnitBank:
         fp = getattr(module, "fingerprint", None)
         self.fingerprint = fp
         self.device = getattr(module, "device", "cpu")
-        self.token_length = getattr(module, "token_length", None)
+        for hook in ("dedupe_keys", "token_lengths", "sort_keys"):  # optional planning hooks
+            if hasattr(module, hook):
+                setattr(self, hook, getattr(module, hook))
 
     @property
     def units(self) -> list[str]:

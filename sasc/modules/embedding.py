@@ -77,6 +77,8 @@ class SentenceEncoder:
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids (with special tokens, truncated to the model's max length) per text."""
+        if not texts:
+            return []
         enc = self.tokenizer(list(texts), add_special_tokens=True, truncation=True,
                              max_length=self.max_seq_length, return_attention_mask=False,
                              return_token_type_ids=False)
@@ -149,6 +151,14 @@ class EmbeddingDistanceBank:
 
 
 def distance_responses(emb: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """``-||emb_i - target_j||_2`` as float32 ``[n, units]``."""
-    sq = (emb**2).sum(1)[:, None] + (targets**2).sum(1)[None, :] - 2.0 * emb @ targets.T
-    return (-np.sqrt(np.maximum(sq, 0.0))).astype(np.float32)
+    """``-||emb_i - target_j||_2`` as float32 ``[n, units]``.
+
+    Computed from differences (not the ``|a|²+|b|²-2ab`` expansion, whose round-off
+    turns a zero distance into ~3e-4), in row chunks to bound memory.
+    """
+    out = np.empty((len(emb), len(targets)), dtype=np.float32)
+    step = max(1, (1 << 22) // max(1, targets.size))
+    for s in range(0, len(emb), step):
+        diff = emb[s:s + step, None, :] - targets[None, :, :]
+        out[s:s + step] = -np.sqrt(np.einsum("nud,nud->nu", diff, diff))
+    return out

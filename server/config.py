@@ -1,0 +1,127 @@
+"""Settings of ``sasc serve``: one frozen dataclass; flags and ``SASC_SERVE_*`` env come from it.
+
+Every field becomes a ``--flag`` (underscores -> dashes) whose default is read from the
+environment variable ``SASC_SERVE_<FIELD>`` when set, else the field default below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sasc.errors import ConfigError
+
+
+def _f(default, help: str, **kw):  # noqa: A002 - mirrors argparse
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``sasc serve`` can be told."""
+
+    host: str = _f("127.0.0.1", "interface to bind; without tokens the server binds 127.0.0.1 whatever this says")
+    """Interface to bind."""
+    port: int = _f(50051, "TCP port (0: any free port; the bound port is printed)")
+    """TCP port; 0 picks a free one."""
+    db: str = _f("", "SQLite database of modules, jobs and results (default: ~/.local/share/sasc/server.db); "
+                     "the n-gram response cache lives in cache/ beside it")
+    """SQLite path; empty means the default."""
+    tokens_file: str = _f("", "file of bearer tokens, one 'client token [read]' per line ('#' comments); "
+                              "'read' tokens may not register, submit, cancel or delete")
+    """Token file path (empty: none)."""
+    tokens: str = _f("", "bearer tokens inline as 'client=token,client2=token2' (prefer SASC_SERVE_TOKENS or a file)")
+    """Inline tokens (empty: none)."""
+    tls_cert: str = _f("", "PEM certificate chain; with --tls-key enables TLS")
+    """TLS certificate path."""
+    tls_key: str = _f("", "PEM private key of --tls-cert")
+    """TLS key path."""
+    tls_client_ca: str = _f("", "PEM CA bundle; when set, clients must present a certificate it signed (mTLS)")
+    """Client CA path for mutual TLS."""
+    job_workers: int = _f(2, "explanation jobs run at once (the rest wait in the queue)")
+    """Concurrent jobs."""
+    rpc_threads: int = _f(64, "threads serving RPCs (long work never runs on them)")
+    """gRPC thread pool size."""
+    max_message_mb: int = _f(64, "largest request or reply message, MiB")
+    """Message size limit, MiB."""
+    max_jobs_per_client: int = _f(8, "queued + running jobs one client may have")
+    """Per-client active job limit."""
+    max_array_mb_per_client: int = _f(1024, "MiB of array parameters (weights, directions) one client may register")
+    """Per-client registered array bytes, MiB."""
+    max_modules_per_client: int = _f(256, "modules one client may register")
+    """Per-client module limit."""
+    max_texts_per_call: int = _f(50000, "texts in one Evaluate call or inline corpus")
+    """Texts per request."""
+    max_units_per_job: int = _f(10000, "units one job may explain")
+    """Units per job."""
+    hosted_max_batch: int = _f(1024, "largest batch sent to a client-hosted module (clients may ask for less)")
+    """Upper bound of the negotiated hosted batch size."""
+    hosted_deadline_s: float = _f(30.0, "seconds a client-hosted module has to answer one batch")
+    """Per-batch deadline of client-hosted modules."""
+    hosted_window: int = _f(8, "batches in flight at once to one client-hosted module")
+    """Pipelining depth of a hosted module."""
+    helper_timeout_s: float = _f(120.0, "deadline of one helper-LLM call in seconds, retries included")
+    """Helper call deadline."""
+    model_cache_dir: str = _f("", "where embedded helper GGUFs are assembled (default: ~/.cache/sasc/models)")
+    """Model cache directory (empty: library default)."""
+    log_format: str = _f("json", "log line format", choices=("json", "text"))
+    """``json`` or ``text``."""
+    log_level: str = _f("INFO", "log level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    """Logging level."""
+
+    def __post_init__(self) -> None:
+        for name in ("job_workers", "rpc_threads", "max_message_mb", "max_jobs_per_client",
+                     "max_modules_per_client", "max_texts_per_call", "max_units_per_job",
+                     "hosted_max_batch", "hosted_window"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be in 0..65535, got {self.port}")
+        if self.hosted_deadline_s <= 0 or self.helper_timeout_s <= 0:
+            raise ConfigError("hosted_deadline_s and helper_timeout_s must be > 0")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("TLS needs both --tls-cert and --tls-key")
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite file."""
+        return Path(self.db).expanduser() if self.db else Path.home() / ".local" / "share" / "sasc" / "server.db"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Root of the response and reply caches: ``cache/`` beside the database."""
+        return self.db_path.parent / "cache"
+
+    @property
+    def max_message_bytes(self) -> int:
+        return self.max_message_mb * 1024 * 1024
+
+
+def env_name(field_name: str) -> str:
+    return "SASC_SERVE_" + field_name.upper()
+
+
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str] | None = None) -> None:
+    """One flag per :class:`ServerConfig` field; env variables override the defaults."""
+    env = os.environ if environ is None else environ
+    for f in dataclasses.fields(ServerConfig):
+        default = env.get(env_name(f.name), f.default)
+        kw = {"choices": f.metadata["choices"]} if "choices" in f.metadata else {}
+        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=default,
+                            help=f"{f.metadata['help']} (env {env_name(f.name)}; default: {f.default!r})", **kw)
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """A :class:`ServerConfig` from parsed flags (types re-applied to env-provided values)."""
+    values = {}
+    for f in dataclasses.fields(ServerConfig):
+        raw = getattr(args, f.name)
+        try:
+            values[f.name] = type(f.default)(raw)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"bad value {raw!r} for --{f.name.replace('_', '-')}: {e}") from e
+    return ServerConfig(**values)

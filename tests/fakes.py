@@ -1,0 +1,54 @@
+"""Tiny deterministic modules, a topical scripted helper and small corpora for tests."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+
+FOOD = {"pizza", "pasta", "bread", "soup", "cheese", "food", "meal", "meals", "cooking", "dinner", "eat"}
+
+
+class KeywordModule:
+    """Response = share of words that are in a keyword set (a tiny, fast, exact module)."""
+
+    kind = "keyword"
+
+    def __init__(self, words=FOOD, name="food-words"):
+        self.words = set(words)
+        self.name = name
+        self.fingerprint = "keyword:" + ",".join(sorted(self.words))
+        self.calls = 0
+        self.texts_seen = 0
+
+    def __call__(self, texts):
+        self.calls += 1
+        self.texts_seen += len(texts)
+        out = []
+        for t in texts:
+            ws = re.findall(r"\w+", t.lower())
+            out.append(sum(w in self.words for w in ws) / max(1, len(ws)))
+        return np.asarray(out, dtype=np.float32)
+
+
+def topical_reply(prompt: str) -> str:
+    """A scripted helper that behaves sensibly: the theme is the first listed phrase;
+    synthetic texts mention the concept (related) or not (unrelated)."""
+    if prompt.startswith("Here is a list of phrases:"):
+        first = prompt.split("\n")[1].removeprefix("- ")
+        return f'The common theme among these phrases is "{first}", because they all relate to it.'
+    m = re.search(r"clearly about: (.*)\.\n", prompt)
+    if m:
+        c = m.group(1)
+        return json.dumps({"sentences": [f"Sentence {i} about {c} and more {c}." for i in range(10)]})
+    return json.dumps({"sentences": [f"The weather report number {i} says rain." for i in range(10)]})
+
+
+FOOD_CORPUS = [
+    "I ate pizza and pasta for dinner. The soup was cold!",
+    "Stock markets fell sharply on Monday; investors worried about rates.",
+    "The cheese bread at the market is the best meal in town.",
+    "Police said the suspect fled after the shooting. Nobody was hurt.",
+    "Cooking at home saves money: soup, bread and pasta are cheap.",
+] * 3

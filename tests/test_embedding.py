@@ -1,0 +1,59 @@
+"""The built-in embedding-distance module with the real all-MiniLM-L6-v2."""
+
+import re
+
+import numpy as np
+import pytest
+
+import sasc
+from sasc.modules import check_module
+from sasc.modules.embedding import distance_responses
+from sasc.ngrams import NgramSettings, count_ngrams
+from sasc.responses import ngram_responses
+
+pytestmark = pytest.mark.slow
+
+
+def test_conformance(minilm_food):
+    check_module(minilm_food)
+    assert minilm_food.units == ["food", "violence"]
+
+
+def test_padding_free_encoding_equals_sentence_transformers(minilm_food):
+    texts = ["food", "a delicious hot bowl of soup", "Stock markets fell", "x", "the knife attack downtown"] * 3
+    ours = minilm_food.encoder.encode(texts)
+    ref = minilm_food.encoder.st.encode(texts, batch_size=4, convert_to_numpy=True)  # padded route
+    np.testing.assert_allclose(ours, ref, atol=2e-5)
+    expected = -np.linalg.norm(ref[:, None, :] - minilm_food.encoder.st.encode(["food", "violence"])[None], axis=2)
+    np.testing.assert_allclose(minilm_food.responses(texts), expected, atol=1e-4)
+
+
+def test_distance_math():
+    emb = np.array([[0.0, 0.0], [3.0, 4.0]], dtype=np.float32)
+    tgt = np.array([[0.0, 0.0]], dtype=np.float32)
+    np.testing.assert_allclose(distance_responses(emb, tgt), [[0.0], [-5.0]], atol=1e-6)
+
+
+def test_uncased_duplicates_share_a_key(minilm_food):
+    keys = minilm_food.dedupe_keys(["Food court", "food Court", "food courts"])
+    assert keys[0] == keys[1] != keys[2]
+
+
+def test_top_ngrams_are_on_topic(minilm_food):
+    corpus = sasc.load_corpus("news100").texts[:30]
+    table = count_ngrams(corpus, NgramSettings(max_n=2))
+    res = ngram_responses(minilm_food, table)
+    for col, pattern in [(0, r"food|eat|meal|dinner|restaurant|cook|chef|kitchen|snack|drink"),
+                         (1, r"violen|kill|attack|shoot|murder|war|assault|fight|gun|crime|abuse|terror")]:
+        top = [table.ngrams[i] for i in np.argsort(-res.values[:, col])[:10]]
+        hits = sum(bool(re.search(pattern, t, re.I)) for t in top)
+        assert hits >= 5, top
+
+
+def test_spec_builds_the_module():
+    m = sasc.module_from_spec("embedding_distance:keyphrase=food")
+    assert m.units == ["food"] and m.fingerprint
+    other = sasc.module_from_spec("embedding_distance:keyphrase=sports")
+    assert other.fingerprint != m.fingerprint
+    with pytest.raises(sasc.ConfigError, match="non-empty keyphrase"):
+        sasc.module_from_spec('{"kind": "embedding_distance", "keyphrases": [""]}')

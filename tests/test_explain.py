@@ -1,0 +1,108 @@
+import json
+
+import numpy as np
+import pytest
+
+import sasc
+from sasc.cli import main
+from sasc.config import ExplainConfig
+from sasc.errors import ConfigError
+from sasc.llm import ScriptedLLM
+from sasc.results import ExplainResult
+
+from fakes import FOOD_CORPUS, KeywordModule, topical_reply
+
+SMALL = ExplainConfig(n_candidates=3, n_synthetic=5, n_generic=20, n_bootstrap=200)
+GENERIC = ["The committee met on Tuesday to discuss the budget.", "Rain is expected later this week.",
+           "He drove to the office early.", "The film was long but moving.",
+           "Pizza night at the office."] * 6
+
+
+def test_explain_end_to_end_with_scripted_helper(tmp_path, keyword_module, topical_helper):
+    res = sasc.explain(keyword_module, corpus=FOOD_CORPUS, generic=GENERIC, helper=topical_helper,
+                       config=SMALL, cache_dir=tmp_path)
+    (unit,) = res.units
+    assert unit.unit == "food-words"
+    assert unit.top_ngrams[0].response == pytest.approx(1.0)
+    assert all(t.response >= u.response for t, u in zip(unit.top_ngrams, unit.top_ngrams[1:]))
+    sigmas = [c.score.sigma for c in unit.candidates]
+    assert sigmas == sorted(sigmas, reverse=True) and len(unit.candidates) >= 1
+    best = unit.best
+    assert len(best.related_texts) == 5 and best.score.n_generic == 20
+    assert best.score.sigma > 0  # sentences naming a food word beat generic text
+    # summaries each saw 30 random n-grams from the top 50 in rank order
+    assert all(len(c.ngrams) == min(30, len(unit.top_ngrams)) for c in unit.candidates)
+    assert res.helper == "fake" and res.usage["calls"] >= 3
+    assert res.reference_corpus["n_ngrams"] > 0 and res.config["n_synthetic"] == 5
+
+
+def test_result_json_round_trip(tmp_path, keyword_module, topical_helper):
+    res = sasc.explain(keyword_module, corpus=FOOD_CORPUS, generic=GENERIC, helper=topical_helper,
+                       config=SMALL, cache_dir=tmp_path)
+    path = tmp_path / "r.json"
+    res.to_json(path)
+    back = ExplainResult.from_json(path)
+    assert back == res
+    assert json.loads(path.read_text())["units"][0]["candidates"][0]["score"]["sigma"] == res.units[0].best.score.sigma
+
+
+def test_second_run_uses_caches(tmp_path, topical_helper):
+    m = KeywordModule()
+    sasc.explain(m, corpus=FOOD_CORPUS, generic=GENERIC, helper="fake", config=SMALL, cache_dir=tmp_path)
+    seen = m.texts_seen
+    res = sasc.explain(m, corpus=FOOD_CORPUS, generic=GENERIC, helper="fake", config=SMALL, cache_dir=tmp_path)
+    assert res.reference_corpus["responses_from_cache"]
+    assert m.texts_seen - seen < 100  # only generic + synthetic texts, no n-gram forward passes
+    assert res.usage["cached_calls"] == res.usage["calls"] > 0
+
+
+def test_many_units_and_unit_selection(tmp_path, topical_helper):
+    class TwoUnits:
+        units = ["food", "money"]
+        fingerprint = "two-units-v1"
+
+        def responses(self, texts):
+            f, m = KeywordModule(), KeywordModule({"money", "stock", "investors", "rates"})
+            return np.stack([f(texts), m(texts)], axis=1)
+
+    res = sasc.explain(TwoUnits(), units=["money"], corpus=FOOD_CORPUS, generic=GENERIC,
+                       helper=topical_helper, config=SMALL, cache_dir=tmp_path)
+    assert [u.unit for u in res.units] == ["money"]
+    assert res.units[0].top_ngrams[0].ngram.lower() in {"investors", "rates", "stock", "money"}
+    with pytest.raises(ConfigError, match="unknown unit 'nope'"):
+        sasc.explain(TwoUnits(), units=["nope"], corpus=FOOD_CORPUS, helper=topical_helper)
+    with pytest.raises(ConfigError, match="out of range"):
+        sasc.explain(TwoUnits(), units=[5], corpus=FOOD_CORPUS, helper=topical_helper)
+
+
+def test_cli_explain_writes_json_and_table(tmp_path, capsys, monkeypatch):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(FOOD_CORPUS))
+    generic = tmp_path / "g.txt"
+    generic.write_text("\n".join(GENERIC))
+    sasc.register_kind("test_food_words", lambda: KeywordModule(), replace=True)
+    out = tmp_path / "out.json"
+    code = main(["explain", "--module", "test_food_words", "--corpus", str(corpus), "--generic", str(generic),
+                 "--helper", "fake", "--out", str(out), "--cache-dir", str(tmp_path / "cache"),
+                 "--candidates", "2", "--synthetic", "3", "--generic-size", "10", "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "== unit food-words" in printed and "top n-grams:" in printed and "σ" in printed
+    assert ExplainResult.from_json(out).units[0].unit == "food-words"
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    code = main(["explain", "--module", "nope:x=1", "--helper", "fake", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown module kind 'nope'" in err and "Traceback" not in err
+    code = main(["explain", "--corpus", str(tmp_path / "missing.txt"), "--helper", "fake", "--quiet"])
+    assert code == 2 and "neither a built-in" in capsys.readouterr().err
+
+
+def test_cli_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    text = capsys.readouterr().out
+    for opt in ["--module", "--units", "--corpus", "--column", "--generic", "--helper", "--out", "--cache-dir",
+                "--max-n", "--min-count", "--candidates", "--synthetic", "--generic-size", "--seed", "--quiet"]:
+        assert opt in text

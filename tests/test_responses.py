@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+
+from sasc.cache import ResponseCache
+from sasc.errors import NonFiniteResponseError
+from sasc.ngrams import NgramSettings, count_ngrams
+from sasc.progress import ProgressEvent
+from sasc.responses import ngram_responses, plan_shards
+
+from fakes import FOOD_CORPUS, KeywordModule
+
+
+def test_values_match_direct_evaluation(keyword_module):
+    table = count_ngrams(FOOD_CORPUS)
+    res = ngram_responses(keyword_module, table, shard_size=7)
+    direct = keyword_module(table.ngrams)
+    np.testing.assert_array_equal(res.values[:, 0], direct)
+    assert res.units == ["food-words"] and not res.from_cache
+
+
+def test_dedupe_keys_evaluate_each_class_once():
+    class CaseInsensitive(KeywordModule):
+        def dedupe_keys(self, texts):
+            return [t.lower() for t in texts]
+
+    m = CaseInsensitive()
+    table = count_ngrams(["Pizza pizza PIZZA soup"], NgramSettings(max_n=1))
+    res = ngram_responses(m, table)
+    assert m.texts_seen == 2  # pizza + soup
+    assert res.n_evaluated == 2
+    np.testing.assert_array_equal(res.values[:, 0], [1, 1, 1, 1])
+
+
+def test_cache_makes_second_run_free(tmp_path, keyword_module):
+    table = count_ngrams(FOOD_CORPUS)
+    cache = ResponseCache(tmp_path)
+    first = ngram_responses(keyword_module, table, cache=cache)
+    calls = keyword_module.calls
+    second = ngram_responses(keyword_module, table, cache=cache)
+    assert keyword_module.calls == calls and second.from_cache and second.n_evaluated == 0
+    np.testing.assert_array_equal(first.values, second.values)
+    other = count_ngrams(FOOD_CORPUS, NgramSettings(max_n=2))
+    assert ngram_responses(keyword_module, other, cache=cache).cache_key != first.cache_key
+
+
+def test_uncacheable_modules_are_not_cached(tmp_path):
+    table = count_ngrams(FOOD_CORPUS)
+    res = ngram_responses(lambda t: np.zeros(len(t)), table, cache=ResponseCache(tmp_path))
+    assert res.cache_key is None
+    assert not (tmp_path / "responses").exists()
+
+
+def test_interrupted_stage_resumes_from_finished_shards(tmp_path):
+    table = count_ngrams(FOOD_CORPUS)
+    cache = ResponseCache(tmp_path)
+
+    class Flaky(KeywordModule):
+        def __init__(self, fail_after):
+            super().__init__()
+            self.fail_after = fail_after
+
+        def __call__(self, texts):
+            if self.calls >= self.fail_after:
+                raise KeyboardInterrupt
+            return super().__call__(texts)
+
+    m = Flaky(fail_after=3)
+    with pytest.raises(KeyboardInterrupt):
+        ngram_responses(m, table, cache=cache, shard_size=5)
+    resumed = Flaky(fail_after=10**9)
+    res = ngram_responses(resumed, table, cache=cache, shard_size=5)
+    n_unique = len(table)
+    assert resumed.texts_seen == n_unique - 15  # the 3 finished shards of 5 are not redone
+    np.testing.assert_array_equal(res.values[:, 0], KeywordModule()(table.ngrams))
+
+
+def test_nan_from_module_is_an_error_naming_texts():
+    table = count_ngrams(["good bad"], NgramSettings(max_n=1))
+    with pytest.raises(NonFiniteResponseError, match="'bad'"):
+        ngram_responses(lambda t: np.array([np.nan if x == "bad" else 0.0 for x in t]), table)
+
+
+def test_progress_reaches_total(keyword_module):
+    events: list[ProgressEvent] = []
+    table = count_ngrams(FOOD_CORPUS)
+    ngram_responses(keyword_module, table, shard_size=4, progress=events.append)
+    assert events[-1].done == events[-1].total == len(table)
+    assert [e.done for e in events] == sorted(e.done for e in events)
+
+
+def test_plan_orders_by_length_and_covers_everything(keyword_module):
+    texts = ["a b c", "a", "a b", "zz", "a"]
+    shards, inverse = plan_shards(keyword_module, texts, shard_size=2)
+    rows = np.concatenate([s.rows for s in shards])
+    assert sorted(rows.tolist()) == [0, 1, 2, 3]  # the duplicate "a" is not scored twice
+    assert [len(texts[i]) for i in rows] == sorted(len(texts[i]) for i in rows)
+    assert inverse[1] == inverse[4]

@@ -1,0 +1,44 @@
+import json
+
+import pytest
+
+from sasc.errors import HelperReplyError
+from sasc.llm import ScriptedLLM
+from sasc.synthetic import parse_list, sentences_schema, synthetic_prompt, synthetic_texts
+
+
+def test_prompts_exact():
+    assert synthetic_prompt("food", 3) == (
+        "Write 3 short, varied sentences that are each clearly about: food.\n"
+        'Reply with JSON of the form {"sentences": ["...", "..."]} and nothing else.')
+    assert synthetic_prompt("food", 3, related=False) == (
+        "Write 3 short, varied sentences on everyday topics that have nothing to do with: food.\n"
+        'Reply with JSON of the form {"sentences": ["...", "..."]} and nothing else.')
+    assert sentences_schema(4)["properties"]["sentences"]["maxItems"] == 4
+
+
+@pytest.mark.parametrize("reply,expected", [
+    ('{"sentences": ["I ate 3 apples.", "Soup at 7.5 degrees"]}', ["I ate 3 apples.", "Soup at 7.5 degrees"]),
+    ('```json\n["a b", "c d"]\n```', ["a b", "c d"]),
+    ("Here are some sentences:\n1. I paid 2.50 for bread.\n2. We ate at 8. Then slept.\n3) Pasta",
+     ["I paid 2.50 for bread.", "We ate at 8. Then slept.", "Pasta"]),
+    ("1. I paid 2 dollars 2. It cost 3.5 euros 3. done", ["I paid 2 dollars", "It cost 3.5 euros", "done"]),
+    ("- one\n* two\n• three\n- one", ["one", "two", "three"]),
+    ("In 1999. the year 2000 came", ["In 1999. the year 2000 came"]),
+])
+def test_parse_list_is_robust_to_digits(reply, expected):
+    assert parse_list(reply) == expected
+
+
+def test_synthetic_texts_fill_k_with_retries_and_schema():
+    replies = [json.dumps({"sentences": ["a one", "b two"]}), json.dumps({"sentences": ["b two", "c three", "d"]})]
+    llm = ScriptedLLM(replies)
+    out = synthetic_texts(llm, "letters", k=4)
+    assert out == ["a one", "b two", "c three", "d"]
+    assert llm.calls[0].json_schema == sentences_schema(4)
+    assert llm.calls[0].sampling.seed != llm.calls[1].sampling.seed
+
+
+def test_synthetic_texts_error_when_nothing_usable():
+    with pytest.raises(HelperReplyError, match="no usable text"):
+        synthetic_texts(ScriptedLLM(["", "   ", "{}"]), "x", k=3)
