@@ -65,6 +65,16 @@ class NgramTable:
     def __len__(self) -> int:
         return len(self.ngrams)
 
+    @classmethod
+    def from_ngrams(cls, ngrams: list[str], counts: list[int] | None = None) -> "NgramTable":
+        """A table over n-grams extracted elsewhere (e.g. another tokenizer); counts default to 1."""
+        if not ngrams:
+            raise CorpusError("an n-gram table needs at least one n-gram")
+        if counts is not None and len(counts) != len(ngrams):
+            raise ConfigError(f"{len(counts)} counts for {len(ngrams)} n-grams")
+        c = np.ones(len(ngrams), dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64)
+        return cls(list(ngrams), c, corpus_fingerprint(ngrams), NgramSettings(), n_words=0)
+
     @property
     def fingerprint(self) -> str:
         """Identity of (corpus, settings): the corpus part of the response-cache key."""

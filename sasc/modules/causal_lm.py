@@ -100,8 +100,10 @@ def convert_gguf(gguf: Path, out_dir: Path) -> Path:
             model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
         except (OSError, ValueError, ImportError) as e:
             raise ModelAssetError(f"cannot dequantize GGUF {gguf}: {e}") from e
+        # the weights are already dequantized to float32: save them as a plain model
+        model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config  # the copy is plain float32 weights
+            del model.config.quantization_config
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
         source = {"gguf": gguf.name, "sha256": sha256_file(gguf), "size": gguf.stat().st_size}

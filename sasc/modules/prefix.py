@@ -72,17 +72,22 @@ def plan_prefix_sharing(seqs: Sequence[tuple[int, ...]], share: bool = True) -> 
     return PrefixPlan(leaves, host, length)
 
 
-def batch_leaves(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int = 1024) -> list[list[int]]:
+def batch_leaves(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int = 1024,
+                 min_batch_size: int = 32) -> list[list[int]]:
     """Group leaf indices into batches whose padded size (rows × longest row) fits the budget.
 
-    Leaves are taken in increasing length so each batch pads little.
+    Leaves are taken in increasing length; a batch is closed when the next leaf would break
+    the budget or ``max_batch_size``, or when the length changes and the batch already has
+    ``min_batch_size`` rows (so batches are padding-free unless they would be tiny).
     """
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
     batches: list[list[int]] = []
     cur: list[int] = []
     for i in order:
         longest = max(lengths[i], 1)
-        if cur and ((len(cur) + 1) * longest > max_batch_tokens or len(cur) >= max_batch_size):
+        full = (len(cur) + 1) * longest > max_batch_tokens or len(cur) >= max_batch_size
+        new_length = bool(cur) and lengths[i] != lengths[cur[-1]] and len(cur) >= min_batch_size
+        if cur and (full or new_length):
             batches.append(cur)
             cur = []
         cur.append(i)

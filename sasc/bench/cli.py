@@ -1,0 +1,83 @@
+"""``sasc benchmark d3``: the CLI adapter over :func:`sasc.bench.d3.run_d3`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from pathlib import Path
+
+from ..config import ExplainConfig
+from .d3 import SETTINGS, D3Options
+from .tasks import DEFAULT_DATA
+
+DEFAULTS = ExplainConfig()
+
+
+def _ints(value: str | None, what: str) -> list[int] | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        out: list[int] = []
+        for part in value.split(","):
+            lo, _, hi = part.strip().partition("-")
+            out.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
+        return out
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be integers or ranges like 0,1,5-9, got {value!r}") from None
+
+
+def add_commands(subparsers) -> None:
+    """Add ``benchmark d3`` to the ``sasc`` command line."""
+    b = subparsers.add_parser("benchmark", help="benchmarks with known ground truth")
+    bsub = b.add_subparsers(dest="benchmark_command", required=True)
+    p = bsub.add_parser("d3", help="the paper's 54 synthetic D3 modules (section 3)",
+                        description="Explain the 54 D3 synthetic modules, judge against their keyphrases and "
+                                    "print the table beside the paper's figures.")
+    p.add_argument("--data", default=str(DEFAULT_DATA), help=f"D3 data folder (default: {DEFAULT_DATA})")
+    p.add_argument("--tasks", default=None, help="task indices, e.g. 0,1,2 or 0-9 (default: all 54)")
+    p.add_argument("--seeds", default="0", help="seeds, e.g. 0,1,2 (default: 0)")
+    p.add_argument("--settings", default=",".join(SETTINGS), help=f"among {', '.join(SETTINGS)} (default: all)")
+    p.add_argument("--helper", default="local", help="helper LLM spec as for `sasc explain` (default: local)")
+    p.add_argument("--out", "-o", default="d3_results", help="output folder; records there are resumed "
+                                                             "(default: d3_results)")
+    p.add_argument("--cache-dir", default=None, help="cache root (default: $SASC_CACHE or ~/.cache/sasc)")
+    p.add_argument("--candidates", type=int, default=DEFAULTS.n_candidates,
+                   help=f"summary prompts per task (default: {DEFAULTS.n_candidates})")
+    p.add_argument("--synthetic", type=int, default=DEFAULTS.n_synthetic,
+                   help=f"synthetic texts per candidate (default: {DEFAULTS.n_synthetic})")
+    p.add_argument("--generic-size", type=int, default=DEFAULTS.n_generic,
+                   help=f"generic-corpus texts in the σ baseline (default: {DEFAULTS.n_generic})")
+    p.add_argument("--max-corpus-texts", type=int, default=None, help="use the first N texts of each corpus "
+                   "(default: all; for smoke runs)")
+    p.add_argument("--per-corpus-responses", action="store_true", help="score each corpus's n-grams separately "
+                   "instead of reading them from the pooled-corpus table (cheaper for a few small tasks)")
+    p.add_argument("--no-similarity", action="store_true", help="skip the SmolLM2 similarity judge")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_d3)
+
+
+def cmd_d3(args: argparse.Namespace) -> int:
+    from ..cli import TqdmProgress, _cache_dir
+    from .d3 import run_d3
+
+    config = dataclasses.replace(DEFAULTS, n_candidates=args.candidates, n_synthetic=args.synthetic,
+                                 n_generic=args.generic_size)
+    options = D3Options(settings=tuple(s.strip() for s in args.settings.split(",") if s.strip()),
+                        seeds=tuple(_ints(args.seeds, "--seeds") or [0]),
+                        shared_responses=not args.per_corpus_responses, max_corpus_texts=args.max_corpus_texts)
+    bar = TqdmProgress(not args.quiet)
+    try:
+        report = run_d3(Path(args.data), tasks=_ints(args.tasks, "--tasks"), helper=args.helper, config=config,
+                        options=options, out=Path(args.out), cache_dir=_cache_dir(args),
+                        judge=None if args.no_similarity else "smollm2", progress=bar)
+    finally:
+        bar.close()
+    u = report.usage
+    print(report.table)
+    print(f"\nhelper calls: {int(u.get('calls', 0))} "
+          f"({int(u.get('cached_calls', 0))} cached), tokens: {int(u.get('prompt_tokens', 0))} prompt + "
+          f"{int(u.get('completion_tokens', 0))} completion;  wall time {report.wall_s:.0f}s "
+          f"(n-gram responses {report.responses_s:.0f}s)")
+    print("wrote " + ", ".join(str(p) for p in report.files.values()) + f" and records under {args.out}{os.sep}records")
+    return 0

@@ -1,0 +1,305 @@
+"""The D3 synthetic-module benchmark (SASC paper, section 3), resumable task by task.
+
+Each (setting, seed, task) run explains one column of the D3 bank (see
+:mod:`sasc.bench.responses`) with :func:`sasc.explain_unit` and is judged against the
+task's regex. Settings:
+
+* ``default``: n-grams from the task's own corpus;
+* ``restricted``: n-grams only from another task's corpus (:func:`restricted_partner`);
+* ``noisy``: Gaussian noise of 3x the std of the top-100 n-gram responses added to the
+  n-gram responses (:func:`~sasc.bench.judging.noisy_responses`); synthetic texts are
+  scored by the clean module, as in the paper's code.
+
+The keyphrase and regex are used only by the module and the judge. Every finished run
+is written to ``<out>/records/<setting>/seed<k>/<task>.json`` before the next starts; a
+rerun with the same settings loads those records instead of running them again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cache import ResponseCache
+from ..config import ExplainConfig
+from ..corpora import DEFAULT_GENERIC, load_corpus, sample_texts
+from ..errors import ConfigError
+from ..explain import explain_unit
+from ..llm.base import HelperLLM
+from ..modules.base import to_response_array
+from ..progress import ProgressEvent, ProgressFn, no_progress
+from .judging import judge_candidates, noisy_responses, recovers
+from .responses import D3Responses, d3_bank
+from .similarity import SimilarityJudge
+from .tasks import D3Corpora, D3Task, restricted_partner
+
+SETTINGS = ("default", "restricted", "noisy")
+"""The paper's three settings."""
+
+
+@dataclass(frozen=True)
+class D3Options:
+    """Benchmark settings besides the explanation config."""
+
+    settings: tuple[str, ...] = SETTINGS
+    """Which settings to run, among :data:`SETTINGS`."""
+    seeds: tuple[int, ...] = (0,)
+    """Seeds; each seeds the explanation config (and the noise draw)."""
+    noise_scale: float = 3.0
+    """Noisy module: noise std in units of the std of the top n-gram responses (paper: 3)."""
+    noise_top: int = 100
+    """Noisy module: how many top n-gram responses set the noise std (paper: 100)."""
+    shared_responses: bool = True
+    """Read every corpus's n-gram responses from one pooled-corpus table (see responses.py)."""
+    max_corpus_texts: int | None = None
+    """Use only the first N texts of each corpus file (None: all); for smoke tests."""
+
+    def __post_init__(self) -> None:
+        bad = [s for s in self.settings if s not in SETTINGS]
+        if bad or not self.settings:
+            raise ConfigError(f"unknown D3 setting(s) {bad or '(none)'}; accepted: {', '.join(SETTINGS)}")
+        if not self.seeds:
+            raise ConfigError("at least one seed is needed")
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One judged run of one task in one setting with one seed."""
+
+    task: str
+    """Task id, e.g. ``"d3_0_irony"``."""
+    index: int
+    """Task index."""
+    setting: str
+    """``default``, ``restricted`` or ``noisy``."""
+    seed: int
+    """Seed of the run."""
+    keyphrase: str
+    """Ground truth (judge only)."""
+    check_regex: str
+    """The task's regex (judge only)."""
+    corpus: str
+    """Reference corpus the n-grams came from (the partner's in the restricted setting)."""
+    n_ngrams: int
+    """Unique n-grams scored."""
+    explanations: list[str]
+    """Candidates ranked by σ, best first."""
+    sigmas: list[float]
+    """σ of each candidate, same order."""
+    matches: list[bool]
+    """Whether each candidate matches the regex, same order."""
+    top1: bool
+    """The best candidate matches the regex."""
+    any_candidate: bool
+    """Some candidate matches the regex."""
+    similarity: float
+    """Judge similarity of the best candidate to the keyphrase (NaN without a judge or candidate)."""
+    similarity_judge: str
+    """Name of the similarity judge ("" when none)."""
+    llm_calls: int
+    """Helper calls made by this run (cache hits included)."""
+    llm_cached_calls: int
+    """Calls answered from the reply cache."""
+    prompt_tokens: int
+    """Prompt tokens of calls that reached the model."""
+    completion_tokens: int
+    """Completion tokens of calls that reached the model."""
+    seconds: float
+    """Wall time of the run (n-gram responses excluded when they were shared)."""
+    run_key: str
+    """Hash of everything that determines the run; a resumed run reuses a record only on a match."""
+    unit: dict[str, Any] = field(default_factory=dict)
+    """The full :class:`~sasc.results.UnitExplanation` (top n-grams, candidates, texts, scores)."""
+
+
+def run_key(task: D3Task, setting: str, seed: int, helper_name: str, config: ExplainConfig,
+            options: D3Options) -> str:
+    """Identity of one run: task, setting, seed, helper, config and ablation parameters."""
+    payload = json.dumps({"task": dataclasses.asdict(task) | {"corpus_file": None}, "setting": setting,
+                          "seed": seed, "helper": helper_name, "config": dataclasses.asdict(config),
+                          "noise": [options.noise_scale, options.noise_top] if setting == "noisy" else None,
+                          "max_texts": options.max_corpus_texts}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def record_path(out: Path, setting: str, seed: int, task: D3Task) -> Path:
+    """Where a run's record lives under the output folder."""
+    return out / "records" / setting / f"seed{seed}" / f"{task.task}.json"
+
+
+def load_record(path: Path, key: str) -> TaskRecord | None:
+    """The record at ``path`` if it exists, parses, and was made by the run ``key``."""
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        rec = TaskRecord(**d)
+    except (OSError, ValueError, TypeError):
+        return None
+    return rec if rec.run_key == key else None
+
+
+def save_record(path: Path, record: TaskRecord) -> None:
+    """Write a record atomically (temp file + rename), so an interrupt never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(dataclasses.asdict(record), indent=1, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+class D3Runner:
+    """Runs and judges (setting, seed, task) combinations, writing a record after each.
+
+    ``all_tasks``: every task of the data (the bank has one unit per task, so cache keys
+    do not depend on which tasks are selected). ``judge``: similarity judge or None.
+    """
+
+    def __init__(self, all_tasks: Sequence[D3Task], corpora: D3Corpora, helper: HelperLLM,
+                 config: ExplainConfig, options: D3Options, out: Path, cache_dir: str | Path | None,
+                 judge: SimilarityJudge | None, generic: Any = DEFAULT_GENERIC, progress: ProgressFn = no_progress):
+        self.all_tasks = sorted(all_tasks, key=lambda t: t.index)
+        self.corpora, self.helper, self.config, self.options = corpora, helper, config, options
+        self.out, self.judge, self.progress = Path(out), judge, progress
+        self.bank = d3_bank(self.all_tasks)
+        self.column = {t.index: i for i, t in enumerate(self.all_tasks)}
+        self.responses = D3Responses(self.bank, corpora, config.ngrams, ResponseCache(cache_dir),
+                                     options.shared_responses, config.shard_size, progress)
+        self._generic_texts = load_corpus(generic).texts
+        self._generic: dict[int, np.ndarray] = {}
+
+    def generic_values(self, seed: int) -> np.ndarray:
+        """The bank's responses ``[n_generic, n_units]`` to the seed's generic-corpus sample."""
+        if seed not in self._generic:
+            texts = sample_texts(self._generic_texts, self.config.n_generic, seed)
+            self._generic[seed] = to_response_array(self.bank.responses(texts), len(texts), self.bank.name,
+                                                    len(self.bank.units))
+        return self._generic[seed]
+
+    def ngram_values(self, task: D3Task, setting: str, seed: int) -> tuple[Any, np.ndarray, str]:
+        """(n-gram table, this task's responses ``[n_ngrams]``, corpus name) for a setting."""
+        col = self.column[task.index]
+        if setting == "restricted":
+            partner = restricted_partner(self.all_tasks, task)
+            table, values = self.responses.for_corpus(self.corpora.source(partner), self.corpora.texts(partner))
+            return table, np.asarray(values[:, col]), self.corpora.source(partner)
+        table, values = self.responses.for_task(task)
+        v = np.asarray(values[:, col])
+        if setting == "noisy":
+            v = noisy_responses(v, self.options.noise_scale, self.options.noise_top, seed)
+        return table, v, self.corpora.source(task)
+
+    def run_one(self, task: D3Task, setting: str, seed: int) -> TaskRecord:
+        """Explain and judge one task; the record is written before returning."""
+        config = dataclasses.replace(self.config, seed=seed)
+        key = run_key(task, setting, seed, self.helper.name, config, self.options)
+        path = record_path(self.out, setting, seed, task)
+        done = load_record(path, key)
+        if done is not None:
+            return done
+        table, values, corpus = self.ngram_values(task, setting, seed)
+        before = _usage(self.helper)
+        t0 = time.perf_counter()
+        col = self.column[task.index]
+        unit = explain_unit(self.bank, col, table, values, self.generic_values(seed)[:, col], self.helper, config)
+        record = self._judge(task, setting, seed, key, corpus, len(table), unit, before, time.perf_counter() - t0)
+        save_record(path, record)
+        return record
+
+    def _judge(self, task, setting, seed, key, corpus, n_ngrams, unit, before, seconds) -> TaskRecord:
+        expl = [c.explanation for c in unit.candidates]
+        top1, any_c = judge_candidates(expl, task.check_regex)
+        sim = float("nan")
+        if self.judge is not None and expl:
+            sim = self.judge.similarity(expl[:1], [task.keyphrase])[0]
+        used = {k: v - before.get(k, 0) for k, v in _usage(self.helper).items()}
+        return TaskRecord(
+            task=task.task, index=task.index, setting=setting, seed=seed, keyphrase=task.keyphrase,
+            check_regex=task.check_regex, corpus=corpus, n_ngrams=n_ngrams, explanations=expl,
+            sigmas=[c.score.sigma for c in unit.candidates], matches=[recovers(e, task.check_regex) for e in expl],
+            top1=top1, any_candidate=any_c, similarity=sim, similarity_judge=self.judge.name if self.judge else "",
+            llm_calls=int(used.get("calls", 0)), llm_cached_calls=int(used.get("cached_calls", 0)),
+            prompt_tokens=int(used.get("prompt_tokens", 0)), completion_tokens=int(used.get("completion_tokens", 0)),
+            seconds=seconds, run_key=key, unit=dataclasses.asdict(unit))
+
+    def run(self, tasks: Sequence[D3Task], on_record: Callable[[TaskRecord], None] | None = None) -> list[TaskRecord]:
+        """Every (setting, seed, task) combination, in that nesting order."""
+        jobs = [(s, seed, t) for s in self.options.settings for seed in self.options.seeds for t in tasks]
+        records = []
+        self.progress(ProgressEvent("d3", 0, len(jobs)))
+        for i, (setting, seed, task) in enumerate(jobs, 1):
+            rec = self.run_one(task, setting, seed)
+            records.append(rec)
+            if on_record is not None:
+                on_record(rec)
+            self.progress(ProgressEvent("d3", i, len(jobs), f"{setting} s{seed} {task.task}"))
+        return records
+
+
+def _usage(helper: Any) -> dict[str, float]:
+    usage = getattr(helper, "usage", None)
+    if usage is None or not hasattr(usage, "snapshot"):
+        return {}
+    return dataclasses.asdict(usage.snapshot())
+
+
+@dataclass(frozen=True)
+class D3Report:
+    """What :func:`run_d3` returns."""
+
+    records: list[TaskRecord]
+    """Every run, in (setting, seed, task) order."""
+    summaries: list[Any]
+    """One :class:`~sasc.bench.report.SettingSummary` per setting."""
+    table: str
+    """The plain-text results table."""
+    files: dict[str, Path]
+    """Written files by role (summary_json, summary_csv, tasks_csv, plot)."""
+    wall_s: float
+    """Wall time of the whole call, in seconds (n-gram stage included)."""
+    responses_s: float
+    """Seconds spent on n-gram response tables (near 0 with a warm cache)."""
+    usage: dict[str, float]
+    """Helper usage of the whole call: calls, cached_calls, prompt/completion tokens, wall_s."""
+
+
+def run_d3(data: str | Path, *, tasks: Sequence[int] | None = None, helper: str | HelperLLM = "local",
+           config: ExplainConfig = ExplainConfig(), options: D3Options = D3Options(),
+           out: str | Path = "d3_results", cache_dir: str | Path | None = None,
+           judge: SimilarityJudge | str | None = "smollm2", generic: Any = DEFAULT_GENERIC,
+           progress: ProgressFn = no_progress) -> D3Report:
+    """Run the D3 benchmark and write its table, per-task CSV, JSON and plot under ``out``.
+
+    ``tasks``: task indices (None: all). ``judge``: a :class:`SimilarityJudge`,
+    ``"smollm2"`` (the default offline judge) or None (no similarity).
+    """
+    from ..explain import resolve_helper
+    from .report import format_table, summarize_setting, write_outputs
+    from .similarity import smollm2_judge
+    from .tasks import load_tasks, select_tasks
+
+    t0 = time.perf_counter()
+    all_tasks = load_tasks(data)
+    chosen = select_tasks(all_tasks, list(tasks) if tasks is not None else None)
+    llm = resolve_helper(helper, cache_dir)
+    if judge == "smollm2":
+        judge = smollm2_judge([t.keyphrase for t in all_tasks])
+    elif isinstance(judge, str):
+        raise ConfigError(f"unknown similarity judge {judge!r}; accepted: 'smollm2', a SimilarityJudge, None")
+    runner = D3Runner(all_tasks, D3Corpora(all_tasks, options.max_corpus_texts), llm, config, options, Path(out),
+                      cache_dir, judge, generic, progress)
+    before = _usage(llm)
+    records = runner.run(chosen)
+    summaries = [summarize_setting(s, records) for s in options.settings]
+    usage = {k: v - before.get(k, 0) for k, v in _usage(llm).items()}
+    wall = time.perf_counter() - t0
+    meta = {"helper": llm.name, "config": dataclasses.asdict(config), "options": dataclasses.asdict(options),
+            "tasks": [t.index for t in chosen], "similarity_judge": judge.name if judge else "",
+            "wall_s": wall, "responses_s": runner.responses.seconds, "usage": usage}
+    files = write_outputs(Path(out), summaries, records, meta)
+    return D3Report(records, summaries, format_table(summaries), files, wall, runner.responses.seconds, usage)

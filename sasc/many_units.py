@@ -1,0 +1,163 @@
+"""Summaries of many-unit explanations: a table (CSV/JSON) and a plot of σ per layer or unit.
+
+One :func:`sasc.explain` call over a bank (all neurons of a layer, all factors of a
+dictionary) returns one :class:`~sasc.results.UnitExplanation` per unit; this module turns
+that into one row per unit with its best explanation and σ.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .results import ExplainResult
+
+_UNIT_NAME = re.compile(r"^L(\d+)\.(?:[A-Za-z_]+\.)?[A-Za-z]*(\d+)$")
+
+
+@dataclass(frozen=True)
+class UnitSummary:
+    """One row of the summary table."""
+
+    unit: str
+    """Unit name, e.g. ``"L5.N1204"``."""
+    layer: int | None
+    """Layer parsed from the unit name (None when it has none)."""
+    index: int | None
+    """Index within the layer parsed from the unit name (None when it has none)."""
+    explanation: str
+    """The top-ranked explanation ('' when the helper produced none)."""
+    sigma: float
+    """Its σ (NaN when there is none)."""
+    ci_low: float
+    """Lower end of σ's 95% bootstrap interval."""
+    ci_high: float
+    """Upper end of σ's 95% bootstrap interval."""
+    n_candidates: int
+    """Candidates scored for the unit."""
+    top_ngrams: list[str]
+    """The unit's highest-response n-grams, best first."""
+
+
+def parse_unit_name(name: str) -> tuple[int | None, int | None]:
+    """``"L5.N1204"`` -> ``(5, 1204)``; ``"L4.F17"`` -> ``(4, 17)``; anything else -> ``(None, None)``."""
+    m = _UNIT_NAME.match(name)
+    return (int(m.group(1)), int(m.group(2))) if m else (None, None)
+
+
+def summarize_units(result: ExplainResult, n_ngrams: int = 5) -> list[UnitSummary]:
+    """One :class:`UnitSummary` per explained unit, in the result's order."""
+    rows = []
+    for u in result.units:
+        layer, index = parse_unit_name(u.unit)
+        best = u.best
+        nan = float("nan")
+        rows.append(UnitSummary(
+            unit=u.unit, layer=layer, index=index,
+            explanation=best.explanation if best else "",
+            sigma=float(best.score.sigma) if best else nan,
+            ci_low=float(best.score.ci_low) if best else nan,
+            ci_high=float(best.score.ci_high) if best else nan,
+            n_candidates=len(u.candidates),
+            top_ngrams=[t.ngram for t in u.top_ngrams[:n_ngrams]],
+        ))
+    return rows
+
+
+def write_summary_csv(rows: Sequence[UnitSummary], path: str | Path) -> Path:
+    """Write the table as CSV (top n-grams joined with ``" | "``)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fields = [f.name for f in dataclasses.fields(UnitSummary)]
+    with open(p, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        for r in rows:
+            d = dataclasses.asdict(r)
+            d["top_ngrams"] = " | ".join(r.top_ngrams)
+            d["layer"] = "" if r.layer is None else r.layer
+            d["index"] = "" if r.index is None else r.index
+            w.writerow(d)
+    return p
+
+
+def write_summary_json(rows: Sequence[UnitSummary], path: str | Path) -> Path:
+    """Write the table as a JSON list of objects (NaN σ written as null)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    for r in rows:
+        d = dataclasses.asdict(r)
+        for k in ("sigma", "ci_low", "ci_high"):
+            if not math.isfinite(d[k]):
+                d[k] = None
+        out.append(d)
+    p.write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")
+    return p
+
+
+def plot_sigma(rows: Sequence[UnitSummary], path: str | Path, title: str | None = None) -> Path:
+    """PNG of σ: per layer (points + median) when units span several layers, else per unit (bars).
+
+    Drawn with matplotlib's Agg canvas directly (no pyplot, no global backend change).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    scored = [r for r in rows if math.isfinite(r.sigma)]
+    layers = sorted({r.layer for r in scored if r.layer is not None})
+    fig = Figure(figsize=(8, 4.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    if len(layers) > 1:
+        _per_layer(ax, scored, layers)
+    else:
+        _per_unit(ax, scored)
+    ax.axhline(0.0, color="gray", linewidth=0.8)
+    ax.set_ylabel("σ of the best explanation")
+    ax.set_title(title or f"{len(scored)} of {len(rows)} units with a scored explanation")
+    fig.tight_layout()
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, format="png")
+    return p
+
+
+def _per_layer(ax, rows: Sequence[UnitSummary], layers: list[int]) -> None:
+    rng = np.random.default_rng(0)
+    for layer in layers:
+        s = np.array([r.sigma for r in rows if r.layer == layer])
+        ax.scatter(layer + rng.uniform(-0.2, 0.2, len(s)), s, s=8, alpha=0.5, color="tab:blue")
+        ax.plot([layer - 0.3, layer + 0.3], [np.median(s)] * 2, color="tab:red", linewidth=2)
+    ax.set_xlabel("layer (red: median)")
+    ax.set_xticks(layers)
+
+
+def _per_unit(ax, rows: Sequence[UnitSummary]) -> None:
+    ordered = sorted(rows, key=lambda r: -r.sigma)
+    x = np.arange(len(ordered))
+    ax.bar(x, [r.sigma for r in ordered], color="tab:blue")
+    if 0 < len(ordered) <= 40:
+        ax.set_xticks(x)
+        ax.set_xticklabels([r.unit for r in ordered], rotation=60, ha="right", fontsize=7)
+    ax.set_xlabel("unit (sorted by σ)")
+
+
+def write_summary(result: ExplainResult, stem: str | Path) -> dict[str, Path]:
+    """Write ``<stem>.summary.csv``, ``<stem>.summary.json`` and ``<stem>.sigma.png``; return their paths."""
+    rows = summarize_units(result)
+    stem = Path(stem)
+    return {
+        "csv": write_summary_csv(rows, stem.with_name(stem.name + ".summary.csv")),
+        "json": write_summary_json(rows, stem.with_name(stem.name + ".summary.json")),
+        "plot": plot_sigma(rows, stem.with_name(stem.name + ".sigma.png"),
+                           title=f"{result.module.get('name', '')}"[:80] or None),
+    }

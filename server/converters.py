@@ -1,0 +1,205 @@
+"""Proto messages <-> library values. Every check of a request's shape lives here."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+from google.protobuf import json_format, struct_pb2
+
+from sasc._grpc import jobs_pb2 as jpb
+from sasc._grpc import modules_pb2 as mpb
+from sasc.corpora import BUILTIN_CORPORA
+from sasc.errors import ConfigError, QuotaExceededError
+from sasc.results import ExplainResult, UnitExplanation
+
+from .jobs import JobSpec
+from .store import JobRecord, ModuleRecord
+
+HELPER_KINDS = ("local", "openai", "fake")
+JOB_STATES = {"queued": jpb.JOB_STATE_QUEUED, "running": jpb.JOB_STATE_RUNNING,
+              "succeeded": jpb.JOB_STATE_SUCCEEDED, "failed": jpb.JOB_STATE_FAILED,
+              "cancelled": jpb.JOB_STATE_CANCELLED}
+SETTINGS_FIELDS = [f.name for f in jpb.ExplainSettings.DESCRIPTOR.fields]
+
+
+# ---------------------------------------------------------------- params and arrays
+
+def _ints(value: Any) -> Any:
+    """Struct numbers are doubles: give integral ones back as int (``n: 3`` stays 3)."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _ints(v) for k, v in value.items()}
+    return value
+
+
+def params_from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
+    return _ints(json_format.MessageToDict(struct))
+
+
+def params_to_struct(params: dict[str, Any]) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(params)
+    return s
+
+
+def register_request(messages: Iterable[mpb.RegisterModuleRequest], max_bytes: int
+                     ) -> tuple[str, dict[str, Any], str, dict[str, np.ndarray]]:
+    """``(kind, params, display_name, arrays)`` from a RegisterModule stream.
+
+    ``max_bytes``: array bytes the caller may still register (QuotaExceededError beyond).
+    """
+    it = iter(messages)
+    first = next(it, None)
+    if first is None or not first.kind:
+        raise ConfigError("RegisterModule: the first message must name a kind")
+    params = params_from_struct(first.params)
+    buffers: dict[str, tuple[tuple[int, ...], bytearray]] = {}
+    total = 0
+    for msg in _chain(first, it):
+        if msg is not first and (msg.kind or msg.display_name or msg.params.fields):
+            raise ConfigError("RegisterModule: only the first message may carry kind, params and display_name")
+        for chunk in msg.arrays:
+            total += len(chunk.data)
+            if total > max_bytes:
+                raise QuotaExceededError(f"array parameters exceed the {max_bytes:,} bytes this client may still register")
+            _add_chunk(buffers, chunk)
+    arrays = {}
+    for name, (shape, buf) in buffers.items():
+        if len(buf) != 4 * math.prod(shape):
+            raise ConfigError(f"array {name!r}: got {len(buf)} bytes for shape {list(shape)}; "
+                              f"expected {4 * math.prod(shape)} (float32)")
+        arrays[name] = np.frombuffer(bytes(buf), dtype="<f4").reshape(shape).astype(np.float32)
+    if set(arrays) & set(params):
+        raise ConfigError(f"parameters {sorted(set(arrays) & set(params))} are given both as params and arrays")
+    return first.kind, params, first.display_name, arrays
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def _add_chunk(buffers: dict, chunk: mpb.ArrayChunk) -> None:
+    if not chunk.name.isidentifier():
+        raise ConfigError(f"array name {chunk.name[:40]!r} is not a parameter name")
+    if chunk.name not in buffers:
+        shape = tuple(int(d) for d in chunk.shape)
+        if not shape or len(shape) > 4 or any(d < 0 for d in shape):
+            raise ConfigError(f"array {chunk.name!r}: the first chunk needs a shape of 1 to 4 non-negative "
+                              f"dimensions, got {list(shape)}")
+        buffers[chunk.name] = (shape, bytearray())
+    elif chunk.shape and tuple(chunk.shape) != buffers[chunk.name][0]:
+        raise ConfigError(f"array {chunk.name!r}: chunks disagree on the shape")
+    buffers[chunk.name][1].extend(chunk.data)
+
+
+def module_to_proto(rec: ModuleRecord) -> mpb.Module:
+    return mpb.Module(id=rec.id, kind=rec.kind, display_name=rec.display_name, units=rec.units,
+                      fingerprint=rec.fingerprint, hosted=rec.hosted, array_bytes=rec.array_bytes,
+                      created_at=rec.created_at, params=params_to_struct(rec.params))
+
+
+def unit_selection(names: Iterable[str], indices: Iterable[int]) -> list[str | int] | None:
+    """Units by name or index (not both); None for every unit."""
+    names, indices = list(names), list(indices)
+    if names and indices:
+        raise ConfigError("give units by name or by index, not both")
+    return (names or indices) or None
+
+
+def values_to_proto(units: list[str], values: np.ndarray) -> mpb.EvaluateResponse:
+    return mpb.EvaluateResponse(units=units, n_texts=values.shape[0], values=values.ravel().tolist())
+
+
+def host_values(msg: mpb.HostMessage) -> tuple[int, np.ndarray | None, str | None]:
+    """``(batch_id, values, error)`` of one answer of a client-hosted module."""
+    which = msg.WhichOneof("message")
+    if which == "values":
+        return msg.values.batch_id, np.asarray(msg.values.values, dtype=np.float32), None
+    if which == "error":
+        return msg.error.batch_id, None, msg.error.message[:500] or "unspecified error"
+    raise ConfigError(f"HostModule: expected values or error, got {which or 'an empty message'}")
+
+
+def host_hello(msg: mpb.HostMessage | None) -> mpb.HostHello:
+    if msg is None or msg.WhichOneof("message") != "hello":
+        raise ConfigError("HostModule: the first message must be a hello")
+    h = msg.hello
+    if not h.units or any(not u for u in h.units) or len(set(h.units)) != len(h.units):
+        raise ConfigError("HostModule: hello needs distinct, non-empty unit names")
+    return h
+
+
+# ---------------------------------------------------------------- jobs
+
+def _corpus(src: jpb.CorpusSource, what: str, max_texts: int) -> str | list[str] | None:
+    which = src.WhichOneof("source")
+    if which is None:
+        return None
+    if which == "builtin":
+        if src.builtin not in BUILTIN_CORPORA:
+            raise ConfigError(f"unknown built-in {what} corpus {src.builtin[:60]!r}; known: {', '.join(BUILTIN_CORPORA)} "
+                              "(or send the texts inline; server paths are not accepted)")
+        return src.builtin
+    texts = list(src.texts.texts)
+    if not any(t.strip() for t in texts):
+        raise ConfigError(f"the inline {what} corpus is empty")
+    if len(texts) > max_texts:
+        raise QuotaExceededError(f"the inline {what} corpus has {len(texts):,} texts; at most {max_texts:,} are accepted")
+    return texts
+
+
+def job_spec(req: jpb.SubmitJobRequest, max_texts: int) -> JobSpec:
+    if not req.module_id:
+        raise ConfigError("SubmitJob needs a module_id")
+    helper = req.helper or "local"
+    if helper.partition(":")[0].lower() not in HELPER_KINDS:
+        raise ConfigError(f"unknown helper spec {helper[:60]!r}: use local, local:<model>, openai:MODEL or fake")
+    settings = {f: getattr(req.settings, f) for f in SETTINGS_FIELDS if req.settings.HasField(f)}
+    spec = JobSpec(module_id=req.module_id, units=unit_selection(req.unit_names, req.unit_indices),
+                   corpus=_corpus(req.corpus, "reference", max_texts), generic=_corpus(req.generic, "generic", max_texts),
+                   helper=helper, settings=settings, concurrency=req.concurrency or 1)
+    spec.config()  # validate settings now, not when the job runs
+    return spec
+
+
+def job_to_proto(rec: JobRecord, with_result: bool = True) -> jpb.Job:
+    p = rec.progress or {}
+    progress = jpb.JobProgress(stage=p.get("stage", ""), done=p.get("done", 0), total=p.get("total", 0),
+                               fraction=p.get("fraction", 0.0), detail=p.get("detail", ""),
+                               ngrams_scored=p.get("ngrams_scored", 0), llm_calls=p.get("llm_calls", 0),
+                               units_done=p.get("units_done", 0))
+    job = jpb.Job(id=rec.id, module_id=rec.module_id, state=JOB_STATES[rec.state], progress=progress,
+                  idempotency_key=rec.idempotency_key or "", created_at=rec.created_at,
+                  updated_at=rec.updated_at, resumed=rec.resumed)
+    if rec.error_code:
+        job.error.CopyFrom(jpb.JobError(code=rec.error_code, message=rec.error_message))
+    if with_result and rec.result:
+        job.result.CopyFrom(result_to_proto(ExplainResult.from_json(rec.result)))
+    return job
+
+
+def _unit_to_proto(u: UnitExplanation) -> jpb.UnitExplanation:
+    return jpb.UnitExplanation(
+        unit=u.unit, top_ngrams=[jpb.TopNgram(ngram=t.ngram, response=t.response, count=t.count) for t in u.top_ngrams],
+        candidates=[jpb.ScoredCandidate(explanation=c.explanation, score=jpb.SigmaScore(**dataclasses.asdict(c.score)),
+                                        ngrams=c.ngrams, related_texts=c.related_texts,
+                                        unrelated_texts=c.unrelated_texts, related_responses=c.related_responses)
+                    for c in u.candidates])
+
+
+def result_to_proto(r: ExplainResult) -> jpb.ExplainResult:
+    """The library result as a message (inverse: :func:`sasc.client.result_from_proto`)."""
+    dump = lambda d: json.dumps(d, sort_keys=True, allow_nan=True)  # noqa: E731
+    return jpb.ExplainResult(units=[_unit_to_proto(u) for u in r.units], helper=r.helper,
+                             sasc_version=r.sasc_version, timings=r.timings, module_json=dump(r.module),
+                             reference_corpus_json=dump(r.reference_corpus), generic_corpus_json=dump(r.generic_corpus),
+                             config_json=dump(r.config), usage_json=dump(r.usage))

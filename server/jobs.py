@@ -1,0 +1,260 @@
+"""The job queue: explanation jobs off the RPC threads, persisted unit by unit, resumable.
+
+A job runs :func:`sasc.explain` on a worker thread. Stage 1 (n-gram responses) checkpoints
+shard by shard in the content-addressed response cache beside the database; stage 2 saves
+every finished unit in SQLite and hands finished units back to ``explain`` on a restart.
+Helper replies are cached on disk too, so a resumed job ends with the same result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sasc.config import ExplainConfig
+from sasc.errors import CancelledError, ConfigError, QuotaExceededError, SascError
+from sasc.explain import explain
+from sasc.llm import build_backend, wrap_helper
+from sasc.ngrams import NgramSettings
+from sasc.progress import ProgressEvent
+from sasc.results import ScoredCandidate, SigmaScore, TopNgram, UnitExplanation
+
+from .config import ServerConfig
+from .registry import ModuleRegistry
+from .status import status_of
+from .store import FINAL_STATES, JobRecord, Store
+
+log = logging.getLogger("sasc.server")
+NGRAM_FIELDS = ("max_n", "min_count", "lowercase")
+MAX_JOB_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a client asked to be explained; stored with the job as JSON."""
+
+    module_id: str
+    """Module to explain."""
+    units: list[str | int] | None = None
+    """Unit names or indices (None: all)."""
+    corpus: str | list[str] | None = None
+    """Built-in reference corpus name or inline texts (None: library default)."""
+    generic: str | list[str] | None = None
+    """Built-in generic corpus name or inline texts (None: library default)."""
+    helper: str = "local"
+    """Helper LLM spec."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """ExplainConfig / NgramSettings fields the client set."""
+    concurrency: int = 1
+    """Units explained at once."""
+
+    def config(self) -> ExplainConfig:
+        """The library config: library defaults overridden by the set fields."""
+        ngram = {k: v for k, v in self.settings.items() if k in NGRAM_FIELDS}
+        rest = {k: v for k, v in self.settings.items() if k not in NGRAM_FIELDS}
+        if not 1 <= self.concurrency <= MAX_JOB_CONCURRENCY:
+            raise ConfigError(f"concurrency must be in 1..{MAX_JOB_CONCURRENCY}, got {self.concurrency}")
+        return dataclasses.replace(ExplainConfig(), ngrams=NgramSettings(**ngram), **rest)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+def unit_from_json(text: str) -> UnitExplanation:
+    d = json.loads(text)
+    return UnitExplanation(d["unit"], [TopNgram(**t) for t in d["top_ngrams"]],
+                           [ScoredCandidate(**{**c, "score": SigmaScore(**c["score"])}) for c in d["candidates"]])
+
+
+class _Shutdown(Exception):
+    """The server is stopping: leave the job queued so the next start resumes it."""
+
+
+class _Live:
+    """In-memory state of an active job: cancel flag and the freshest progress."""
+
+    def __init__(self, progress: dict[str, Any]):
+        self.cancel = threading.Event()
+        self.progress = dict(progress)
+        self.saved_at = 0.0
+
+
+class JobQueue:
+    """Bounded worker pool over the store; watchers wait on one condition."""
+
+    def __init__(self, store: Store, registry: ModuleRegistry, config: ServerConfig):
+        self.store, self.registry, self.config = store, registry, config
+        self._pool = ThreadPoolExecutor(max_workers=config.job_workers, thread_name_prefix="sasc-job")
+        self._live: dict[str, _Live] = {}
+        self._changed = threading.Condition()
+        self._stopping = threading.Event()
+        self._backends: dict[str, Any] = {}
+        self._backend_lock = threading.Lock()
+
+    # --------------------------------------------------------------- API
+
+    def resume(self) -> list[str]:
+        """Queue again every job a previous server left queued or running; returns their ids."""
+        ids = []
+        for rec in self.store.active_jobs():
+            self.store.update_job(rec.id, state="queued", resumed=rec.resumed + (rec.state == "running"))
+            self._schedule(rec.id, rec.progress)
+            ids.append(rec.id)
+        return ids
+
+    def submit(self, owner: str, spec: JobSpec, idempotency_key: str = "") -> JobRecord:
+        n_units = len(spec.units) if spec.units is not None else len(self.registry.record(owner, spec.module_id).units)
+        if n_units > self.config.max_units_per_job:
+            raise QuotaExceededError(f"{n_units} units in one job; at most {self.config.max_units_per_job}")
+        if len(self.store.active_jobs(owner)) >= self.config.max_jobs_per_client:
+            raise QuotaExceededError(f"client {owner!r} already has {self.config.max_jobs_per_client} queued or "
+                                     "running jobs; wait for one to finish or cancel one")
+        rec = JobRecord(id="job_" + uuid.uuid4().hex[:16], owner=owner, module_id=spec.module_id, spec=spec.to_dict(),
+                        spec_hash=spec.digest(), idempotency_key=idempotency_key or None,
+                        progress={"stage": "queued"})
+        rec, new = self.store.add_job(rec)
+        if new:
+            log.info("job queued", extra={"job": rec.id, "client": owner, "module_id": spec.module_id})
+            self._schedule(rec.id, rec.progress)
+        return rec
+
+    def get(self, owner: str | None, job_id: str) -> JobRecord:
+        """The job with its freshest progress."""
+        rec = self.store.job(owner, job_id)
+        live = self._live.get(job_id)
+        return dataclasses.replace(rec, progress=dict(live.progress)) if live and rec.state not in FINAL_STATES else rec
+
+    def cancel(self, owner: str, job_id: str) -> JobRecord:
+        rec = self.store.job(owner, job_id)
+        if rec.state in FINAL_STATES:
+            return rec
+        live = self._live.get(job_id)
+        if live is not None:
+            live.cancel.set()
+        if rec.state == "queued":  # not started: cancel now; the worker will skip it
+            self._finish(job_id, "cancelled", error=("CANCELLED", "cancelled by its client"))
+        return self.get(owner, job_id)
+
+    def watch(self, owner: str, job_id: str, active: Callable[[], bool], poll_s: float = 1.0) -> Iterator[JobRecord]:
+        """Snapshots of a job whenever it changes, ending with its final state."""
+        last = None
+        while active():
+            rec = self.get(owner, job_id)
+            key = (rec.state, json.dumps(rec.progress, sort_keys=True))
+            if key != last:
+                last = key
+                yield rec
+            if rec.state in FINAL_STATES:
+                return
+            with self._changed:
+                self._changed.wait(poll_s)
+
+    def stop(self, wait: bool = True) -> None:
+        """Stop taking work; running jobs stop at their next progress event and stay queued."""
+        self._stopping.set()
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    # --------------------------------------------------------------- workers
+
+    def _schedule(self, job_id: str, progress: dict[str, Any]) -> None:
+        self._live[job_id] = _Live(progress)
+        self._pool.submit(self._run, job_id)
+
+    def _run(self, job_id: str) -> None:
+        live = self._live.get(job_id)
+        rec = self.store.job(None, job_id)
+        if live is None or rec.state != "queued" or live.cancel.is_set() or self._stopping.is_set():
+            return
+        self.store.update_job(job_id, state="running")
+        self._notify()
+        t0 = time.perf_counter()
+        try:
+            result = self._explain(rec, live)
+        except _Shutdown:
+            self.store.update_job(job_id, state="queued", progress=live.progress)
+            return
+        except Exception as e:  # noqa: BLE001 - a failed job is data, not a crash
+            if isinstance(e, CancelledError) or live.cancel.is_set():  # whatever broke after a cancel
+                self._finish(job_id, "cancelled", error=("CANCELLED", "cancelled by its client"))
+                return
+            code, message = status_of(e)
+            if isinstance(e, SascError):
+                log.info("job failed", extra={"job": job_id, "code": code.name, "error": message})
+            self._finish(job_id, "failed", error=(code.name, message))
+            return
+        live.progress.update(stage="done", fraction=1.0)
+        self._finish(job_id, "succeeded", result=result.to_json())
+        log.info("job succeeded", extra={"job": job_id, "seconds": round(time.perf_counter() - t0, 3)})
+
+    def _explain(self, rec: JobRecord, live: _Live) -> Any:
+        spec = JobSpec(**rec.spec)
+        bank = self.registry.bank(rec.owner, rec.module_id)
+        helper = wrap_helper(self._backend(spec.helper), self.config.cache_dir / "llm",
+                             timeout_s=self.config.helper_timeout_s)
+        finished = {col: unit_from_json(u) for col, u in self.store.units(rec.id).items()}
+        corpora = {k: v for k, v in (("corpus", spec.corpus), ("generic", spec.generic)) if v is not None}
+
+        def save(col: int, unit: UnitExplanation) -> None:
+            self.store.save_unit(rec.id, col, json.dumps(dataclasses.asdict(unit), allow_nan=True))
+
+        def progress(ev: ProgressEvent) -> None:
+            if live.cancel.is_set():
+                raise CancelledError("cancelled by its client")
+            if self._stopping.is_set():
+                raise _Shutdown()
+            self._progress(rec.id, live, ev, helper.usage.snapshot().calls)
+
+        return explain(bank, units=spec.units, helper=helper, config=spec.config(), cache_dir=self.config.cache_dir,
+                       concurrency=spec.concurrency, progress=progress, finished=finished, on_unit=save, **corpora)
+
+    def _backend(self, spec: str) -> Any:
+        """One backend per helper spec for the whole server (a local model loads once)."""
+        with self._backend_lock:
+            if spec not in self._backends:
+                model_dir = self.config.model_cache_dir or None
+                self._backends[spec] = build_backend(spec, model_cache_dir=model_dir,
+                                                     request_timeout_s=min(60.0, self.config.helper_timeout_s))
+            return self._backends[spec]
+
+    def _progress(self, job_id: str, live: _Live, ev: ProgressEvent, llm_calls: int) -> None:
+        p = live.progress
+        stage_changed = p.get("stage") != ev.stage
+        p.update(stage=ev.stage, done=ev.done, total=ev.total, fraction=ev.fraction, detail=ev.detail,
+                 llm_calls=llm_calls)
+        if ev.stage == "responses":
+            p["ngrams_scored"] = ev.done
+        if ev.stage == "explain":
+            p["units_done"] = ev.done
+        now = time.monotonic()
+        if stage_changed or now - live.saved_at > 0.5:
+            live.saved_at = now
+            self.store.update_job(job_id, progress=p)
+        self._notify()
+
+    def _finish(self, job_id: str, state: str, *, error: tuple[str, str] | None = None, result: str | None = None) -> None:
+        live = self._live.pop(job_id, None)
+        fields: dict[str, Any] = {"state": state}
+        if live is not None:
+            fields["progress"] = live.progress
+        if error:
+            fields["error_code"], fields["error_message"] = error
+        if result is not None:
+            fields["result"] = result
+        self.store.update_job(job_id, **fields)
+        self._notify()
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()

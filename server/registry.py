@@ -1,0 +1,219 @@
+"""Per-client module registry: stored modules (built on demand) and client-hosted ones."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from sasc.errors import ConfigError, NotFoundError, QuotaExceededError
+from sasc.explain import select_units
+from sasc.modules import build_module
+from sasc.modules.base import as_bank, check_finite, module_name, to_response_array
+
+from .config import ServerConfig
+from .hosted import HostedBank
+from .store import ModuleRecord, Store
+
+HOSTED_KIND = HostedBank.kind
+
+
+class ModuleRegistry:
+    """Modules by (owner, id). Banks are built once and kept; hosted ones live in memory only."""
+
+    def __init__(self, store: Store, config: ServerConfig):
+        self.store = store
+        self.config = config
+        self._banks: dict[str, Any] = {}
+        self._hosted: dict[str, tuple[ModuleRecord, HostedBank]] = {}
+        self._batchers: dict[str, SharedPasses] = {}
+        self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
+
+    def array_budget(self, owner: str) -> int:
+        """Array bytes ``owner`` may still register."""
+        return max(0, self.config.max_array_mb_per_client * 1024 * 1024 - self.store.usage(owner)[1])
+
+    def _check_module_quota(self, owner: str) -> None:
+        n_hosted = sum(1 for rec, _ in self._hosted.values() if rec.owner == owner)
+        if self.store.usage(owner)[0] + n_hosted >= self.config.max_modules_per_client:
+            raise QuotaExceededError(f"client {owner!r} already has {self.config.max_modules_per_client} modules; "
+                                     "delete some first")
+
+    def register(self, owner: str, kind: str, params: dict[str, Any], display_name: str,
+                 arrays: dict[str, np.ndarray]) -> ModuleRecord:
+        """Build (and so validate) a module of a registered kind, then store it."""
+        if kind == HOSTED_KIND:
+            raise ConfigError(f"{HOSTED_KIND!r} modules are registered by opening a HostModule stream")
+        self._check_module_quota(owner)
+        nbytes = int(sum(a.nbytes for a in arrays.values()))
+        if nbytes > self.array_budget(owner):
+            raise QuotaExceededError(f"{nbytes:,} bytes of arrays exceed what client {owner!r} may still register "
+                                     f"({self.array_budget(owner):,} bytes)")
+        bank = self._build(kind, params, arrays)
+        rec = ModuleRecord(id="mod_" + uuid.uuid4().hex[:16], owner=owner, kind=kind,
+                           display_name=display_name or module_name(bank), params=params,
+                           units=[str(u) for u in bank.units], fingerprint=str(getattr(bank, "fingerprint", "") or ""),
+                           array_bytes=nbytes)
+        self.store.add_module(rec, arrays)
+        with self._lock:
+            self._banks[rec.id] = bank
+        return rec
+
+    @staticmethod
+    def _build(kind: str, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+        _reject_paths(params)
+        try:
+            bank = as_bank(build_module(kind, **params, **arrays))
+            if not list(bank.units):
+                raise ConfigError(f"a {kind!r} module with these parameters has no units")
+            return bank
+        except (ValueError, TypeError) as e:  # the request's parameters are the only input here
+            if isinstance(e, ConfigError):
+                raise
+            raise ConfigError(f"bad parameters for module kind {kind!r}: {e}") from e
+
+    def record(self, owner: str, module_id: str) -> ModuleRecord:
+        with self._lock:
+            hosted = self._hosted.get(module_id)
+        if hosted is not None:
+            if hosted[0].owner != owner:
+                raise NotFoundError(f"no module {module_id!r}")
+            return hosted[0]
+        return self.store.module(owner, module_id)
+
+    def records(self, owner: str) -> list[ModuleRecord]:
+        with self._lock:
+            hosted = [rec for rec, _ in self._hosted.values() if rec.owner == owner]
+        return self.store.modules(owner) + hosted
+
+    def bank(self, owner: str, module_id: str) -> Any:
+        """The module ``module_id`` of ``owner``, built from the store on first use."""
+        rec = self.record(owner, module_id)
+        with self._lock:
+            if rec.hosted:
+                return self._hosted[module_id][1]
+            if module_id in self._banks:
+                return self._banks[module_id]
+        with self._build_lock:
+            if module_id not in self._banks:
+                bank = self._build(rec.kind, rec.params, self.store.module_arrays(module_id))
+                with self._lock:
+                    self._banks[module_id] = bank
+        return self._banks[module_id]
+
+    def delete(self, owner: str, module_id: str) -> None:
+        rec = self.record(owner, module_id)
+        if rec.hosted:
+            self.unhost(module_id, "deleted by its client")
+            return
+        self.store.delete_module(owner, module_id)
+        with self._lock:
+            self._banks.pop(module_id, None)
+            self._batchers.pop(module_id, None)
+
+    def host(self, owner: str, name: str, units: Sequence[str], max_batch: int, fingerprint: str) -> tuple[ModuleRecord, HostedBank]:
+        """Register a client-hosted module for as long as its stream lives."""
+        self._check_module_quota(owner)
+        batch = max(1, min(int(max_batch) if max_batch > 0 else self.config.hosted_max_batch, self.config.hosted_max_batch))
+        name = name or "client_hosted"
+        bank = HostedBank(name, units, batch_size=batch, deadline_s=self.config.hosted_deadline_s,
+                          window=self.config.hosted_window, fingerprint=fingerprint)
+        rec = ModuleRecord(id="host_" + uuid.uuid4().hex[:16], owner=owner, kind=HOSTED_KIND, display_name=name,
+                           params={}, units=list(units), fingerprint=fingerprint, hosted=True)
+        with self._lock:
+            self._hosted[rec.id] = (rec, bank)
+        return rec, bank
+
+    def unhost(self, module_id: str, reason: str) -> None:
+        with self._lock:
+            entry = self._hosted.pop(module_id, None)
+        if entry is not None:
+            entry[1].close(reason)
+
+    def evaluate(self, owner: str, module_id: str, texts: list[str], units: Sequence[str | int] | None
+                 ) -> tuple[list[str], np.ndarray]:
+        """``(unit names, float32 [len(texts), len(units)])`` validated for shape and finiteness."""
+        if len(texts) > self.config.max_texts_per_call:
+            raise QuotaExceededError(f"{len(texts):,} texts in one call; at most {self.config.max_texts_per_call:,}")
+        bank = self.bank(owner, module_id)
+        names = list(bank.units)
+        cols = select_units(names, units)
+        name = module_name(bank)
+        if not texts:
+            values = np.empty((0, len(names)), np.float32)
+        elif isinstance(bank, HostedBank):  # batches and pipelines on its own
+            values = to_response_array(bank.responses(texts), len(texts), name, len(names))
+        else:
+            with self._lock:
+                batcher = self._batchers.setdefault(module_id, SharedPasses(bank))
+            values = batcher.responses(texts)
+        check_finite(values, texts, name)
+        return [names[c] for c in cols], values[:, cols]
+
+
+def _reject_paths(value: Any, key: str = "") -> None:
+    """Module parameters from the network may not point into the server's file system."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _reject_paths(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            _reject_paths(v, key)
+    elif isinstance(value, str) and (value.startswith(("/", "~", "\\", "file:")) or "../" in value or "..\\" in value):
+        raise ConfigError(f"parameter {key!r} looks like a server path; module parameters over RPC may name "
+                          "built-in models and kinds only")
+
+
+class SharedPasses:
+    """Concurrent Evaluate calls on one bank share forward passes (leader/follower batching).
+
+    Whoever holds the run lock takes every queued request, runs one ``responses`` call over
+    their concatenated texts and hands each caller its rows. Under load this replaces many
+    small competing passes by a few large ones; alone, a call runs at once.
+    """
+
+    def __init__(self, bank: Any, max_texts: int = 8192):
+        self.bank = bank
+        self.max_texts = max_texts
+        self._queue: list[list[Any]] = []
+        self._queue_lock = threading.Lock()
+        self._run_lock = threading.Lock()
+
+    def responses(self, texts: list[str]) -> np.ndarray:
+        item: list[Any] = [texts, threading.Event(), None, None]  # texts, done, values, error
+        with self._queue_lock:
+            self._queue.append(item)
+        while not item[1].is_set():
+            with self._run_lock:
+                if not item[1].is_set():
+                    self._run_once()
+        if item[3] is not None:
+            raise item[3]
+        return item[2]
+
+    def _run_once(self) -> None:
+        with self._queue_lock:
+            batch, size = [], 0
+            while self._queue and (not batch or size + len(self._queue[0][0]) <= self.max_texts):
+                batch.append(self._queue.pop(0))
+                size += len(batch[-1][0])
+        if not batch:
+            return
+        texts = [t for item in batch for t in item[0]]
+        name = module_name(self.bank)
+        try:
+            values = to_response_array(self.bank.responses(texts), len(texts), name, len(self.bank.units))
+        except Exception as e:  # noqa: BLE001 - every caller of this pass gets the error
+            for item in batch:
+                item[3] = e
+                item[1].set()
+            return
+        start = 0
+        for item in batch:
+            item[2] = values[start:start + len(item[0])]
+            start += len(item[0])
+            item[1].set()
