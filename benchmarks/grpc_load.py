@@ -40,6 +40,7 @@ GENERIC = ["The weather was mild today.", "A film about two friends.", "He read 
 
 def start_server_process(db: Path, *extra: str, log: Path | None = None) -> tuple[subprocess.Popen, str]:
     """`python -m sasc.cli serve --port 0 --db DB ...`; returns the process and its address."""
+    db.parent.mkdir(parents=True, exist_ok=True)
     err = open(log, "a") if log else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "-m", "sasc.cli", "serve", "--port", "0", "--db", str(db),
                              "--log-format", "text", "--log-level", "WARNING", *extra], cwd=ROOT,

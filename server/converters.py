@@ -25,6 +25,12 @@ JOB_STATES = {"queued": jpb.JOB_STATE_QUEUED, "running": jpb.JOB_STATE_RUNNING,
               "succeeded": jpb.JOB_STATE_SUCCEEDED, "failed": jpb.JOB_STATE_FAILED,
               "cancelled": jpb.JOB_STATE_CANCELLED}
 SETTINGS_FIELDS = [f.name for f in jpb.ExplainSettings.DESCRIPTOR.fields]
+SETTING_RANGES = {
+    "max_n": (1, 10), "min_count": (1, 1_000_000), "n_top_reported": (1, 10_000), "n_top_considered": (1, 10_000),
+    "n_per_summary": (1, 1_000), "n_candidates": (1, 50), "n_synthetic": (1, 200), "n_generic": (2, 100_000),
+    "n_bootstrap": (1, 100_000), "seed": (0, 2**32 - 1), "shard_size": (1, 1_000_000),
+}
+"""What one job may ask for: bounds that keep a request from costing unbounded time or memory."""
 
 
 # ---------------------------------------------------------------- params and arrays
@@ -164,6 +170,10 @@ def job_spec(req: jpb.SubmitJobRequest, max_texts: int) -> JobSpec:
     if helper.partition(":")[0].lower() not in HELPER_KINDS:
         raise ConfigError(f"unknown helper spec {helper[:60]!r}: use local, local:<model>, openai:MODEL or fake")
     settings = {f: getattr(req.settings, f) for f in SETTINGS_FIELDS if req.settings.HasField(f)}
+    for name, value in settings.items():
+        low, high = SETTING_RANGES.get(name, (None, None))
+        if low is not None and not low <= value <= high:
+            raise ConfigError(f"setting {name} must be in {low}..{high} on this server, got {value}")
     spec = JobSpec(module_id=req.module_id, units=unit_selection(req.unit_names, req.unit_indices),
                    corpus=_corpus(req.corpus, "reference", max_texts), generic=_corpus(req.generic, "generic", max_texts),
                    helper=helper, settings=settings, concurrency=req.concurrency or 1)

@@ -22,7 +22,7 @@ from typing import Any
 
 from sasc.config import ExplainConfig
 from sasc.errors import CancelledError, ConfigError, QuotaExceededError, SascError
-from sasc.explain import explain
+from sasc.explain import explain, select_units
 from sasc.llm import build_backend, wrap_helper
 from sasc.ngrams import NgramSettings
 from sasc.progress import ProgressEvent
@@ -115,7 +115,8 @@ class JobQueue:
         return ids
 
     def submit(self, owner: str, spec: JobSpec, idempotency_key: str = "") -> JobRecord:
-        n_units = len(spec.units) if spec.units is not None else len(self.registry.record(owner, spec.module_id).units)
+        module_units = self.registry.record(owner, spec.module_id).units
+        n_units = len(select_units(module_units, spec.units))  # unknown units are refused now, not later
         if n_units > self.config.max_units_per_job:
             raise QuotaExceededError(f"{n_units} units in one job; at most {self.config.max_units_per_job}")
         if len(self.store.active_jobs(owner)) >= self.config.max_jobs_per_client:

@@ -75,6 +75,8 @@ class ModuleRegistry:
             if isinstance(e, ConfigError):
                 raise
             raise ConfigError(f"bad parameters for module kind {kind!r}: {e}") from e
+        except ImportError as e:
+            raise ConfigError(f"module kind {kind!r} is not available on this server ({e.name or e})") from e
 
     def record(self, owner: str, module_id: str) -> ModuleRecord:
         with self._lock:

@@ -63,9 +63,9 @@ def minilm_encoder():
 
 def naive_responses(bank, texts):
     """Each text alone, without prefix sharing: the reference for equality tests."""
-    share = bank.prefix_sharing
-    bank.prefix_sharing = False
+    share = bank.sharing
+    bank.sharing = "none"
     try:
         return np.concatenate([bank.responses([t]) for t in texts])
     finally:
-        bank.prefix_sharing = share
+        bank.sharing = share

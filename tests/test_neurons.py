@@ -64,9 +64,12 @@ def test_running_aggregates_match_direct_reductions():
 @pytest.mark.parametrize("aggregation", ["max", "mean", "last"])
 @pytest.mark.parametrize("padding_side", ["right", "left"])
 @pytest.mark.parametrize("kind", ["llama", "gpt2"])
-def test_prefix_sharing_equals_naive(tiny_model_dirs, kind, padding_side, aggregation):
-    bank = build_llm_neuron_bank(tiny_model_dirs[kind], site="mlp", layer="0-2", device="cpu",
-                                 aggregation=aggregation, padding_side=padding_side, max_batch_tokens=64)
+@pytest.mark.parametrize("sharing", ["tree", "leaves"])
+def test_prefix_sharing_equals_naive(tiny_model_dirs, kind, padding_side, aggregation, sharing):
+    bank = build_llm_neuron_bank(tiny_model_dirs[kind], site="mlp", layer="0-2", device="cpu", max_row_tokens=12,
+                                 aggregation=aggregation, padding_side=padding_side, max_batch_tokens=40,
+                                 prefix_sharing=sharing)
+    assert bank.sharing == sharing
     shared = bank.responses(PREFIX_TEXTS)
     naive = naive_responses(bank, PREFIX_TEXTS)
     np.testing.assert_allclose(shared, naive, rtol=1e-4, atol=1e-5)
@@ -78,7 +81,7 @@ def test_padding_sides_and_batch_sizes_agree(tiny_model_dirs):
     for side in ("right", "left"):
         for budget in (8, 4096):
             bank = build_llm_neuron_bank(tiny_model_dirs["gpt2"], site="resid", layer=1, device="cpu",
-                                         padding_side=side, max_batch_tokens=budget, prefix_sharing=False)
+                                         padding_side=side, max_batch_tokens=budget, prefix_sharing="none")
             outs.append(bank.responses(PREFIX_TEXTS))
     for o in outs[1:]:
         np.testing.assert_allclose(o, outs[0], rtol=1e-4, atol=1e-5)
@@ -88,17 +91,43 @@ def test_padding_sides_and_batch_sizes_agree(tiny_model_dirs):
 def test_smollm2_sites_share_prefixes_exactly(smollm2, site):
     bank = build_llm_neuron_bank("SmolLM2-135M-Instruct", site=site, layer=3, units="0-63", device="cpu",
                                  aggregation="max")
+    assert bank.sharing == "tree"  # auto: SmolLM2 honours tree attention masks
     shared = bank.responses(PREFIX_TEXTS)
     np.testing.assert_allclose(shared, naive_responses(bank, PREFIX_TEXTS), rtol=1e-4, atol=1e-5)
 
 
 def test_prefix_sharing_saves_forward_tokens(smollm2):
-    bank = build_llm_neuron_bank("smollm2", layer=2, units=[0, 1], device="cpu")
-    bank.responses(PREFIX_TEXTS)
-    shared = bank.stats.tokens
-    bank.stats.tokens = 0
-    naive_responses(bank, PREFIX_TEXTS)
-    assert shared < 0.7 * bank.stats.tokens
+    tokens = {}
+    for mode in ("tree", "leaves", "none"):
+        bank = build_llm_neuron_bank("smollm2", layer=2, units=[0, 1], device="cpu", prefix_sharing=mode)
+        bank.responses(PREFIX_TEXTS)
+        tokens[mode] = bank.stats.tokens
+    # distinct prefixes (BOS counted once per row) < leaves only < every text alone
+    assert tokens["tree"] < 0.7 * tokens["leaves"] and tokens["leaves"] < 0.7 * tokens["none"]
+    with pytest.raises(ConfigError, match="unknown prefix_sharing 'trie'"):
+        build_llm_neuron_bank("smollm2", layer=2, units=[0], prefix_sharing="trie")
+
+
+def test_tree_plan_covers_every_prefix_once_per_row():
+    from sasc.modules.prefix import ancestor_mask, plan_tree_packing
+
+    seqs = [(1, 2, 3), (1, 2), (1, 4), (1, 2, 5, 6), (), (7, 8), (1, 2, 3)]
+    plan = plan_tree_packing(seqs, max_row_tokens=4)
+    for i, s in enumerate(seqs):
+        if not s:
+            assert plan.row[i] == -1
+            continue
+        row = plan.rows[plan.row[i]]
+        path, p = [], int(plan.pos[i])
+        while p >= 0:  # walk up: the path spells the sequence, depths count down
+            path.append(row.tokens[p])
+            assert row.depth[p] == len(s) - len(path)
+            p = row.parent[p]
+        assert tuple(reversed(path)) == s
+    assert plan.forward_tokens < sum(len(s) for s in set(seqs) if s)
+    m = ancestor_mask([-1, 0, 1, 0], 5)
+    assert m[2].tolist() == [True, True, True, False, False] and m[3].tolist() == [True, False, False, True, False]
+    assert m[4].tolist() == [False] * 4 + [True]  # padding sees itself only
 
 
 def test_tokenization_convention_is_text_alone_after_bos(smollm2):

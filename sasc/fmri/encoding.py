@@ -38,7 +38,7 @@ class EncodingConfig:
     n_folds: int = 5
     """Cross-validation folds over training runs (at most one per training run)."""
     backend: str = "auto"
-    """himalaya backend: ``"auto"`` (``torch_cuda`` with a GPU, else ``numpy``), ``"numpy"``, ``"torch"``, ``"torch_cuda"``."""
+    """himalaya backend: ``"auto"`` (``torch_cuda`` with a GPU, else ``torch`` on CPU), ``"numpy"``, ``"torch"``, ``"torch_cuda"``."""
     n_targets_batch: int = 4096
     """Voxels solved at once (bounds memory)."""
 
@@ -215,13 +215,13 @@ def split_runs(names: Sequence[str], test_runs: int | Sequence[str]) -> tuple[li
 
 @contextmanager
 def himalaya_backend(name: str):
-    """Use himalaya backend ``name`` (``"auto"``: ``torch_cuda`` when CUDA is available) inside the block."""
+    """Use himalaya backend ``name`` (``"auto"``: ``torch_cuda`` when CUDA is available, else ``torch``) inside the block."""
     from himalaya.backend import get_backend, set_backend
 
     if name == "auto":
         import torch
 
-        name = "torch_cuda" if torch.cuda.is_available() else "numpy"
+        name = "torch_cuda" if torch.cuda.is_available() else "torch"
     previous = get_backend()
     try:
         backend = set_backend(name, on_error="raise")
@@ -277,17 +277,32 @@ def _run_folds(lengths: Sequence[int], n_folds: int) -> list[tuple[np.ndarray, n
 
 def ridge_cv(x: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
              config: EncodingConfig) -> tuple[np.ndarray, np.ndarray]:
-    """himalaya ``RidgeCV`` with per-voxel alphas; returns float32 (coef ``[features, voxels]``, alphas ``[voxels]``)."""
+    """himalaya ridge with per-voxel alphas; returns float32 (coef ``[features, voxels]``, alphas ``[voxels]``).
+
+    With fewer TRs than features the equivalent linear-kernel ridge (``KernelRidgeCV``, an
+    eigendecomposition of the TR x TR kernel) is solved instead: the same weights, and LAPACK's
+    SVD of wide matrices is very slow on CPU.
+    """
+    from himalaya.kernel_ridge import KernelRidgeCV
     from himalaya.ridge import RidgeCV
 
+    params = {"n_targets_batch": config.n_targets_batch, "n_alphas_batch": 4,
+              "n_targets_batch_refit": config.n_targets_batch}
+    alphas = np.asarray(config.alphas, dtype=np.float32)
+    x = x.astype(np.float32, copy=False)
+    y = y.astype(np.float32, copy=False)
     with himalaya_backend(config.backend) as backend:
-        model = RidgeCV(alphas=np.asarray(config.alphas, dtype=np.float32), cv=folds,
-                        solver_params={"n_targets_batch": config.n_targets_batch, "n_alphas_batch": 4,
-                                       "n_targets_batch_refit": config.n_targets_batch, "warn": False})
-        model.fit(x.astype(np.float32, copy=False), y.astype(np.float32, copy=False))
-        coef = np.asarray(backend.to_numpy(model.coef_), dtype=np.float32)
-        alphas = np.asarray(backend.to_numpy(model.best_alphas_), dtype=np.float32)
-    return coef, alphas
+        if x.shape[0] < x.shape[1]:
+            model = KernelRidgeCV(alphas=alphas, kernel="linear", cv=folds, solver_params=params, warn=False)
+            model.fit(x, y)
+            coef = model.get_primal_coef()
+        else:
+            model = RidgeCV(alphas=alphas, cv=folds, solver_params={**params, "warn": False})
+            model.fit(x, y)
+            coef = model.coef_
+        coef = np.asarray(backend.to_numpy(coef), dtype=np.float32)
+        best = np.asarray(backend.to_numpy(model.best_alphas_), dtype=np.float32)
+    return coef, best
 
 
 def _mask_geometry(dataset: Dataset) -> tuple[np.ndarray | None, np.ndarray | None, tuple[int, int, int] | None]:

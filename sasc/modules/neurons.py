@@ -31,12 +31,17 @@ import numpy as np
 from ..errors import ConfigError
 from .base import stable_hash
 from .causal_lm import LoadedLM, canonical_site, load_causal_lm, read_sites
-from .prefix import AGGREGATIONS, batch_leaves, plan_prefix_sharing, running_aggregate
+from .prefix import (
+    AGGREGATIONS, ancestor_mask, batch_leaves, plan_prefix_sharing, plan_tree_packing, running_aggregate,
+    tree_aggregate,
+)
 
 DEFAULT_AGGREGATION = "max"
 """Aggregation over a text's tokens when none is given."""
 
 _SITE_LETTER = {"mlp": "N", "resid": "R", "attn": "A"}
+SHARING_MODES = ("auto", "tree", "leaves", "none")
+"""``prefix_sharing`` values: tree packing when supported (auto), forced tree, leaves only, none."""
 
 
 def parse_indices(spec: Any, limit: int, what: str) -> list[int]:
@@ -91,7 +96,8 @@ class CausalLMBank:
 
     def __init__(self, lm: LoadedLM, site: str, layers: list[int], *, aggregation: str = DEFAULT_AGGREGATION,
                  prepend_bos: bool = True, max_tokens: int = 512, padding_side: str = "right",
-                 max_batch_tokens: int | None = None, prefix_sharing: bool = True):
+                 max_batch_tokens: int | None = None, prefix_sharing: bool | str = "auto",
+                 max_row_tokens: int = 256):
         if aggregation not in AGGREGATIONS:
             raise ConfigError(f"unknown aggregation {aggregation!r}; accepted: {', '.join(AGGREGATIONS)}")
         if padding_side not in ("right", "left"):
@@ -109,13 +115,17 @@ class CausalLMBank:
         self.bos_id: int | None = int(bos) if prepend_bos and bos is not None else None
         self.max_tokens = int(max_tokens)
         self.padding_side = padding_side
-        self.prefix_sharing = bool(prefix_sharing)
+        if max_row_tokens < 1:
+            raise ConfigError(f"max_row_tokens must be >= 1, got {max_row_tokens}")
+        self.max_row_tokens = int(max_row_tokens)
         self._max_batch_tokens = max_batch_tokens
         pad = tok.pad_token_id if tok.pad_token_id is not None else getattr(tok, "eos_token_id", None)
         self.pad_id = int(pad) if pad is not None else 0
         self.device = lm.device
         self.stats = ForwardStats()
         self.widths = self._site_widths()
+        self.sharing = "none"  # resolved by subclasses once their units exist (see _resolve_sharing)
+        self._sharing_request = prefix_sharing
 
     # -- tokenization ------------------------------------------------------------------
     def token_ids(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
@@ -153,15 +163,33 @@ class CausalLMBank:
         """float32 ``[len(texts), len(units)]`` responses (see module docstring)."""
         seqs = self.token_ids(texts)
         planned = [s if len(s) > self.n_skip else () for s in seqs]  # no text tokens: response 0
-        plan = plan_prefix_sharing(planned, share=self.prefix_sharing)
         out = np.zeros((len(texts), len(self.units)), dtype=np.float32)
+        if self.sharing == "tree":
+            self._tree_responses(planned, out)
+        else:
+            self._leaf_responses(planned, out)
+        self.stats.texts += len(texts)
+        return out
+
+    def _leaf_responses(self, planned: list[tuple[int, ...]], out: np.ndarray) -> None:
+        """Causal passes over leaves (``"leaves"``) or every distinct sequence (``"none"``)."""
+        import torch
+
+        plan = plan_prefix_sharing(planned, share=self.sharing == "leaves")
         by_leaf: dict[int, list[int]] = {}
         for i, h in enumerate(plan.host):
             if h >= 0:
                 by_leaf.setdefault(int(h), []).append(i)
-        lengths = [len(s) for s in plan.leaves]
-        for batch in batch_leaves(lengths, self.max_batch_tokens()):
-            agg = self._run_batch([plan.leaves[j] for j in batch])  # [B, T', U]
+        for batch in batch_leaves([len(s) for s in plan.leaves], self.max_batch_tokens()):
+            seqs = [plan.leaves[j] for j in batch]
+            ids, mask, offsets = self._pad(seqs)
+            positions = (mask.cumsum(1) - 1).clamp(min=0)
+            acts = self._forward(seqs, ids, mask, positions)  # [B, T, U]
+            # realign so each row's first text token (after BOS) sits at position 0
+            longest = ids.shape[1]
+            idx = (offsets[:, None] + self.n_skip + torch.arange(longest - self.n_skip)[None, :]).clamp(max=longest - 1)
+            idx = idx.to(acts.device)[:, :, None].expand(-1, -1, acts.shape[2])
+            agg = running_aggregate(torch.gather(acts, 1, idx), self.aggregation)
             rows, cols, dest = [], [], []
             for b, leaf in enumerate(batch):
                 for i in by_leaf.get(leaf, ()):
@@ -169,38 +197,94 @@ class CausalLMBank:
                     cols.append(int(plan.length[i]) - 1 - self.n_skip)
                     dest.append(i)
             out[dest] = agg[rows, cols].float().cpu().numpy()
-        self.stats.texts += len(texts)
-        return out
 
-    def _run_batch(self, leaves: list[tuple[int, ...]]) -> Any:
-        """Prefix aggregates ``[B, T - n_skip, U]`` for a batch of token sequences."""
+    def _tree_responses(self, planned: list[tuple[int, ...]], out: np.ndarray) -> None:
+        """Packed prefix trees: each distinct prefix once per row, ancestors-only attention."""
         import torch
 
-        n, longest = len(leaves), max(len(s) for s in leaves)
+        plan = plan_tree_packing(planned, self.max_row_tokens)
+        by_row: dict[int, list[int]] = {}
+        for i, r in enumerate(plan.row):
+            if r >= 0:
+                by_row.setdefault(int(r), []).append(i)
+        for batch in batch_leaves([len(r.tokens) for r in plan.rows], self.max_batch_tokens()):
+            rows = [plan.rows[j] for j in batch]
+            ids, mask, offsets = self._pad([r.tokens for r in rows])
+            n, longest = ids.shape
+            allowed = np.zeros((n, longest, longest), dtype=bool)
+            positions = torch.zeros((n, longest), dtype=torch.long)
+            parent = torch.full((n, longest), -1, dtype=torch.long)
+            depth = torch.full((n, longest), -1, dtype=torch.long)
+            for b, r in enumerate(rows):
+                o, k = int(offsets[b]), len(r.tokens)
+                allowed[b] = np.roll(ancestor_mask(r.parent, longest), (o, o), axis=(0, 1))
+                positions[b, o:o + k] = torch.tensor(r.depth)
+                depth[b, o:o + k] = torch.tensor(r.depth)
+                parent[b, o:o + k] = torch.tensor([b * longest + o + p if p >= 0 else -1 for p in r.parent])
+            dtype = getattr(self.lm.model, "dtype", torch.float32)
+            mask4 = torch.zeros((n, 1, longest, longest), dtype=dtype)
+            mask4.masked_fill_(~torch.from_numpy(allowed)[:, None], torch.finfo(dtype).min)
+            acts = self._forward([r.tokens for r in rows], ids, mask4, positions)
+            dev = acts.device
+            flat = tree_aggregate(acts.reshape(n * longest, -1), parent.reshape(-1).to(dev),
+                                  depth.reshape(-1).to(dev), self.n_skip, self.aggregation)
+            dest = [i for j in batch for i in by_row.get(j, ())]
+            where = [b * longest + int(offsets[b]) + int(plan.pos[i])
+                     for b, j in enumerate(batch) for i in by_row.get(j, ())]
+            out[dest] = flat[where].float().cpu().numpy()
+
+    def _pad(self, seqs: list[Sequence[int]]) -> tuple[Any, Any, Any]:
+        """Padded ids ``[B, T]``, 2-D mask and each row's start offset (left or right padding)."""
+        import torch
+
+        n, longest = len(seqs), max(len(s) for s in seqs)
         ids = torch.full((n, longest), self.pad_id, dtype=torch.long)
         mask = torch.zeros((n, longest), dtype=torch.long)
         offsets = torch.zeros(n, dtype=torch.long)
-        for b, s in enumerate(leaves):
+        for b, s in enumerate(seqs):
             start = longest - len(s) if self.padding_side == "left" else 0
             ids[b, start:start + len(s)] = torch.tensor(s, dtype=torch.long)
             mask[b, start:start + len(s)] = 1
             offsets[b] = start
-        positions = (mask.cumsum(1) - 1).clamp(min=0)
+        return ids, mask, offsets
+
+    def _forward(self, seqs: list[Sequence[int]], ids: Any, mask: Any, positions: Any) -> Any:
+        """Unit activations ``[B, T, U]`` (float32) of one padded batch."""
         dev = self.device
         with self.lm.lock:
             captures = read_sites(self.lm, self.site, self.layers, ids.to(dev), mask.to(dev), positions.to(dev))
-            acts = self._project(captures)  # [B, T, U]
-        self.stats.passes += n
-        self.stats.tokens += sum(len(s) for s in leaves)
-        self.stats.padded_tokens += n * longest
-        # realign so each row's first text token (after BOS) sits at position 0
-        width = longest - self.n_skip
-        idx = (offsets[:, None] + self.n_skip + torch.arange(width)[None, :]).clamp(max=longest - 1).to(dev)
-        aligned = torch.gather(acts, 1, idx[:, :, None].expand(-1, -1, acts.shape[2])).float()
-        return running_aggregate(aligned, self.aggregation)
+            acts = self._project(captures).float()
+        self.stats.passes += len(seqs)
+        self.stats.tokens += sum(len(s) for s in seqs)
+        self.stats.padded_tokens += int(ids.numel())
+        return acts
 
     def _project(self, captures: list[Any]) -> Any:
         raise NotImplementedError
+
+    def _resolve_sharing(self, mode: bool | str) -> str:
+        """``"tree"``, ``"leaves"`` or ``"none"``; ``"auto"``/True picks tree packing when this model
+        honours custom 4-D attention masks (checked on two short sequences), else leaves."""
+        key = {True: "auto", False: "none"}.get(mode, mode) if isinstance(mode, bool) else str(mode).lower()
+        if key not in SHARING_MODES:
+            raise ConfigError(f"unknown prefix_sharing {mode!r}; accepted: {', '.join(SHARING_MODES)}, true, false")
+        if key in ("leaves", "none"):
+            return key
+        probe = self.token_ids(["the cat sat on the mat", "the cat ran away"])  # a shared prefix
+        ref = np.zeros((2, len(self.units)), np.float32)
+        got = np.zeros_like(ref)
+        self.sharing = "none"
+        self._leaf_responses(probe, ref)
+        try:
+            self._tree_responses(probe, got)
+            ok = np.allclose(got, ref, rtol=1e-3, atol=1e-3 * max(1.0, float(np.abs(ref).max())))
+        except (RuntimeError, ValueError, TypeError):
+            ok = False
+        self.stats = ForwardStats()
+        if not ok and key == "tree":
+            raise ConfigError("prefix_sharing='tree' needs a model that honours custom 4-D attention masks; "
+                              "this one does not (use 'leaves')")
+        return "tree" if ok else "leaves"
 
     def _site_widths(self) -> list[int]:
         """Width of the site at each layer, read from a one-token pass."""
@@ -255,6 +339,7 @@ class LLMNeuronBank(CausalLMBank):
         self.name = f"llm_neuron({lm.identity[:20]}, {site}, layers {_short(layers)}, {len(self.units)} units)"
         self.fingerprint = stable_hash(self.kind, lm.identity, site, tuple(layers), tuple(self.unit_index),
                                        self.aggregation, lm.dtype, self.bos_id, self.max_tokens)
+        self.sharing = self._resolve_sharing(self._sharing_request)
 
     def _project(self, captures: list[Any]) -> Any:
         import torch
@@ -295,6 +380,7 @@ class LLMDirectionBank(CausalLMBank):
         self.name = f"llm_direction({lm.identity[:20]}, {site}, layer {layer}, {d.shape[0]} directions)"
         self.fingerprint = stable_hash(self.kind, lm.identity, site, layer, array_sha256(d), tuple(self.units),
                                        self.aggregation, lm.dtype, self.bos_id, self.max_tokens)
+        self.sharing = self._resolve_sharing(self._sharing_request)
 
     def _project(self, captures: list[Any]) -> Any:
         import torch
@@ -317,7 +403,8 @@ def _short(layers: list[int]) -> str:
     return str(layers[0]) if len(layers) == 1 else f"{layers[0]}..{layers[-1]}"
 
 
-_BANK_KEYS = ("aggregation", "prepend_bos", "max_tokens", "padding_side", "max_batch_tokens", "prefix_sharing")
+_BANK_KEYS = ("aggregation", "prepend_bos", "max_tokens", "padding_side", "max_batch_tokens", "prefix_sharing",
+              "max_row_tokens")
 
 
 def _split(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -114,3 +114,165 @@ def running_aggregate(acts, aggregation: str):
         counts = torch.arange(1, acts.shape[1] + 1, device=acts.device, dtype=torch.float64)
         return (csum / counts[None, :, None]).to(acts.dtype)
     raise ValueError(f"unknown aggregation {aggregation!r}")
+
+
+# -- tree packing: every distinct prefix computed once ------------------------------------
+@dataclass(frozen=True)
+class TreeRow:
+    """One packed sequence: trie nodes in depth-first order; a node attends to its ancestors only."""
+
+    tokens: list[int]
+    """Token id of each node."""
+    parent: list[int]
+    """Row position of each node's parent (-1 for a root)."""
+    depth: list[int]
+    """Position id of each node: its depth in the trie (the root token is at 0)."""
+
+
+@dataclass(frozen=True)
+class TreePlan:
+    """Packed rows and where each input sequence's last token sits."""
+
+    rows: list[TreeRow]
+    """Rows to run."""
+    row: np.ndarray = field(repr=False)
+    """int64 ``[n_inputs]``: row holding input ``i``'s last token (-1: empty input)."""
+    pos: np.ndarray = field(repr=False)
+    """int64 ``[n_inputs]``: that token's position in the row."""
+
+    @property
+    def forward_tokens(self) -> int:
+        """Tokens in all rows (no padding counted)."""
+        return sum(len(r.tokens) for r in self.rows)
+
+
+class _Node:
+    __slots__ = ("token", "children", "size", "ends", "loc")
+
+    def __init__(self, token: int):
+        self.token = token
+        self.children: dict[int, _Node] = {}
+        self.size = 1
+        self.ends: list[int] = []
+        self.loc: tuple[int, int] | None = None
+
+
+def _build_trie(seqs: Sequence[tuple[int, ...]]) -> list[_Node]:
+    roots: dict[int, _Node] = {}
+    for i, s in enumerate(seqs):
+        if not s:
+            continue
+        node = roots.setdefault(s[0], _Node(s[0]))
+        for t in s[1:]:
+            node = node.children.setdefault(t, _Node(t))
+        node.ends.append(i)
+    stack = [(n, False) for n in roots.values()]
+    while stack:  # post-order subtree sizes
+        n, done = stack.pop()
+        if done:
+            n.size = 1 + sum(c.size for c in n.children.values())
+        else:
+            stack.append((n, True))
+            stack.extend((c, False) for c in n.children.values())
+    return list(roots.values())
+
+
+def _units(roots: list[_Node], cap: int) -> list[tuple[list[_Node], _Node]]:
+    """(ancestor path, subtree root) pairs in depth-first order, each subtree fitting ``cap`` with its path."""
+    out: list[tuple[list[_Node], _Node]] = []
+    stack: list[tuple[list[_Node], _Node]] = [([], r) for r in reversed(roots)]
+    while stack:
+        path, n = stack.pop()
+        if n.size + len(path) <= cap or not n.children:
+            out.append((path, n))
+        else:
+            stack.extend((path + [n], c) for c in reversed(list(n.children.values())))
+    return out
+
+
+def plan_tree_packing(seqs: Sequence[tuple[int, ...]], max_row_tokens: int = 256) -> TreePlan:
+    """Pack the trie of ``seqs`` into rows of at most ``max_row_tokens`` nodes (longer inputs get
+    their own longer row). Every distinct prefix is computed once per row it appears in; subtrees
+    share their ancestors within a row."""
+    roots = _build_trie(seqs)
+    rows: list[TreeRow] = []
+    placed: dict[int, int] = {}  # id(node) -> position in the current row
+    cur = TreeRow([], [], [])
+
+    def emit(node: _Node, parent_pos: int, depth: int) -> int:
+        pos = len(cur.tokens)
+        cur.tokens.append(node.token)
+        cur.parent.append(parent_pos)
+        cur.depth.append(depth)
+        placed[id(node)] = pos
+        if node.loc is None:
+            node.loc = (len(rows), pos)
+        return pos
+
+    for path, sub in _units(roots, max_row_tokens):
+        new_ancestors = sum(id(a) not in placed for a in path)
+        if cur.tokens and len(cur.tokens) + new_ancestors + sub.size > max_row_tokens:
+            rows.append(cur)
+            cur, placed = TreeRow([], [], []), {}
+        parent_pos = -1
+        for depth, a in enumerate(path):
+            parent_pos = placed[id(a)] if id(a) in placed else emit(a, parent_pos, depth)
+        stack = [(sub, parent_pos, len(path))]
+        while stack:
+            n, pp, d = stack.pop()
+            p = emit(n, pp, d)
+            stack.extend((c, p, d + 1) for c in reversed(list(n.children.values())))
+    if cur.tokens:
+        rows.append(cur)
+    row = np.full(len(seqs), -1, dtype=np.int64)
+    pos = np.full(len(seqs), -1, dtype=np.int64)
+    stack = list(roots)
+    while stack:
+        n = stack.pop()
+        for i in n.ends:
+            row[i], pos[i] = n.loc
+        stack.extend(n.children.values())
+    return TreePlan(rows, row, pos)
+
+
+def ancestor_mask(parent: Sequence[int], length: int) -> np.ndarray:
+    """bool ``[length, length]``: ``m[i, j]`` when ``j`` is ``i`` or an ancestor of ``i``.
+
+    Positions beyond ``len(parent)`` (padding) see only themselves, so no row is fully masked.
+    """
+    m = np.zeros((length, length), dtype=bool)
+    for i, p in enumerate(parent):
+        if p >= 0:
+            m[i] = m[p]
+        m[i, i] = True
+    for i in range(len(parent), length):
+        m[i, i] = True
+    return m
+
+
+def tree_aggregate(acts, parent, depth, n_skip: int, aggregation: str):
+    """Path aggregates of node activations (torch).
+
+    ``acts``: ``[N, U]`` activations of all nodes of a batch, flattened; ``parent``: int64 ``[N]``
+    flat index of each node's parent (-1: root); ``depth``: int64 ``[N]`` (-1: padding).
+    Returns ``[N, U]`` where row ``i`` aggregates the nodes on the path to ``i`` whose depth is
+    at least ``n_skip`` (the BOS position is skipped).
+    """
+    import torch
+
+    if aggregation == "last":
+        return acts
+    if aggregation not in ("max", "mean"):
+        raise ValueError(f"unknown aggregation {aggregation!r}")
+    work = acts.double() if aggregation == "mean" else acts
+    out = work.clone()
+    max_depth = int(depth.max()) if depth.numel() else -1
+    for d in range(n_skip + 1, max_depth + 1):
+        idx = torch.nonzero(depth == d).squeeze(1)
+        prev = out.index_select(0, parent.index_select(0, idx))
+        cur = work.index_select(0, idx)
+        out[idx] = torch.maximum(prev, cur) if aggregation == "max" else prev + cur
+    if aggregation == "mean":
+        count = (depth - n_skip + 1).clamp(min=1).to(torch.float64)
+        out = out / count[:, None]
+    return out.to(acts.dtype)
