@@ -18,8 +18,8 @@ import statistics
 import time
 
 
-def ngram_slice(n_texts: int, n_ngrams: int) -> list[str]:
-    """The first ``n_ngrams`` unique n-grams of the first ``n_texts`` news100 texts."""
+def ngram_slice(n_texts: int, n_ngrams: int | None) -> list[str]:
+    """The first ``n_ngrams`` (None: all) unique n-grams of the first ``n_texts`` news100 texts."""
     from sasc.corpora import load_corpus
     from sasc.ngrams import count_ngrams
 
@@ -46,7 +46,7 @@ def main() -> None:
     p.add_argument("--model", default="SmolLM2-135M-Instruct")
     p.add_argument("--layer", type=int, default=5)
     p.add_argument("--texts", type=int, default=20)
-    p.add_argument("--ngrams", type=int, default=3000)
+    p.add_argument("--ngrams", type=int, default=None, help="keep the first N unique n-grams (default: all)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--aggregation", default="max")
     p.add_argument("--device", default=None)

@@ -4,10 +4,12 @@ Usage::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/prefix_sharing.py --ngrams 3000 --layer 5
 
-Same n-gram slice as ``neurons_bank.py`` (first unique 1..3-grams of news100). "Naive"
-runs every distinct n-gram as its own sequence (still batched, length-sorted); "shared"
-runs only n-grams that are not a strict token prefix of another n-gram in the same shard,
-with the stage runner's token-id ordering. Also checks that both give the same responses.
+Same n-gram slice as ``neurons_bank.py`` (unique 1..3-grams of news100 texts). Modes:
+"none" runs every distinct n-gram as its own sequence (batched, length-sorted); "leaves"
+runs only n-grams that are not a strict token prefix of another n-gram in the same shard;
+"tree" packs each shard's token trie into rows with ancestor-only attention, so every
+distinct prefix is computed once per row. Shards come from the stage runner (token-id
+order). Also checks that every mode gives the naive responses.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def main() -> None:
     p.add_argument("--model", default="SmolLM2-135M-Instruct")
     p.add_argument("--layer", type=int, default=5)
     p.add_argument("--texts", type=int, default=20)
-    p.add_argument("--ngrams", type=int, default=3000)
+    p.add_argument("--ngrams", type=int, default=None, help="keep the first N unique n-grams (default: all)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--aggregation", default="max")
     p.add_argument("--device", default=None)
@@ -63,17 +65,17 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     ngrams = ngram_slice(args.texts, args.ngrams)
     common = dict(site="mlp", layer=args.layer, aggregation=args.aggregation, device=args.device)
-    shared = build_llm_neuron_bank(args.model, prefix_sharing=True, **common)
-    naive = build_llm_neuron_bank(args.model, prefix_sharing=False, **common)
-    t_s, v_s, st_s = run(shared, ngrams, args.repeats)
-    t_n, v_n, st_n = run(naive, ngrams, args.repeats)
-    out = {"model": args.model, "layer": args.layer, "n_ngrams": len(ngrams), "device": shared.device,
-           "threads": torch.get_num_threads(), "shared": {**st_s, "seconds": round(t_s, 3)},
-           "naive": {**st_n, "seconds": round(t_n, 3)},
-           "forward_token_ratio": round(st_n["tokens"] / st_s["tokens"], 3),
-           "padded_token_ratio": round(st_n["padded_tokens"] / st_s["padded_tokens"], 3),
-           "wall_time_ratio": round(t_n / t_s, 3),
-           "max_abs_diff": float(np.abs(v_s - v_n).max()), "max_abs_response": float(np.abs(v_n).max())}
+    res = {}
+    for mode in ("none", "leaves", "tree"):
+        bank = build_llm_neuron_bank(args.model, prefix_sharing=mode, **common)
+        res[mode] = run(bank, ngrams, args.repeats)
+    t_n, v_n, st_n = res["none"]
+    out = {"model": args.model, "layer": args.layer, "n_ngrams": len(ngrams), "device": bank.device,
+           "threads": torch.get_num_threads()}
+    for mode, (t, v, st) in res.items():
+        out[mode] = {**st, "seconds": round(t, 3), "forward_token_ratio_vs_none": round(st_n["tokens"] / st["tokens"], 3),
+                     "wall_time_ratio_vs_none": round(t_n / t, 3), "max_abs_diff_vs_none": float(np.abs(v - v_n).max())}
+    out["max_abs_response"] = float(np.abs(v_n).max())
     print(json.dumps(out, indent=1))
     if args.json:
         with open(args.json, "w") as f:

@@ -16,6 +16,10 @@ from .errors import (
     CancelledError, ConfigError, CorpusError, HelperLLMError, HelperReplyError, HelperUnavailableError,
     ModelAssetError, ModuleError, NonFiniteResponseError, SascError, UnknownKindError,
 )
+from .errors import (  # raised by the gRPC service and its client (sasc.client)
+    AuthenticationError, ModuleUnavailableError, NotFoundError, PermissionDeniedError, QuotaExceededError,
+    ServiceError,
+)
 from .explain import explain, explain_unit
 from .llm.base import Completion, HelperLLM, Sampling
 from .modules import ModuleBank, TextModule, build_module, check_module, module_from_spec, register_kind
@@ -35,4 +39,6 @@ __all__ = [
     "TopNgram", "UnitExplanation", "UnknownKindError", "build_module", "check_module", "count_ngrams",
     "explain", "explain_unit", "load_corpus", "module_from_spec", "ngram_responses", "register_kind",
     "score_sigma", "summarize", "synthetic_texts", "__version__",
+    "AuthenticationError", "ModuleUnavailableError", "NotFoundError", "PermissionDeniedError",
+    "QuotaExceededError", "ServiceError",
 ]

@@ -73,15 +73,21 @@ def bank_column(bank: Any, texts: Sequence[str], col: int) -> np.ndarray:
 
 
 def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, generic_values: np.ndarray,
-                 helper: HelperLLM, config: ExplainConfig) -> UnitExplanation:
-    """Summarize and score one unit given its n-gram responses ``values`` ``[n_ngrams]``."""
+                 helper: HelperLLM, config: ExplainConfig, progress: ProgressFn = no_progress) -> UnitExplanation:
+    """Summarize and score one unit given its n-gram responses ``values`` ``[n_ngrams]``.
+
+    ``progress`` receives ``"summarize"`` and ``"score"`` (one step per candidate) events.
+    """
     top = top_k_indices(values, max(config.n_top_reported, config.n_top_considered))
     top_ngrams = [TopNgram(table.ngrams[i], float(values[i]), int(table.counts[i])) for i in top]
     ranked = [t.ngram for t in top_ngrams]
+    progress(ProgressEvent("summarize", 0, 1, str(bank.units[col])))
     cands = summarize(helper, ranked, n_candidates=config.n_candidates, n_top=config.n_top_considered,
                       n_pick=config.n_per_summary, sampling=config.summary_sampling, seed=config.seed)
+    progress(ProgressEvent("summarize", 1, 1, f"{len(cands)} candidates"))
     scored = []
-    for c in cands:
+    for i, c in enumerate(cands):
+        progress(ProgressEvent("score", i, len(cands), c.explanation))
         related = synthetic_texts(helper, c.explanation, config.n_synthetic, related=True,
                                   sampling=config.synthetic_sampling)
         unrelated = synthetic_texts(helper, c.explanation, config.n_synthetic, related=False,
@@ -90,6 +96,7 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
         u = bank_column(bank, unrelated, col)
         score = score_sigma(r, generic_values, u, n_boot=config.n_bootstrap, seed=config.seed)
         scored.append(ScoredCandidate(c.explanation, score, c.ngrams, related, unrelated, [float(x) for x in r]))
+    progress(ProgressEvent("score", len(cands), len(cands)))
     scored.sort(key=lambda s: -s.score.sigma if np.isfinite(s.score.sigma) else np.inf)
     return UnitExplanation(bank.units[col], top_ngrams[: config.n_top_reported], scored)
 
@@ -161,10 +168,12 @@ def _explain_units(bank, cols, table, resp: ResponseTable, gvals, llm, config, c
     done = 0
     progress(ProgressEvent("explain", 0, len(cols)))
 
+    inner = progress if len(cols) == 1 else no_progress  # per-candidate steps only make sense for one unit
+
     def one(col: int) -> UnitExplanation:
         if finished and col in finished:
             return finished[col]
-        unit = explain_unit(bank, col, table, np.asarray(resp.values[:, col]), gvals[:, col], llm, config)
+        unit = explain_unit(bank, col, table, np.asarray(resp.values[:, col]), gvals[:, col], llm, config, inner)
         if on_unit is not None:
             on_unit(col, unit)
         return unit

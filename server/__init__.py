@@ -1,0 +1,7 @@
+"""The sasc gRPC service (``sasc serve``): a thin adapter over the library.
+
+``servicers`` (RPCs) -> ``converters`` (proto <-> library) -> ``registry`` (modules, incl.
+client-hosted ones in ``hosted``) and ``jobs`` (worker pool over ``store``, SQLite);
+``status`` maps exceptions to status codes; ``auth`` maps bearer tokens to clients;
+``config`` holds every setting; ``app`` assembles the server; ``cli`` adds ``sasc serve``.
+"""

@@ -103,7 +103,7 @@ def test_prefix_sharing_saves_forward_tokens(smollm2):
         bank.responses(PREFIX_TEXTS)
         tokens[mode] = bank.stats.tokens
     # distinct prefixes (BOS counted once per row) < leaves only < every text alone
-    assert tokens["tree"] < 0.7 * tokens["leaves"] and tokens["leaves"] < 0.7 * tokens["none"]
+    assert tokens["tree"] < tokens["leaves"] < tokens["none"] and tokens["tree"] < 0.6 * tokens["none"]
     with pytest.raises(ConfigError, match="unknown prefix_sharing 'trie'"):
         build_llm_neuron_bank("smollm2", layer=2, units=[0], prefix_sharing="trie")
 

@@ -12,7 +12,7 @@ from fakes import FOOD_CORPUS
 
 import sasc
 from sasc.client import Client
-from sasc.errors import ConfigError, NotFoundError, QuotaExceededError, ServiceError
+from sasc.errors import ConfigError, NotFoundError, QuotaExceededError
 from sasc.modules.readout import LinearReadoutBank
 from server.app import start_server
 from server.config import ServerConfig
@@ -106,7 +106,8 @@ def test_cancel_a_running_job(client):
     ({"helper": "gpt5-please"}, ConfigError, "unknown helper spec"),
     ({"corpus": "/etc/passwd"}, ConfigError, "server paths are not accepted"),
     ({"corpus": ["  "]}, ConfigError, "empty"),
-    ({"settings": {"n_candidates": 0}}, ConfigError, "n_candidates must be >= 1"),
+    ({"settings": {"n_candidates": 0}}, ConfigError, "n_candidates must be in 1..50"),
+    ({"settings": {"n_bootstrap": 10**9}}, ConfigError, "n_bootstrap must be in"),
     ({"units": ["nope"]}, ConfigError, None),
     ({"concurrency": 99}, ConfigError, "concurrency"),
 ])
@@ -142,12 +143,16 @@ def test_per_client_job_limit(client):
     assert {client.get_job(j.id).state for j in jobs} == {"cancelled"}
 
 
-def test_a_failed_job_reports_its_status(client, module):
-    with pytest.raises(ServiceError) as info:
-        client.explain(module.id, corpus=FOOD_CORPUS, generic=GENERIC, helper="openai:none", settings=SETTINGS,
-                       progress=False)
-    assert info.value.code in ("INVALID_ARGUMENT", "UNAVAILABLE", "FAILED_PRECONDITION")
-    assert "Traceback" not in str(info.value)
+def test_a_job_that_fails_while_running_reports_its_status(client, module):
+    job = client.submit_job(module.id, corpus=FOOD_CORPUS, generic=GENERIC, helper="local:no-such-model",
+                            settings=SETTINGS)  # accepted: the spec is only resolved when the job runs
+    with pytest.raises(ConfigError, match="no-such-model") as info:
+        client.watch_job(job.id, progress=False)
+    assert info.value.code == "INVALID_ARGUMENT" and "Traceback" not in str(info.value)
+    failed = client.get_job(job.id)
+    assert (failed.state, failed.error_code) == ("failed", "INVALID_ARGUMENT")
+    with pytest.raises(ConfigError):
+        client.result(job.id)
 
 
 @pytest.mark.slow

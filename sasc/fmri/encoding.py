@@ -38,7 +38,7 @@ class EncodingConfig:
     n_folds: int = 5
     """Cross-validation folds over training runs (at most one per training run)."""
     backend: str = "auto"
-    """himalaya backend: ``"auto"`` (``torch_cuda`` with a GPU, else ``torch`` on CPU), ``"numpy"``, ``"torch"``, ``"torch_cuda"``."""
+    """himalaya backend: ``"auto"`` (``torch_cuda`` with a GPU, else ``numpy``), ``"numpy"``, ``"torch"``, ``"torch_cuda"``."""
     n_targets_batch: int = 4096
     """Voxels solved at once (bounds memory)."""
 
@@ -215,13 +215,13 @@ def split_runs(names: Sequence[str], test_runs: int | Sequence[str]) -> tuple[li
 
 @contextmanager
 def himalaya_backend(name: str):
-    """Use himalaya backend ``name`` (``"auto"``: ``torch_cuda`` when CUDA is available, else ``torch``) inside the block."""
+    """Use himalaya backend ``name`` (``"auto"``: ``torch_cuda`` when CUDA is available, else ``numpy``) inside the block."""
     from himalaya.backend import get_backend, set_backend
 
     if name == "auto":
         import torch
 
-        name = "torch_cuda" if torch.cuda.is_available() else "torch"
+        name = "torch_cuda" if torch.cuda.is_available() else "numpy"
     previous = get_backend()
     try:
         backend = set_backend(name, on_error="raise")
@@ -279,9 +279,10 @@ def ridge_cv(x: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndar
              config: EncodingConfig) -> tuple[np.ndarray, np.ndarray]:
     """himalaya ridge with per-voxel alphas; returns float32 (coef ``[features, voxels]``, alphas ``[voxels]``).
 
-    With fewer TRs than features the equivalent linear-kernel ridge (``KernelRidgeCV``, an
-    eigendecomposition of the TR x TR kernel) is solved instead: the same weights, and LAPACK's
-    SVD of wide matrices is very slow on CPU.
+    With fewer training TRs than features the equivalent linear-kernel ridge (``KernelRidgeCV``:
+    an eigendecomposition of the TR x TR kernel, then primal weights ``X.T @ dual``) is solved:
+    the same weights, and LAPACK's SVD of wide matrices is very slow on CPU. Otherwise the
+    primal SVD form (cost linear in TRs).
     """
     from himalaya.kernel_ridge import KernelRidgeCV
     from himalaya.ridge import RidgeCV

@@ -1,0 +1,280 @@
+"""D3 benchmark: judging, the ablations, data loading, resumable runs, table and files.
+
+Fast: hand-made data, the scripted helper, a fake similarity embedder; the module is
+the real MiniLM embedding-distance bank (loaded once per process).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sasc.bench.d3 import D3Options, TaskRecord, run_d3
+from sasc.bench.judging import judge_candidates, noisy_responses, recovers
+from sasc.bench.report import PAPER, format_table, summarize_setting
+from sasc.bench.similarity import SimilarityJudge, cosine_centred
+from sasc.bench.tasks import D3Corpora, load_tasks, restricted_partner, select_tasks
+from sasc.config import ExplainConfig
+from sasc.errors import ConfigError, CorpusError
+from sasc.llm import ScriptedLLM, wrap_helper
+
+# --------------------------------------------------------------------------- judging
+
+
+def test_recovers_is_a_case_insensitive_search():
+    assert recovers("Sarcastic remarks", "irony|sarcas")
+    assert recovers("the IRONY of it", "irony|sarcas")
+    assert not recovers("humor and jokes", "irony|sarcas")
+
+
+def test_judge_candidates_top1_versus_any():
+    assert judge_candidates(["food", "cooking"], "food") == (True, True)
+    assert judge_candidates(["cooking", "food"], "food") == (False, True)
+    assert judge_candidates(["sports", "weather"], "food") == (False, False)
+    assert judge_candidates([], "food") == (False, False)
+
+
+# --------------------------------------------------------------------------- noisy module
+
+
+def test_noise_is_seeded_pure_and_scaled_by_top100_std():
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=20000).astype(np.float32)
+    copy = values.copy()
+    a = noisy_responses(values, scale=3.0, n_top=100, seed=7)
+    b = noisy_responses(values, scale=3.0, n_top=100, seed=7)
+    c = noisy_responses(values, scale=3.0, n_top=100, seed=8)
+    np.testing.assert_array_equal(values, copy)  # input untouched
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    want_sd = 3.0 * np.std(np.sort(values.astype(np.float64))[-100:])
+    assert np.std(a - values) == pytest.approx(want_sd, rel=0.03)
+    np.testing.assert_allclose(noisy_responses(values, scale=0.0), values, atol=1e-6)
+
+
+def test_noise_hand_made_top_std():
+    values = np.array([0.0, 1.0, 3.0, 5.0])  # top-2 = {5, 3}: std 1
+    diff = noisy_responses(values, scale=2.0, n_top=2, seed=0) - values
+    np.testing.assert_allclose(diff, np.random.default_rng(0).normal(0.0, 2.0, size=4), atol=1e-5)
+
+
+def test_noise_rejects_bad_parameters():
+    with pytest.raises(ConfigError, match="scale"):
+        noisy_responses(np.ones(3), scale=-1)
+    with pytest.raises(ConfigError, match="n_top"):
+        noisy_responses(np.ones(3), n_top=0)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def make_data(root: Path) -> Path:
+    """Three tasks: two with corpora (food, sports), one without (pooled)."""
+    tasks = [
+        {"task": "d3_0_food", "index": 0, "name": "food", "groundtruth_explanation": "is about food",
+         "check_regex": "food|cook|meal"},
+        {"task": "d3_1_sport", "index": 1, "name": "sport", "groundtruth_explanation": "is related to sports",
+         "check_regex": "sport"},
+        {"task": "d3_2_weather", "index": 2, "name": "weather", "groundtruth_explanation": "is about the weather",
+         "check_regex": "weather|rain"},
+    ]
+    (root / "corpora").mkdir(parents=True)
+    (root / "tasks.json").write_text(json.dumps(tasks))
+    rows = {0: ["I cooked pasta and soup for dinner", "The bakery sells fresh bread", "Stock prices fell today"],
+            1: ["The team won the football match", "She scored a goal in the final", "It rained all week"]}
+    for i, texts in rows.items():
+        with (root / "corpora" / f"d3_{i}.csv").open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["input", "label"])
+            w.writerows([t, 1] for t in texts)
+    return root
+
+
+def test_load_tasks_and_pooled_corpus(tmp_path):
+    data = make_data(tmp_path / "d3")
+    tasks = load_tasks(data)
+    assert [t.index for t in tasks] == [0, 1, 2]
+    assert tasks[2].corpus_file is None and tasks[0].corpus_file.endswith("d3_0.csv")
+    corpora = D3Corpora(tasks)
+    assert corpora.texts(tasks[2]) == corpora.texts(tasks[0]) + corpora.texts(tasks[1])
+    assert corpora.source(tasks[2]) == "pooled"
+    assert D3Corpora(tasks, max_texts=1).texts(tasks[1]) == ["The team won the football match"]
+    assert [t.index for t in select_tasks(tasks, [2, 0])] == [2, 0]
+    with pytest.raises(ConfigError, match="unknown D3 task"):
+        select_tasks(tasks, [7])
+
+
+def test_load_tasks_errors(tmp_path):
+    with pytest.raises(CorpusError, match="tasks.json"):
+        load_tasks(tmp_path)
+    (tmp_path / "tasks.json").write_text(json.dumps([{"index": 0}]))
+    with pytest.raises(CorpusError, match="groundtruth_explanation"):
+        load_tasks(tmp_path)
+
+
+def test_restricted_partner_is_next_task_with_a_corpus(tmp_path):
+    tasks = load_tasks(make_data(tmp_path / "d3"))
+    assert [restricted_partner(tasks, t).index for t in tasks] == [1, 0, 0]
+
+
+def test_options_validation():
+    with pytest.raises(ConfigError, match="accepted: default, restricted, noisy"):
+        D3Options(settings=("default", "loud"))
+    with pytest.raises(ConfigError, match="seed"):
+        D3Options(seeds=())
+
+
+# --------------------------------------------------------------------------- similarity
+
+
+def test_cosine_centred_by_hand():
+    a = np.array([[2.0, 1.0], [1.0, 2.0]])
+    b = np.array([[2.0, 1.0], [2.0, 1.0]])
+    np.testing.assert_allclose(cosine_centred(a, b, np.array([1.0, 1.0])), [1.0, 0.0], atol=1e-12)
+
+
+def letters(texts):
+    """A fake embedder: letter counts."""
+    return np.array([[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], dtype=float)
+
+
+def test_similarity_judge_prefers_the_matching_phrase():
+    judge = SimilarityJudge(letters, ["is about food", "is related to sports", "the weather"], name="letters")
+    same, other = judge.similarity(["is about food", "weather"], ["is about food", "is about food"])
+    assert same == pytest.approx(1.0) and other < 0.5
+
+
+# --------------------------------------------------------------------------- records and table
+
+
+def rec(setting, seed, index, explanations, sigmas, regex, sim=0.5):
+    matches = [bool(re.search(regex, e, re.I)) for e in explanations]
+    return TaskRecord(task=f"t{index}", index=index, setting=setting, seed=seed, keyphrase="k", check_regex=regex,
+                      corpus="c", n_ngrams=10, explanations=explanations, sigmas=sigmas, matches=matches,
+                      top1=bool(matches and matches[0]), any_candidate=any(matches), similarity=sim,
+                      similarity_judge="j", llm_calls=3, llm_cached_calls=1, prompt_tokens=10, completion_tokens=5,
+                      seconds=2.0, run_key="x")
+
+
+def test_summarize_setting_by_hand():
+    records = [rec("default", 0, 0, ["food", "sport"], [2.0, 1.0], "food", 0.8),
+               rec("default", 0, 1, ["rain", "sport"], [1.5, 0.5], "sport", 0.2),
+               rec("default", 1, 0, ["cooking"], [0.0], "food", float("nan")),
+               rec("noisy", 0, 0, ["food"], [9.0], "food")]
+    s = summarize_setting("default", records)
+    assert (s.n_tasks, s.n_runs) == (2, 3)
+    assert s.top1 == pytest.approx(100 / 3) and s.any_candidate == pytest.approx(200 / 3)
+    assert s.top1_seed_sd == pytest.approx(np.std([50.0, 0.0], ddof=1))
+    assert s.similarity == pytest.approx(0.5)  # NaN skipped
+    assert s.sigma_correct == pytest.approx((2.0 + 0.5) / 2)
+    assert s.sigma_incorrect == pytest.approx((1.0 + 1.5 + 0.0) / 3)
+    assert (s.paper_top1, s.paper_any_candidate) == (PAPER["default"]["top1"], PAPER["default"]["any_candidate"])
+    assert (s.llm_calls, s.llm_cached_calls, s.tokens, s.seconds) == (9, 3, 45, 6.0)
+    table = format_table([s])
+    assert "88.3" in table and "33.3" in table and "66.7" in table
+
+
+# --------------------------------------------------------------------------- end to end (scripted helper)
+
+
+def themed_reply(prompt: str) -> str:
+    """Summaries name the first listed phrase; synthetic texts mention the theme."""
+    if prompt.startswith("Here is a list of phrases:"):
+        return prompt.split("\n")[1].removeprefix("- ")
+    m = re.search(r"(?:about|nothing to do with): (.*)\.\n", prompt)
+    topic = m.group(1) if m else "things"
+    if "nothing to do with" in prompt:
+        return json.dumps({"sentences": [f"A quiet note number {i} on the calendar." for i in range(4)]})
+    return json.dumps({"sentences": [f"Sentence {i} about {topic}." for i in range(4)]})
+
+
+SMALL = ExplainConfig(n_candidates=2, n_synthetic=3, n_generic=4, n_bootstrap=50, n_per_summary=3,
+                      n_top_considered=5)
+GENERIC = ["A man walks his dog.", "The meeting starts at noon.", "Books line the shelf.", "Cars pass by."]
+
+
+def run(data, out, helper, **kw):
+    judge = SimilarityJudge(letters, ["is about food", "is related to sports", "is about the weather"], "letters")
+    return run_d3(data, helper=helper, config=kw.pop("config", SMALL), out=out, cache_dir=out.parent / "cache",
+                  judge=judge, generic=GENERIC, **kw)
+
+
+def test_run_d3_writes_table_files_and_traceable_records(tmp_path):
+    data = make_data(tmp_path / "d3")
+    helper = wrap_helper(ScriptedLLM(themed_reply))
+    report = run(data, tmp_path / "out", helper)
+    assert [(r.setting, r.index) for r in report.records] == [
+        (s, i) for s in ("default", "restricted", "noisy") for i in (0, 1, 2)]
+    by = {(r.setting, r.index): r for r in report.records}
+    assert by[("default", 2)].corpus == "pooled"
+    assert by[("restricted", 0)].corpus == "d3_1.csv" and by[("restricted", 1)].corpus == "d3_0.csv"
+    for r in report.records:
+        assert r.explanations and r.top1 == r.matches[0] and r.any_candidate == any(r.matches)
+        assert r.unit["top_ngrams"] and r.unit["candidates"][0]["related_texts"]
+        assert r.llm_calls > 0 and np.isfinite(r.similarity) and r.similarity_judge == "letters"
+    # the food module's top n-gram in its own corpus names food; restricted to sports texts it cannot
+    assert by[("default", 0)].top1 and not by[("restricted", 0)].any_candidate
+    # noise reorders the n-grams the summaries see
+    assert by[("noisy", 0)].unit["top_ngrams"] != by[("default", 0)].unit["top_ngrams"]
+    doc = json.loads(report.files["summary_json"].read_text())
+    assert [s["setting"] for s in doc["settings"]] == ["default", "restricted", "noisy"]
+    assert doc["meta"]["usage"]["calls"] == sum(r.llm_calls for r in report.records)
+    rows = list(csv.DictReader(report.files["tasks_csv"].open()))
+    assert len(rows) == 9 and rows[0]["best_explanation"] == report.records[0].explanations[0]
+    summary_rows = list(csv.DictReader(report.files["summary_csv"].open()))
+    assert float(summary_rows[0]["top1"]) == pytest.approx(report.summaries[0].top1)
+    assert report.files["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "default" in report.table and "88.3" in report.table
+    assert len(list((tmp_path / "out" / "records").rglob("*.json"))) == 9
+
+
+def test_rerun_resumes_finished_tasks_without_helper_calls(tmp_path):
+    data = make_data(tmp_path / "d3")
+    first = run(data, tmp_path / "out", wrap_helper(ScriptedLLM(themed_reply)), tasks=[0, 1],
+                options=D3Options(settings=("default",)))
+    # a helper with no replies at all: any call would raise
+    second = run(data, tmp_path / "out", wrap_helper(ScriptedLLM([])), tasks=[0, 1],
+                 options=D3Options(settings=("default",)))
+    assert [r.explanations for r in second.records] == [r.explanations for r in first.records]
+    assert second.usage["calls"] == 0
+    # an interrupted run: one record missing, and one left by another config, are redone
+    (tmp_path / "out" / "records" / "default" / "seed0" / "d3_1_sport.json").unlink()
+    third = run(data, tmp_path / "out", wrap_helper(ScriptedLLM(themed_reply)), tasks=[0, 1],
+                options=D3Options(settings=("default",)))
+    assert third.usage["calls"] == third.records[1].llm_calls > 0 and third.records[0].llm_calls == first.records[0].llm_calls
+    fourth = run(data, tmp_path / "out", wrap_helper(ScriptedLLM(themed_reply)), tasks=[0],
+                 options=D3Options(settings=("default",)), config=ExplainConfig(**{**SMALL.__dict__, "n_candidates": 1}))
+    assert fourth.usage["calls"] > 0 and len(fourth.records[0].explanations) == 1
+
+
+def test_shared_and_per_corpus_responses_agree(tmp_path):
+    data = make_data(tmp_path / "d3")
+    a = run(data, tmp_path / "a", wrap_helper(ScriptedLLM(themed_reply)), options=D3Options(settings=("default",)))
+    b = run(data, tmp_path / "b", wrap_helper(ScriptedLLM(themed_reply)),
+            options=D3Options(settings=("default",), shared_responses=False))
+    for ra, rb in zip(a.records, b.records):
+        ga = [t["ngram"] for t in ra.unit["top_ngrams"]]
+        gb = [t["ngram"] for t in rb.unit["top_ngrams"]]
+        assert ga[:5] == gb[:5]
+        np.testing.assert_allclose([t["response"] for t in ra.unit["top_ngrams"]],
+                                   [t["response"] for t in rb.unit["top_ngrams"]], atol=1e-5)
+
+
+def test_cli_benchmark_d3_with_fake_helper(tmp_path, capsys):
+    from sasc.cli import main
+
+    data = make_data(tmp_path / "d3")
+    out = tmp_path / "out"
+    code = main(["benchmark", "d3", "--data", str(data), "--tasks", "0-1", "--settings", "default,noisy",
+                 "--helper", "fake", "--no-similarity", "--candidates", "1", "--synthetic", "2",
+                 "--generic-size", "20", "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "-q"])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "paper" in text and "noisy" in text and "helper calls:" in text
+    assert (out / "summary.json").exists() and (out / "accuracy.png").exists()
+    assert len(list((out / "records").rglob("*.json"))) == 4
