@@ -27,6 +27,7 @@ def main() -> None:
     p.add_argument("--layer", type=int, default=4)
     p.add_argument("--lam", type=float, default=0.3)
     p.add_argument("--iters", type=int, default=500)
+    p.add_argument("--tol", type=float, default=0.0, help="FISTA early stop (0: all iterations)")
     p.add_argument("--dictionary", default=None, help=".npy/.safetensors (d, K); default: random unit-norm atoms")
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None)
@@ -54,7 +55,7 @@ def main() -> None:
     phi_t = torch.from_numpy(phi).to(enc.device)
     fista(x[:8], phi_t, args.lam, n_iter=5)  # warm-up
     t0 = time.perf_counter()
-    codes = fista(x, phi_t, args.lam, n_iter=args.iters)
+    codes = fista(x, phi_t, args.lam, n_iter=args.iters, tol=args.tol)
     if str(x.device).startswith("cuda"):
         torch.cuda.synchronize()
     t_fista = time.perf_counter() - t0
@@ -65,7 +66,7 @@ def main() -> None:
     x64, p64 = torch.from_numpy(xn), torch.from_numpy(phi.astype(np.float64))
     obj_f = float(lasso_objective(x64, p64, codes.cpu().double(), args.lam).mean())
     obj_s = float(lasso_objective(x64, p64, torch.from_numpy(ref), args.lam).mean())
-    out = {"tokens": int(x.shape[0]), "d": enc.width, "K": phi.shape[1], "lam": args.lam, "iters": args.iters,
+    out = {"tokens": int(x.shape[0]), "d": enc.width, "K": phi.shape[1], "lam": args.lam, "iters": args.iters, "tol": args.tol,
            "device": str(x.device), "threads": torch.get_num_threads(),
            "fista_seconds": round(t_fista, 3), "fista_tokens_per_s": round(x.shape[0] / t_fista, 1),
            "sklearn_seconds": round(t_sk, 3), "sklearn_tokens_per_s": round(x.shape[0] / t_sk, 1),

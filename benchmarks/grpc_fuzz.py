@@ -100,7 +100,7 @@ def too_many_bytes(draw):
     rows = draw(st.integers(5000, 8000))  # > 4 MiB of weights for a 4 MiB quota
     data = np.zeros((rows, 256), "<f4").tobytes()
     msgs = [mpb.RegisterModuleRequest(kind="linear_readout", params=struct({"feature_model": "word_hash"}))]
-    msgs += [mpb.RegisterModuleRequest(arrays=[chunk("weights", [rows, 256] if i == 0 else [], data[i:i + 1 << 20])])
+    msgs += [mpb.RegisterModuleRequest(arrays=[chunk("weights", [rows, 256] if i == 0 else [], data[i:i + (1 << 20)])])
              for i in range(0, len(data), 1 << 20)]
     return "array quota", "RegisterModule", msgs, "ta", {QUOTA}
 
@@ -266,9 +266,13 @@ def main() -> int:
     print(f"wrong statuses: {len(wrong)}")
     for w in wrong[:20]:
         print("  " + w)
-    print(f"INTERNAL errors logged by the server: {log_text.count('internal error')}")
+    lines = log_text.splitlines()
+    internal = [i for i, ln in enumerate(lines) if "internal error" in ln]
+    print(f"internal errors logged by the server: {len(internal)}")
+    if internal:
+        print("\n".join("  | " + ln for ln in lines[internal[0]:internal[0] + 25]))
     print(f"server alive, healthy and serving after: {alive}")
-    return 0 if alive and not wrong and sum(tally.values()) >= 1000 else 1
+    return 0 if alive and not wrong and not internal and sum(tally.values()) >= 1000 else 1
 
 
 def setup(stubs) -> dict[str, str]:

@@ -83,7 +83,15 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--generic-size", type=int, default=DEFAULTS.n_generic,
                    help=f"generic-corpus texts in the σ baseline (default: {DEFAULTS.n_generic})")
     p.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default: {DEFAULTS.seed})")
-    p.add_argument("--concurrency", type=int, default=1, help="units explained at once (default: 1)")
+    p.add_argument("--concurrency", type=int, default=1, help="units explained at once; with --backend ray, helper "
+                                                              "calls in flight across the cluster (default: 1)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where the n-gram stage and the per-unit work run: this process, or a Ray cluster "
+                        "(pip install 'sasc[ray]') (default: local)")
+    p.add_argument("--ray-address", default="", help="with --backend ray: cluster address, 'auto' for a running "
+                                                     "head node (default: start a local cluster)")
+    p.add_argument("--ray-workers", type=int, default=2,
+                   help="with --backend ray: actors scoring n-gram shards, one module load each (default: 2)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
 
@@ -99,6 +107,16 @@ def _units(value: str | None) -> list[str | int] | None:
     return [int(u) if u.strip().isdigit() else u.strip() for u in value.split(",") if u.strip()]
 
 
+def backend_runners(args: argparse.Namespace) -> tuple[Any, Any]:
+    """``(runner, unit_runner)`` for ``--backend`` (``(None, None)``: local)."""
+    if getattr(args, "backend", "local") == "local":
+        return None, None
+    from .distributed import BackendConfig, ModuleSpec, make_runners
+
+    config = BackendConfig("ray", args.ray_address, args.ray_workers, max(1, args.concurrency))
+    return make_runners(config, ModuleSpec.parse(args.module), args.helper, _cache_dir(args))
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from .corpora import load_corpus
     from .explain import explain
@@ -108,11 +126,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.llm_api_key:
         os.environ["SASC_LLM_API_KEY"] = args.llm_api_key
     bar = TqdmProgress(not args.quiet)
+    runner, unit_runner = backend_runners(args)
     try:
         result = explain(args.module, units=_units(args.units), corpus=load_corpus(args.corpus, args.column),
                          generic=load_corpus(args.generic, args.column), helper=args.helper,
                          config=config_from_args(args), cache_dir=_cache_dir(args),
-                         concurrency=args.concurrency, progress=bar)
+                         concurrency=args.concurrency, progress=bar, runner=runner, unit_runner=unit_runner)
     finally:
         bar.close()
     result.to_json(args.out)

@@ -63,6 +63,9 @@ class NonFiniteResponseError(ModuleError):
             f"module {module!r} returned NaN/inf for {len(self.texts)} text(s): {shown}{more}"
         )
 
+    def __reduce__(self):  # picklable (process pools, Ray workers): rebuild from the fields
+        return type(self), (self.module, self.texts)
+
 
 class HelperLLMError(SascError, RuntimeError):
     """The helper LLM failed."""

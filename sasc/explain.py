@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,6 +25,18 @@ from .results import ExplainResult, ScoredCandidate, TopNgram, UnitExplanation
 from .scoring import score_sigma, top_k_indices
 from .summarize import summarize
 from .synthetic import synthetic_texts
+
+
+class UnitRunner(Protocol):
+    """A backend for the per-unit stage (summaries + synthetic scoring), e.g. Ray tasks."""
+
+    def map_units(self, bank: Any, table: NgramTable, values: np.ndarray, generic_values: np.ndarray,
+                  helper: Any, config: ExplainConfig, cols: Sequence[int]) -> Iterable[UnitExplanation]:
+        """:func:`explain_unit` for each column in ``cols``, yielded in that order.
+
+        ``values``: n-gram responses ``[n_ngrams, n_units]``; ``generic_values``: ``[n_generic, n_units]``.
+        """
+        ...
 
 
 def resolve_helper(helper: str | HelperLLM, cache_dir: str | Path | None = None) -> HelperLLM:
@@ -115,6 +127,7 @@ def explain(
     progress: ProgressFn = no_progress,
     finished: Mapping[int, UnitExplanation] | None = None,
     on_unit: Callable[[int, UnitExplanation], None] | None = None,
+    unit_runner: UnitRunner | None = None,
 ) -> ExplainResult:
     """Explain units of a text module in natural language (SASC).
 
@@ -135,6 +148,8 @@ def explain(
             are reused as they are (a service resumes a job this way).
         on_unit: called as ``on_unit(col, explanation)`` when a unit is finished, e.g. to
             persist it.
+        unit_runner: backend for the per-unit stage (default: this process, ``concurrency``
+            threads), e.g. :class:`sasc.distributed.RayUnitRunner`.
 
     Returns:
         An :class:`~sasc.results.ExplainResult` with candidates ranked by σ per unit.
@@ -158,15 +173,17 @@ def explain(
     gvals = to_response_array(bank.responses(generic_texts), len(generic_texts), module_name(bank), len(bank.units))
     check_finite(gvals, generic_texts, module_name(bank))
     results = _explain_units(bank, cols, table, resp, gvals, llm, config, concurrency, progress,
-                             finished or {}, on_unit)
+                             finished or {}, on_unit, unit_runner)
     timings["explain_s"] = time.perf_counter() - t
     return _assemble(bank, llm, ref, gen, table, resp, generic_texts, results, config, timings)
 
 
 def _explain_units(bank, cols, table, resp: ResponseTable, gvals, llm, config, concurrency, progress,
-                   finished=None, on_unit=None):
+                   finished=None, on_unit=None, unit_runner=None):
     done = 0
     progress(ProgressEvent("explain", 0, len(cols)))
+    if unit_runner is not None:
+        return _run_units(unit_runner, bank, cols, table, resp, gvals, llm, config, progress, finished or {}, on_unit)
 
     inner = progress if len(cols) == 1 else no_progress  # per-candidate steps only make sense for one unit
 
@@ -190,6 +207,27 @@ def _explain_units(bank, cols, table, resp: ResponseTable, gvals, llm, config, c
             results.append(res)
             done += 1
             progress(ProgressEvent("explain", done, len(cols), bank.units[col]))
+    return results
+
+
+def _run_units(unit_runner, bank, cols, table, resp, gvals, llm, config, progress, finished, on_unit):
+    """The per-unit stage on a :class:`UnitRunner`; finished units are reused, not resubmitted."""
+    fresh = iter(unit_runner.map_units(bank, table, resp.values, gvals, llm, config,
+                                       [c for c in cols if c not in finished]))
+    results: list[UnitExplanation] = []
+    try:
+        for col in cols:
+            if col in finished:
+                unit = finished[col]
+            else:
+                unit = next(fresh)
+                if on_unit is not None:
+                    on_unit(col, unit)
+            results.append(unit)
+            progress(ProgressEvent("explain", len(results), len(cols), bank.units[col]))
+    finally:
+        if hasattr(fresh, "close"):  # a cancel or an error: let the runner stop its queued work
+            fresh.close()
     return results
 
 

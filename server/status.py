@@ -49,6 +49,9 @@ def status_of(error: BaseException) -> tuple[grpc.StatusCode, str]:
         for cls in type(error).__mro__:
             if cls in ERROR_STATUS:
                 return ERROR_STATUS[cls], str(error)
+    if isinstance(error, grpc.RpcError):  # reading the request stream failed: the call is already over
+        log.info("request stream ended abnormally", extra={"grpc_error": type(error).__name__})
+        return grpc.StatusCode.CANCELLED, "the request stream ended abnormally"
     incident = uuid.uuid4().hex[:12]
     log.error("internal error", exc_info=error, extra={"incident": incident})
     return grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE.format(incident=incident)

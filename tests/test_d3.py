@@ -85,7 +85,7 @@ def make_data(root: Path) -> Path:
     ]
     (root / "corpora").mkdir(parents=True)
     (root / "tasks.json").write_text(json.dumps(tasks))
-    rows = {0: ["I cooked pasta and soup for dinner", "The bakery sells fresh bread", "Stock prices fell today"],
+    rows = {0: ["Good food and home cooking", "The meal was delicious food", "Stock prices fell today"],
             1: ["The team won the football match", "She scored a goal in the final", "It rained all week"]}
     for i, texts in rows.items():
         with (root / "corpora" / f"d3_{i}.csv").open("w", newline="") as f:

@@ -15,7 +15,7 @@ import sasc
 from sasc.config import ExplainConfig
 from sasc.llm import ScriptedLLM
 from sasc.many_units import (
-    UnitSummary, parse_unit_name, plot_sigma, summarize_units, write_summary, write_summary_csv, write_summary_json,
+    UnitSummary, parse_unit_name, plot_sigma, write_summary, write_summary_csv, write_summary_json,
 )
 
 GENERIC = ["The weather report says rain tomorrow.", "He walked to the station in the morning.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from neurons_fixtures import PREFIX_TEXTS, minilm_encoder, naive_responses, smollm2, tiny_model_dirs  # noqa: F401
+from neurons_fixtures import PREFIX_TEXTS, naive_responses, smollm2, tiny_model_dirs  # noqa: F401
 
 from sasc.errors import ConfigError
 from sasc.modules import build_module, check_module, module_from_spec

@@ -79,3 +79,10 @@ def test_bad_inputs_raise_config_errors():
         fista(x, phi, 0.3, n_iter=0)
     assert fista(x[:0], phi, 0.3).shape == (0, 30)
     assert fista(x, torch.zeros_like(phi), 0.3).abs().sum() == 0
+
+
+def test_early_stopping_reaches_the_optimum_sooner():
+    x, phi = _problem(seed=2)
+    full = fista(x, phi, 0.3, n_iter=5000)
+    early = fista(x, phi, 0.3, n_iter=5000, tol=1e-7)
+    torch.testing.assert_close(early, full, atol=1e-5, rtol=0)

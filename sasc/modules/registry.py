@@ -79,9 +79,14 @@ def build_module(kind: str, **params: Any) -> Any:
     if kind not in _KINDS:
         raise UnknownKindError(f"unknown module kind {kind!r}; known kinds: {', '.join(sorted(_KINDS))}")
     try:
-        return _KINDS[kind](**params)
+        module = _KINDS[kind](**params)
     except TypeError as e:
         raise ConfigError(f"bad parameters for module kind {kind!r}: {e}") from e
+    try:  # lets a distributed backend rebuild the module on its workers (sasc.distributed)
+        module.module_spec = (kind, dict(params))
+    except (AttributeError, TypeError):
+        pass  # objects that refuse attributes simply carry no spec
+    return module
 
 
 def parse_module_spec(spec: str) -> tuple[str, dict[str, Any]]:

@@ -27,13 +27,16 @@ def lipschitz_constant(dictionary: Any) -> float:
 
 
 def fista(x: Any, dictionary: Any, lam: float = 0.3, *, n_iter: int = 500, positive: bool = True,
-          accelerated: bool = True, lipschitz: float | None = None, chunk_rows: int = 8192) -> Any:
+          accelerated: bool = True, lipschitz: float | None = None, chunk_rows: int = 8192,
+          tol: float = 0.0) -> Any:
     """Sparse codes ``[N, K]`` of rows ``x`` ``[N, d]`` against ``dictionary`` ``[d, K]`` (torch tensors).
 
     ``lam``: λ, the l1 weight (in the units of ``x``). ``n_iter``: proximal steps (no early
     stop, so results are deterministic). ``positive``: constrain codes to be ≥ 0.
     ``accelerated``: FISTA momentum (False: plain ISTA). ``chunk_rows``: rows solved at once,
-    to bound memory. Computation happens on ``x``'s device in ``x``'s float dtype.
+    to bound memory. ``tol`` > 0: stop a chunk early once no code moved more than ``tol`` in an
+    iteration (checked every 10; faster, but a row's code then depends slightly on its chunk).
+    Computation happens on ``x``'s device in ``x``'s float dtype.
     """
     import torch
 
@@ -49,14 +52,15 @@ def fista(x: Any, dictionary: Any, lam: float = 0.3, *, n_iter: int = 500, posit
     if L <= 0:
         return torch.zeros((x.shape[0], phi.shape[1]), dtype=x.dtype, device=x.device)
     gram = phi.T @ phi if phi.shape[1] < 2 * phi.shape[0] else None  # cheaper gradient when K < 2d
-    out = [_fista_chunk(x[s:s + chunk_rows], phi, gram, lam / L, 1.0 / L, n_iter, positive, accelerated)
+    out = [_fista_chunk(x[s:s + chunk_rows], phi, gram, lam / L, 1.0 / L, n_iter, positive, accelerated, tol)
            for s in range(0, x.shape[0], chunk_rows)]
     if not out:
         return torch.zeros((0, phi.shape[1]), dtype=x.dtype, device=x.device)
     return torch.cat(out)
 
 
-def _fista_chunk(x, phi, gram, thresh: float, step: float, n_iter: int, positive: bool, accelerated: bool):
+def _fista_chunk(x, phi, gram, thresh: float, step: float, n_iter: int, positive: bool, accelerated: bool,
+                 tol: float):
     import torch
 
     with torch.inference_mode():
@@ -64,7 +68,7 @@ def _fista_chunk(x, phi, gram, thresh: float, step: float, n_iter: int, positive
         a = torch.zeros_like(xphi)
         y = a
         t = 1.0
-        for _ in range(n_iter):
+        for it in range(n_iter):
             grad = (y @ gram if gram is not None else (y @ phi.T) @ phi) - xphi
             a_next = _prox(y - step * grad, thresh, positive)
             if accelerated:
@@ -73,6 +77,8 @@ def _fista_chunk(x, phi, gram, thresh: float, step: float, n_iter: int, positive
                 t = t_next
             else:
                 y = a_next
+            if tol > 0 and it % 10 == 9 and float((a_next - a).abs().max()) <= tol:
+                return a_next
             a = a_next
         return a
 

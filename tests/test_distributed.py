@@ -1,0 +1,148 @@
+"""The Ray backend on a local 2-CPU cluster: equal to the local backend, survives a killed worker,
+resumes without recomputing finished shards, fans many-unit jobs out with bounded helper calls."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray")
+
+import sasc  # noqa: E402
+from distributed_fakes import (  # noqa: E402,F401 - ray_cluster is a fixture
+    CrashingModule, KeywordBank, NaNModule, RecordingHelper, max_overlap, ray_cluster,
+)
+from fakes import FOOD_CORPUS, KeywordModule, topical_reply  # noqa: E402
+from sasc.cache import ResponseCache  # noqa: E402
+from sasc.distributed import ModuleSpec, RayRunner, RayUnitRunner  # noqa: E402
+from sasc.errors import ConfigError, ModuleError, NonFiniteResponseError  # noqa: E402
+from sasc.llm import ScriptedLLM  # noqa: E402
+from sasc.ngrams import count_ngrams  # noqa: E402
+from sasc.responses import ngram_responses, plan_shards  # noqa: E402
+
+SETTINGS = dict(n_candidates=2, n_synthetic=3, n_bootstrap=50, n_generic=6)
+GENERIC = ["The weather was mild today.", "We had soup at the market.", "Police read the paper slowly.",
+           "Investors walked along the river.", "The train was late again.", "A film about bread and money."]
+
+
+def test_equal_to_local_with_cache_and_progress(ray_cluster, tmp_path):
+    table = count_ngrams(FOOD_CORPUS)
+    local = ngram_responses(KeywordBank(), table, shard_size=7)
+    events = []
+    runner = RayRunner(KeywordBank, workers=2)
+    res = ngram_responses(KeywordBank(), table, shard_size=7, runner=runner, cache=ResponseCache(tmp_path),
+                          progress=events.append)
+    np.testing.assert_array_equal(res.values, local.values)
+    assert res.units == local.units and res.n_evaluated == local.n_evaluated == len(table)
+    assert len(set(runner.stats.worker_pids)) == 2 and runner.stats.shards == len(plan_shards(KeywordBank(), table.ngrams, 7)[0])
+    assert events[-1].done == events[-1].total == len(table)
+    assert [e.done for e in events] == sorted(e.done for e in events)
+    again = ngram_responses(KeywordBank(), table, runner=RayRunner(KeywordBank), cache=ResponseCache(tmp_path))
+    assert again.from_cache and again.cache_key == res.cache_key  # the same content-addressed cache
+
+
+def test_killed_worker_mid_stage_loses_no_finished_shard(ray_cluster, tmp_path):
+    table = count_ngrams(FOOD_CORPUS)
+    shards, _ = plan_shards(KeywordModule(), table.ngrams, 5)
+    log = tmp_path / "batches.jsonl"
+    factory = functools.partial(CrashingModule, str(tmp_path / "crashed"), str(log), 3)
+    events = []
+    runner = RayRunner(factory, workers=2, shards_in_flight=2)
+    res = ngram_responses(KeywordModule(), table, shard_size=5, runner=runner, progress=events.append)
+    assert (tmp_path / "crashed").exists() and runner.stats.restarts == 1 and runner.stats.resubmitted >= 1
+    np.testing.assert_array_equal(res.values[:, 0], KeywordModule()(table.ngrams))
+    batches = [tuple(json.loads(line)) for line in log.read_text().splitlines()]
+    assert len(batches) == len(shards) == len(set(batches))  # every shard scored exactly once
+    assert events[-1].done == events[-1].total == len(table)
+
+
+def test_interrupted_ray_stage_resumes_from_cached_shards(ray_cluster, tmp_path):
+    table = count_ngrams(FOOD_CORPUS)
+    cache = ResponseCache(tmp_path / "cache")
+    seen = []
+
+    def stop_after_four(ev):
+        seen.append(ev)
+        if ev.done and len(seen) > 4:
+            raise sasc.CancelledError("stop")
+
+    with pytest.raises(sasc.CancelledError):
+        ngram_responses(KeywordModule(), table, shard_size=5, cache=cache, runner=RayRunner(KeywordModule),
+                        progress=stop_after_four)
+    log = tmp_path / "batches.jsonl"
+    factory = functools.partial(CrashingModule, str(tmp_path / "never"), str(log), 10**9)
+    res = ngram_responses(KeywordModule(), table, shard_size=5, cache=cache, runner=RayRunner(factory))
+    rescored = sum(len(json.loads(line)) for line in log.read_text().splitlines())
+    assert rescored == res.n_evaluated == len(table) - 4 * 5  # the 4 finished shards were not recomputed
+    np.testing.assert_array_equal(res.values[:, 0], KeywordModule()(table.ngrams))
+
+
+def test_a_worker_that_keeps_dying_is_a_clear_error(ray_cluster, tmp_path):
+    table = count_ngrams(FOOD_CORPUS)
+    factory = functools.partial(CrashingModule, str(tmp_path / "m"), str(tmp_path / "log"), 1, False)
+    with pytest.raises(ModuleError, match="lost its Ray worker 2 times"):
+        ngram_responses(KeywordModule(), table, shard_size=50, runner=RayRunner(factory, workers=1, max_retries=1))
+
+
+def test_module_errors_on_workers_keep_their_type(ray_cluster):
+    table = count_ngrams(["good bad"])
+    with pytest.raises(NonFiniteResponseError, match="'bad'"):
+        ngram_responses(NaNModule(), table, runner=RayRunner(NaNModule, workers=1))
+
+
+def test_a_module_without_spec_is_refused_clearly(ray_cluster):
+    with pytest.raises(ConfigError, match="carries no spec"):
+        ngram_responses(KeywordModule(), count_ngrams(["a b"]), runner=RayRunner())
+
+
+def test_many_units_on_ray_equal_local_with_bounded_helper_calls(ray_cluster, tmp_path):
+    config = dataclasses.replace(sasc.ExplainConfig(), **SETTINGS)
+    kw = dict(corpus=FOOD_CORPUS, generic=GENERIC, config=config, cache_dir=tmp_path / "c")
+    local = sasc.explain(KeywordBank(), helper=ScriptedLLM(topical_reply), **kw)
+    calls_dir = tmp_path / "calls"
+    calls_dir.mkdir()
+    units = RayUnitRunner(KeywordBank, functools.partial(RecordingHelper, str(calls_dir)), max_helper_calls=1)
+    seen, saved = [], {}
+    res = sasc.explain(KeywordBank(), helper=ScriptedLLM(topical_reply), unit_runner=units, progress=seen.append,
+                       on_unit=saved.__setitem__, **kw)
+    assert res.units == local.units and len(res.units) == 3
+    assert all(np.isfinite(c.score.sigma) for u in res.units for c in u.candidates)  # NaN != NaN would hide nothing
+    assert res.usage["calls"] == local.usage["calls"] > 0  # worker usage credited to the driver's helper
+    n_calls, peak = max_overlap(str(calls_dir))
+    assert n_calls == local.usage["calls"] and peak == 1 == units.peak_helper_calls
+    assert sorted(saved) == [0, 1, 2] and [e.done for e in seen if e.stage == "explain"] == [0, 1, 2, 3]
+    resumed = sasc.explain(KeywordBank(), helper=ScriptedLLM(topical_reply), unit_runner=units,
+                           finished={0: res.units[0], 2: res.units[2]}, **kw)
+    assert resumed.units == local.units and units.peak_helper_calls == 1
+
+
+def test_helper_calls_overlap_when_the_bound_allows(ray_cluster, tmp_path):
+    config = dataclasses.replace(sasc.ExplainConfig(), **SETTINGS)
+    calls_dir = tmp_path / "calls"
+    calls_dir.mkdir()
+    units = RayUnitRunner(KeywordBank, functools.partial(RecordingHelper, str(calls_dir), 0.3), max_helper_calls=2)
+    sasc.explain(KeywordBank(), helper="fake", corpus=FOOD_CORPUS, generic=GENERIC, config=config,
+                 cache_dir=tmp_path / "c", unit_runner=units)
+    assert max_overlap(str(calls_dir))[1] == 2 == units.peak_helper_calls  # so the bound of 1 above is real
+
+
+@pytest.mark.slow
+def test_minilm_on_ray_equals_local(ray_cluster, minilm_food):
+    from sasc.corpora import load_corpus
+
+    table = count_ngrams(load_corpus("news100").texts[:1])
+    assert 200 <= len(table) <= 2000
+    local = ngram_responses(minilm_food, table, shard_size=128)
+    built = sasc.build_module("embedding_distance", keyphrases=["food", "violence"])  # records its spec
+    runner = RayRunner(workers=2)
+    res = ngram_responses(built, table, shard_size=128, runner=runner)
+    np.testing.assert_allclose(res.values, local.values, rtol=0, atol=1e-5)
+    for col in range(2):
+        assert list(np.argsort(-res.values[:, col])[:20]) == list(np.argsort(-local.values[:, col])[:20])
+    wrong = RayRunner(ModuleSpec("embedding_distance", {"keyphrases": ["sports", "violence"]}), workers=1)
+    with pytest.raises(ConfigError, match="differs"):
+        ngram_responses(minilm_food, table, runner=wrong)
