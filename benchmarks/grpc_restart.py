@@ -61,8 +61,7 @@ def run(point: str, weights: np.ndarray, texts: list[str], settings: dict, db: P
                 c.watch_job(job.id, progress=False)
                 facts["killed_at"] = "after success"
             elif point != "queued":
-                for ev in c._watch(job.id):
-                    p = ev.job.progress
+                for p in c.job_events(job.id):
                     if reached(point, p):
                         facts["killed_at"] = f"{p.stage} {p.done}/{p.total}"
                         break

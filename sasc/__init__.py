@@ -7,7 +7,7 @@ Typical use::
     print(result.units[0].best.explanation, result.units[0].best.score.sigma)
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 from .cache import ResponseCache
 from .config import ExplainConfig

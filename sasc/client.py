@@ -375,6 +375,11 @@ class Client:
             raise ServiceError(f"the watch of job {job_id!r} ended before the job did")
         return self._outcome(last)
 
+    def job_events(self, job_id: str) -> Iterator[JobInfo]:
+        """The job's state each time it changes, until it ends (stop iterating to stop watching)."""
+        for event in self._watch(job_id):
+            yield _job_info(event.job)
+
     def _watch(self, job_id: str) -> Iterator[jpb.JobEvent]:
         try:
             yield from self.jobs.WatchJob(jpb.WatchJobRequest(job_id=job_id), metadata=self.metadata)

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ._version import __version__
 from .cache import ResponseCache, default_cache_dir
 from .config import ExplainConfig
 from .corpora import DEFAULT_GENERIC, DEFAULT_REFERENCE, Corpus, load_corpus, sample_texts
@@ -232,8 +233,6 @@ def _run_units(unit_runner, bank, cols, table, resp, gvals, llm, config, progres
 
 
 def _assemble(bank, llm, ref, gen, table, resp, generic_texts, results, config, timings) -> ExplainResult:
-    from . import __version__
-
     usage = llm.usage.snapshot() if hasattr(llm, "usage") else None
     return ExplainResult(
         units=results,

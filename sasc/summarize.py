@@ -12,7 +12,7 @@ from .llm.base import HelperLLM, Sampling
 
 SUMMARY_PREFIX = "Here is a list of phrases:"
 SUMMARY_QUESTION = "What is a common theme among these phrases?"
-SUMMARY_INSTRUCTION = "Answer with the theme only, as a short phrase of at most 8 words."
+SUMMARY_INSTRUCTION = "Answer in English with the theme only, as a short phrase of at most 8 words."
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,19 @@ from sasc.config import ExplainConfig
 from sasc.errors import ConfigError, CorpusError
 from sasc.llm import ScriptedLLM, wrap_helper
 
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """MiniLM on a handful of short texts: one thread is faster, and far faster on a busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # --------------------------------------------------------------------------- judging
 
 

@@ -153,3 +153,19 @@ def test_health_and_reflection(server):
     resp = next(refl.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
     names = {s.name for s in resp.list_services_response.service}
     assert {"sasc.v1.ModuleService", "sasc.v1.JobService", "grpc.health.v1.Health"} <= names
+
+
+def test_config_from_flags_and_env():
+    import argparse
+
+    from server.config import add_arguments, config_from_args
+
+    p = argparse.ArgumentParser()
+    add_arguments(p, environ={"SASC_SERVE_PORT": "6000", "SASC_SERVE_TOKENS": "a=b", "SASC_SERVE_HOSTED_DEADLINE_S": "2.5"})
+    cfg = config_from_args(p.parse_args(["--job-workers", "3"]))
+    assert (cfg.port, cfg.tokens, cfg.hosted_deadline_s, cfg.job_workers) == (6000, "a=b", 2.5, 3)
+    assert cfg.cache_dir == cfg.db_path.parent / "cache"
+    with pytest.raises(ConfigError, match="job_workers"):
+        config_from_args(p.parse_args(["--job-workers", "0"]))
+    with pytest.raises(ConfigError, match="tls-key"):
+        ServerConfig(tls_cert="c.pem")

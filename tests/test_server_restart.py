@@ -48,12 +48,12 @@ def test_sigkill_mid_explain_then_restart_resumes_and_matches(tmp_path, weights)
         with Client(target) as c:
             m = c.register_linear_readout(weights, feature_model="word_hash")
             job = c.submit_job(m.id, corpus=FOOD_CORPUS, generic=GENERIC, helper="fake", settings=SETTINGS)
-            for event in c._watch(job.id):
-                if event.job.progress.units_done >= 3:
+            for event in c.job_events(job.id):
+                if event.units_done >= 3:
                     break
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        assert event.job.progress.units_done < N_UNITS, "the job finished before the kill; make it longer"
+        assert event.units_done < N_UNITS, "the job finished before the kill; make it longer"
         proc, target = serve(db, log)
         with Client(target) as c:
             result = c.watch_job(job.id, progress=False)

@@ -11,7 +11,7 @@ def test_prompt_exact_string():
         "- pizza\n"
         "- hot soup\n"
         "What is a common theme among these phrases?\n"
-        "Answer with the theme only, as a short phrase of at most 8 words."
+        "Answer in English with the theme only, as a short phrase of at most 8 words."
     )
 
 
