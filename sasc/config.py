@@ -43,5 +43,7 @@ class ExplainConfig:
                      "n_synthetic", "n_bootstrap", "shard_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
         if self.n_generic < 2:
             raise ConfigError(f"n_generic must be >= 2, got {self.n_generic}")
