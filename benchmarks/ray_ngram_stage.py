@@ -27,7 +27,8 @@ KEYPHRASES = ["food and cooking"]
 
 def per_shard(stats, n_shards: int) -> dict:
     return {"shards": stats.shards, "texts": stats.texts, "worker_s_per_shard": stats.worker_seconds / n_shards,
-            "bytes_sent_per_shard": stats.bytes_sent / n_shards, "bytes_received_per_shard": stats.bytes_received / n_shards,
+            "bytes_sent_per_shard": stats.bytes_sent / n_shards,
+            "bytes_received_per_shard": stats.bytes_received / n_shards,
             "startup_s": stats.startup_seconds, "worker_ngrams_per_s": stats.texts / max(stats.worker_seconds, 1e-9)}
 
 
@@ -60,7 +61,6 @@ def main() -> None:
 
     from sasc.corpora import load_corpus
     from sasc.distributed import ModuleSpec, RayRunner
-    from sasc.modules import build_module
     from sasc.ngrams import count_ngrams
     from sasc.responses import ngram_responses, plan_shards
 
@@ -84,6 +84,9 @@ def main() -> None:
                  for name, runner in backends.items()}
     for _ in range(args.repeats):
         for name, runner in backends.items():
+            for other in backends.values():  # one pool at a time: each takes all the cluster's CPUs
+                if other is not None and other is not runner:
+                    other.close()
             for phase in ("warm",) if runner is None else ("cold", "warm"):
                 if phase == "cold":
                     runner.close()  # a fresh pool: actor start + model load included

@@ -68,6 +68,14 @@ class ServerConfig:
     """Helper call deadline."""
     model_cache_dir: str = _f("", "where embedded helper GGUFs are assembled (default: ~/.cache/sasc/models)")
     """Model cache directory (empty: library default)."""
+    backend: str = _f("local", "where jobs' n-gram stage and per-unit work run: this process, or a Ray cluster "
+                               "(pip install 'sasc[ray]'; client-hosted modules always run here)", choices=("local", "ray"))
+    """``local`` or ``ray``."""
+    ray_address: str = _f("", "with --backend ray: cluster address, 'auto' for a running head node "
+                              "(empty: a local cluster started by the server)")
+    """Ray cluster address (empty: start a local one)."""
+    ray_workers: int = _f(2, "with --backend ray: actors scoring one job's n-gram shards, one module load each")
+    """Ray actors per n-gram stage."""
     log_format: str = _f("json", "log line format", choices=("json", "text"))
     """``json`` or ``text``."""
     log_level: str = _f("INFO", "log level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))

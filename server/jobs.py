@@ -217,8 +217,27 @@ class JobQueue:
                 raise _Shutdown()
             self._progress(rec.id, live, ev, helper.usage.snapshot().calls)
 
-        return explain(bank, units=spec.units, helper=helper, config=spec.config(), cache_dir=self.config.cache_dir,
-                       concurrency=spec.concurrency, progress=progress, finished=finished, on_unit=save, **corpora)
+        runner, unit_runner = self._runners(rec, spec)
+        result = explain(bank, units=spec.units, helper=helper, config=spec.config(), cache_dir=self.config.cache_dir,
+                         concurrency=spec.concurrency, progress=progress, finished=finished, on_unit=save,
+                         runner=runner, unit_runner=unit_runner, **corpora)
+        if runner is not None:
+            log.info("job ran on Ray", extra={"job": rec.id, "ray_shards": runner.stats.shards,
+                                              "ray_restarts": runner.stats.restarts,
+                                              "ray_worker_pids": runner.stats.worker_pids,
+                                              "peak_helper_calls": getattr(unit_runner, "peak_helper_calls", None)})
+        return result
+
+    def _runners(self, rec: JobRecord, spec: JobSpec) -> tuple[Any, Any]:
+        """``(runner, unit_runner)`` of ``--backend`` (``(None, None)``: in this process)."""
+        module = self.registry.record(rec.owner, rec.module_id)
+        if self.config.backend == "local" or module.hosted:  # a hosted module lives in this process only
+            return None, None
+        from sasc.distributed import BackendConfig, ModuleSpec, make_runners
+
+        source = ModuleSpec(module.kind, {**module.params, **self.store.module_arrays(module.id)})
+        backend = BackendConfig("ray", self.config.ray_address, self.config.ray_workers, spec.concurrency)
+        return make_runners(backend, source, spec.helper, self.config.cache_dir)
 
     def _backend(self, spec: str) -> Any:
         """One backend per helper spec for the whole server (a local model loads once)."""

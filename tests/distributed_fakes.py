@@ -103,7 +103,8 @@ class RecordingHelper:
 
 def max_overlap(log_dir: str) -> tuple[int, int]:
     """(calls logged, most calls that were in flight at the same instant)."""
-    spans = [tuple(map(float, line.split())) for p in Path(log_dir).glob("calls-*.txt") for line in p.read_text().split("\n") if line]
+    spans = [tuple(map(float, line.split()))
+             for p in Path(log_dir).glob("calls-*.txt") for line in p.read_text().splitlines() if line]
     edges = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda x: (x[0], x[1]))
     cur = peak = 0
     for _, d in edges:

@@ -38,7 +38,8 @@ def test_equal_to_local_with_cache_and_progress(ray_cluster, tmp_path):
                           progress=events.append)
     np.testing.assert_array_equal(res.values, local.values)
     assert res.units == local.units and res.n_evaluated == local.n_evaluated == len(table)
-    assert len(set(runner.stats.worker_pids)) == 2 and runner.stats.shards == len(plan_shards(KeywordBank(), table.ngrams, 7)[0])
+    n_shards = len(plan_shards(KeywordBank(), table.ngrams, 7)[0])
+    assert len(set(runner.stats.worker_pids)) == 2 and runner.stats.shards == n_shards
     assert events[-1].done == events[-1].total == len(table)
     assert [e.done for e in events] == sorted(e.done for e in events)
     again = ngram_responses(KeywordBank(), table, runner=RayRunner(KeywordBank), cache=ResponseCache(tmp_path))
@@ -146,3 +147,32 @@ def test_minilm_on_ray_equals_local(ray_cluster, minilm_food):
     wrong = RayRunner(ModuleSpec("embedding_distance", {"keyphrases": ["sports", "violence"]}), workers=1)
     with pytest.raises(ConfigError, match="differs"):
         ngram_responses(minilm_food, table, runner=wrong)
+
+
+def test_cli_backend_ray_gives_the_local_result(ray_cluster, tmp_path):
+    from sasc.cli import main
+
+    weights = np.random.default_rng(2).normal(size=(2, 256)).round(3).tolist()
+    spec = json.dumps({"kind": "linear_readout", "weights": weights, "feature_model": "word_hash",
+                       "units": ["a", "b"]})
+    (tmp_path / "ref.txt").write_text("\n".join(FOOD_CORPUS))
+    (tmp_path / "gen.txt").write_text("\n".join(GENERIC))
+    outs = {}
+    for backend in ("local", "ray"):
+        out = tmp_path / f"{backend}.json"
+        argv = ["explain", "-m", spec, "--corpus", str(tmp_path / "ref.txt"), "--generic", str(tmp_path / "gen.txt"),
+                "--helper", "fake", "--candidates", "2", "--synthetic", "3", "--generic-size", "6", "-q",
+                "--cache-dir", str(tmp_path / backend), "--out", str(out), "--backend", backend]
+        assert main(argv) == 0
+        outs[backend] = json.loads(out.read_text())
+    assert outs["ray"]["units"] == outs["local"]["units"] and len(outs["ray"]["units"]) == 2
+    assert outs["ray"]["usage"]["calls"] == outs["local"]["usage"]["calls"] > 0
+    from sasc.cli import backend_runners, build_parser
+
+    args = build_parser().parse_args(["explain", "-m", spec, "--backend", "ray", "--ray-address", "auto",
+                                      "--ray-workers", "3", "--helper", "fake", "--concurrency", "4"])
+    runner, units = backend_runners(args)
+    assert isinstance(runner, RayRunner) and (runner.workers, runner.address) == (3, "auto")
+    assert isinstance(units, RayUnitRunner) and (units.helper, units.max_helper_calls) == ("fake", 4)
+    assert runner.module_spec.kind == "linear_readout"
+    assert backend_runners(build_parser().parse_args(["explain"])) == (None, None)

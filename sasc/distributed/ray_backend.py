@@ -120,17 +120,20 @@ class RayRunner:
         max_retries: times one shard may be resent after its actor died before giving up.
         keep_workers: keep actors alive between runs (call :meth:`close`); the default
             frees their CPUs/GPUs when a stage ends.
+        startup_timeout_s: seconds to wait for actors to be placed and build the module.
     """
 
     def __init__(self, module_spec: ModuleSource | None = None, *, workers: int = 2, address: str | None = None,
                  cpus_per_worker: float = 1, gpus_per_worker: float | None = None, shards_in_flight: int = 2,
-                 max_retries: int = 3, keep_workers: bool = False, init_kwargs: dict[str, Any] | None = None):
+                 max_retries: int = 3, keep_workers: bool = False, startup_timeout_s: float = 600,
+                 init_kwargs: dict[str, Any] | None = None):
         if workers < 1 or shards_in_flight < 1 or max_retries < 0:
             raise ConfigError(f"need workers >= 1, shards_in_flight >= 1, max_retries >= 0; got {workers}, "
                               f"{shards_in_flight}, {max_retries}")
         self.module_spec, self.workers, self.address = module_spec, workers, address
         self.cpus_per_worker, self.gpus_per_worker = cpus_per_worker, gpus_per_worker
         self.shards_in_flight, self.max_retries, self.keep_workers = shards_in_flight, max_retries, keep_workers
+        self.startup_timeout_s = startup_timeout_s
         self.init_kwargs = dict(init_kwargs or {})
         self.stats = RayStageStats()
         self._slots: list[_Slot] = []
@@ -150,9 +153,14 @@ class RayRunner:
     def _check_identity(self, ray: Any, actors: list[Any], bank: Any) -> None:
         """Wait for the actors to build the module; refuse one that differs from the driver's."""
         try:
-            ids = ray.get([a.identity.remote() for a in actors])
+            ids = ray.get([a.identity.remote() for a in actors], timeout=self.startup_timeout_s)
         except ray.exceptions.RayTaskError as e:
             raise _cause(e) from None
+        except ray.exceptions.GetTimeoutError:
+            raise ConfigError(f"{len(actors)} Ray worker(s) asking for {self.cpus_per_worker} CPU(s) and "
+                              f"{self.gpus_per_worker if self.gpus_per_worker is not None else 'auto'} GPU(s) each did "
+                              f"not start within {self.startup_timeout_s:.0f} s; the cluster has "
+                              f"{ray.available_resources()} free of {ray.cluster_resources()}") from None
         want_fp = fingerprint(bank) if is_cacheable(bank) else None
         for fp, units, _device, pid in ids:
             self.stats.worker_pids.append(pid)

@@ -28,7 +28,8 @@ from .spec import ModuleSource, build_source, resolve_source
 HelperSource = Union[str, Callable[[], HelperLLM]]
 """A helper spec string (``"local"``, ``"openai:MODEL"``...) or a picklable zero-argument factory."""
 
-_WORKER_STATE: dict[str, tuple[Any, GatedHelper]] = {}  # per worker process, by runner token
+_WORKER_STATE: dict[str, tuple[Any, GatedHelper]] = {}  # per worker process, by runner token, newest last
+_WORKER_STATE_SIZE = 2  # modules kept per worker process (two jobs interleaving do not rebuild)
 
 
 class HelperGate:
@@ -84,6 +85,8 @@ def _worker_state(token: str, source: Any, helper: HelperSource, cache_dir: str 
     if token not in _WORKER_STATE:
         from ..explain import resolve_helper
 
+        while len(_WORKER_STATE) >= _WORKER_STATE_SIZE:  # free the oldest job's module and helper
+            _WORKER_STATE.pop(next(iter(_WORKER_STATE)))
         made = helper if isinstance(helper, str) else helper()
         _WORKER_STATE[token] = (build_source(source), GatedHelper(resolve_helper(made, cache_dir)))
     return _WORKER_STATE[token]

@@ -1,0 +1,53 @@
+"""`sasc serve --backend ray`: a job's n-gram stage and units run on Ray; the result equals the library's."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray")
+
+import sasc  # noqa: E402
+from distributed_fakes import ray_cluster  # noqa: E402,F401 - a fixture
+from fakes import FOOD_CORPUS  # noqa: E402
+from sasc.client import Client  # noqa: E402
+from sasc.modules.readout import LinearReadoutBank  # noqa: E402
+from server.app import start_server  # noqa: E402
+from server.config import ServerConfig  # noqa: E402
+
+GENERIC = ["The weather was mild today.", "A film about two friends.", "He read the paper slowly.",
+           "They walked along the river.", "The train was late again."]
+SETTINGS = {"n_candidates": 2, "n_synthetic": 3, "n_bootstrap": 50, "n_generic": 5}
+UNITS = ["food", "markets", "crime"]
+
+
+def test_service_runs_a_job_on_the_ray_backend(ray_cluster, tmp_path, caplog):
+    weights = np.random.default_rng(1).normal(size=(3, 256)).astype(np.float32)
+    srv = start_server(ServerConfig(port=0, db=str(tmp_path / "srv" / "s.db"), backend="ray", ray_workers=2))
+    seen = []
+    try:
+        with Client(srv.target) as client, caplog.at_level(logging.INFO, logger="sasc.server"):
+            module = client.register_linear_readout(weights, feature_model="word_hash", units=UNITS)
+            job = client.submit_job(module.id, units=["food", "crime"], corpus=FOOD_CORPUS, generic=GENERIC,
+                                    helper="fake", settings={**SETTINGS, "shard_size": 8})
+            result = client.watch_job(job.id, progress=seen.append)
+            info = client.get_job(job.id)
+    finally:
+        srv.stop()
+    config = dataclasses.replace(sasc.ExplainConfig(), **SETTINGS)
+    local = sasc.explain(LinearReadoutBank(weights, "word_hash", UNITS), units=["food", "crime"], corpus=FOOD_CORPUS,
+                         generic=GENERIC, helper="fake", config=config, cache_dir=tmp_path / "local")
+    assert result.units == local.units and result.usage["calls"] == local.usage["calls"] > 0
+    ran = [r for r in caplog.records if r.getMessage() == "job ran on Ray"]
+    assert len(ran) == 1 and ran[0].ray_shards > 1 and ran[0].peak_helper_calls == 1
+    assert len(ran[0].ray_worker_pids) == 2 and os.getpid() not in ran[0].ray_worker_pids
+    n_ngrams = result.reference_corpus["n_ngrams"]
+    responses = [e for e in seen if e.stage == "responses"]  # the stream may coalesce events, never reorder them
+    assert responses and all(e.total == n_ngrams for e in responses)
+    assert [e.done for e in responses] == sorted(e.done for e in responses)
+    assert (info.state, info.ngrams_scored, info.units_done) == ("succeeded", n_ngrams, 2)
+    assert [e.done for e in seen if e.stage == "explain"][-1] == 2
