@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMAND_PROVIDERS = ("server.cli", "sasc.bench.cli", "sasc.fmri.cli", "sasc.modules.cli", "sasc.distributed.cli")
+COMMAND_PROVIDERS = ("server.cli", "sasc.bench.cli", "sasc.fmri.cli", "sasc.modules.cli")
 """Modules with ``add_commands(subparsers)`` adding commands (serve, benchmark d3, fmri...)."""
 
 

@@ -91,6 +91,8 @@ class ServerConfig:
             raise ConfigError(f"port must be in 0..65535, got {self.port}")
         if self.hosted_deadline_s <= 0 or self.helper_timeout_s <= 0:
             raise ConfigError("hosted_deadline_s and helper_timeout_s must be > 0")
+        if self.backend not in ("local", "ray"):
+            raise ConfigError(f"backend must be 'local' or 'ray', got {self.backend!r}")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("TLS needs both --tls-cert and --tls-key")
 

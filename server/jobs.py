@@ -102,6 +102,10 @@ class JobQueue:
         self._stopping = threading.Event()
         self._backends: dict[str, Any] = {}
         self._backend_lock = threading.Lock()
+        if config.backend == "ray":  # join (or start) the cluster now, on the main thread, failing fast
+            from sasc.distributed import connect
+
+            connect(config.ray_address or None)
 
     # --------------------------------------------------------------- API
 

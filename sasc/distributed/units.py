@@ -117,14 +117,16 @@ class RayUnitRunner:
         max_helper_calls: helper calls in flight at once across the cluster.
         max_units_in_flight: units submitted at once (bounds object-store memory).
         cpus_per_task: CPUs reserved per unit task.
+        gpus_per_task: GPUs reserved per unit task (fractions share a GPU), for modules that
+            need one to score the synthetic texts.
         address: Ray cluster address (see :func:`connect`).
         max_retries: Ray's retries of a unit task whose worker died.
     """
 
     def __init__(self, module_spec: ModuleSource | None = None, helper: HelperSource = "local", *,
                  cache_dir: str | Path | None = None, max_helper_calls: int = 4, max_units_in_flight: int = 64,
-                 cpus_per_task: float = 1, address: str | None = None, max_retries: int = 3,
-                 init_kwargs: dict[str, Any] | None = None):
+                 cpus_per_task: float = 1, gpus_per_task: float = 0, address: str | None = None,
+                 max_retries: int = 3, init_kwargs: dict[str, Any] | None = None):
         if max_helper_calls < 1 or max_units_in_flight < 1:
             raise ConfigError(f"max_helper_calls and max_units_in_flight must be >= 1, got {max_helper_calls}, "
                               f"{max_units_in_flight}")
@@ -134,7 +136,7 @@ class RayUnitRunner:
         self.module_spec, self.helper, self.address = module_spec, helper, address
         self.cache_dir = str(cache_dir) if cache_dir is not None else None
         self.max_helper_calls, self.max_units_in_flight = max_helper_calls, max_units_in_flight
-        self.cpus_per_task, self.max_retries = cpus_per_task, max_retries
+        self.cpus_per_task, self.gpus_per_task, self.max_retries = cpus_per_task, gpus_per_task, max_retries
         self.init_kwargs = dict(init_kwargs or {})
         self.peak_helper_calls = 0
         """Most helper calls in flight at once during the last :meth:`map_units`."""
@@ -152,7 +154,8 @@ class RayUnitRunner:
         source = ray.put(resolve_source(self.module_spec, bank))
         token = uuid.uuid4().hex
         gate = ray.remote(HelperGate).options(num_cpus=0, max_concurrency=1000).remote(self.max_helper_calls)
-        task = ray.remote(explain_unit_task).options(num_cpus=self.cpus_per_task, max_retries=self.max_retries)
+        task = ray.remote(explain_unit_task).options(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task,
+                                                     max_retries=self.max_retries)
         table_ref = ray.put(table)
         todo, refs = deque(cols), deque()
         try:
