@@ -20,6 +20,8 @@ from .device import best_device
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 _ENCODERS: dict[tuple[str, str], Any] = {}
+TOKENIZE_CHUNK = 16384
+"""Texts tokenized per tokenizer call (bounds transient memory)."""
 
 
 def default_encoder_path() -> str:
@@ -77,12 +79,14 @@ class SentenceEncoder:
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids (with special tokens, truncated to the model's max length) per text."""
-        if not texts:
-            return []
-        enc = self.tokenizer(list(texts), add_special_tokens=True, truncation=True,
-                             max_length=self.max_seq_length, return_attention_mask=False,
-                             return_token_type_ids=False)
-        return enc["input_ids"]
+        ids: list[list[int]] = []
+        # in chunks: a fast tokenizer keeps a heavy Encoding object per text until the call returns
+        for s in range(0, len(texts), TOKENIZE_CHUNK):
+            enc = self.tokenizer(list(texts[s:s + TOKENIZE_CHUNK]), add_special_tokens=True, truncation=True,
+                                 max_length=self.max_seq_length, return_attention_mask=False,
+                                 return_token_type_ids=False)
+            ids.extend(enc["input_ids"])
+        return ids
 
     def encode_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         """Embeddings ``[n, dim]`` float32 for pre-tokenized inputs."""
@@ -139,7 +143,10 @@ class EmbeddingDistanceBank:
     def dedupe_keys(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
         """Token-id tuples: equal keys give equal responses (e.g. case, for uncased models); their
         lengths also order the work into padding-free batches."""
-        return [tuple(t) for t in self.encoder.token_ids(texts)]
+        keys: list[tuple[int, ...]] = []
+        for s in range(0, len(texts), TOKENIZE_CHUNK):
+            keys.extend(tuple(t) for t in self.encoder.token_ids(texts[s:s + TOKENIZE_CHUNK]))
+        return keys
 
     def responses(self, texts: Sequence[str]) -> np.ndarray:
         emb = self.encoder.encode(texts)
