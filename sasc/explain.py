@@ -40,13 +40,20 @@ class UnitRunner(Protocol):
         ...
 
 
-def resolve_helper(helper: str | HelperLLM, cache_dir: str | Path | None = None) -> HelperLLM:
-    """A helper LLM object, or a spec string for :func:`sasc.llm.build_helper`."""
+def resolve_helper(helper: str | HelperLLM, cache_dir: str | Path | None = None,
+                   model_cache_dir: str | Path | None = None) -> HelperLLM:
+    """A helper LLM object, or a spec string for :func:`sasc.llm.build_helper`.
+
+    ``cache_dir``: root of the reply cache; ``model_cache_dir``: where assembled GGUFs live
+    (default ``~/.cache/sasc/models``).
+    """
     if isinstance(helper, str):
         from .llm import build_helper
 
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        return build_helper(helper, cache_dir=root / "llm", model_cache_dir=root / "models")
+        # replies live under cache_dir; assembled models stay in the shared model cache, so a
+        # fresh cache_dir never re-downloads a 1 GB GGUF
+        return build_helper(helper, cache_dir=root / "llm", model_cache_dir=model_cache_dir)
     if not hasattr(helper, "complete"):
         raise ConfigError(f"{helper!r} is not a helper LLM (needs .name and .complete)")
     if hasattr(helper, "usage"):
