@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 KEYPHRASE = "contains irony"
+DTYPE = "auto"
 
 
 def d3_corpus(data: Path, words: int) -> list[str]:
@@ -43,11 +44,12 @@ def d3_corpus(data: Path, words: int) -> list[str]:
     return texts
 
 
-def matmul_gflops(repeats: int = 5) -> float:
-    """Best fp32 GEMM rate of torch on shapes like the encoder's FFN, in GFLOP/s."""
+def matmul_gflops(repeats: int = 5, dtype: str = "float32") -> float:
+    """Best GEMM rate of torch on shapes like the encoder's FFN, in GFLOP/s."""
     import torch
 
-    a, b = torch.randn(8192, 384), torch.randn(384, 1536)
+    dt = getattr(torch, dtype)
+    a, b = torch.randn(8192, 384, dtype=dt), torch.randn(384, 1536, dtype=dt)
     for _ in range(3):
         a @ b
     best = 0.0
@@ -84,7 +86,7 @@ def run_sasc(texts: list[str] | None, ngrams: list[str] | None = None) -> dict:
     from sasc.ngrams import NgramTable, count_ngrams
     from sasc.responses import ngram_responses
 
-    bank = EmbeddingDistanceBank(KEYPHRASE)
+    bank = EmbeddingDistanceBank(KEYPHRASE, dtype=DTYPE)
     t0 = time.perf_counter()
     table = count_ngrams(texts) if ngrams is None else NgramTable.from_ngrams(ngrams)
     res = ngram_responses(bank, table)
@@ -93,6 +95,7 @@ def run_sasc(texts: list[str] | None, ngrams: list[str] | None = None) -> dict:
     tokens = sum(len(k) for k in uniq)
     return {"seconds": secs, "n_ngrams": len(table), "n_evaluated": res.n_evaluated, "real_tokens": tokens,
             "padded_tokens": tokens, "top75": top_casefolded(table.ngrams, res.values[:, 0]),
+            "dtype": bank.encoder.dtype,
             "flops_per_token": encoder_flops_per_token(bank.encoder.st)}
 
 
@@ -160,8 +163,11 @@ def main() -> None:
     ap.add_argument("--memory", action="store_true", help="also measure peak RSS on >= --memory-ngrams n-grams")
     ap.add_argument("--memory-ngrams", type=int, default=1_000_000)
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("--dtype", default="auto", help="sasc encoder dtype: auto (bf16 where native), float32, bfloat16")
     ap.add_argument("--_memory-child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global DTYPE
+    DTYPE = args.dtype
     if args._memory_child:
         return memory_child(args._memory_child)
     texts = d3_corpus(Path(args.data), args.words)
@@ -172,6 +178,8 @@ def main() -> None:
     ref = None if args.skip_reference else run_reference(texts)
     same = None if ref is None else run_sasc(None, ref.pop("ngrams"))
     peak = max(peak0, matmul_gflops())
+    peak_bf16 = matmul_gflops(dtype="bfloat16")
+    print(f"torch matmul peak: fp32 {peak:.1f} GFLOP/s, bf16 {peak_bf16:.1f} GFLOP/s; sasc ran in {ours['dtype']}")
     out = {"words": n_words, "matmul_gflops": peak, "sasc": ours, "reference": ref, "sasc_on_reference_ngrams": same}
     for name, r in [("sasc", ours), ("reference", ref), ("sasc on reference n-grams", same)]:
         if r is None:
@@ -180,7 +188,8 @@ def main() -> None:
         r["useful_gflops"], r["roofline"] = useful, useful / peak
         print(f"{name:25s}: {r['n_ngrams']:,} n-grams in {r['seconds']:.1f} s = {r['n_ngrams'] / r['seconds']:,.0f} n-grams/s;"
               f" padding inflation {r['padded_tokens'] / r['real_tokens']:.2f}x;"
-              f" useful {useful:.1f} GFLOP/s = {100 * useful / peak:.0f}% of fp32 matmul {peak:.1f} GFLOP/s")
+              f" useful {useful:.1f} GFLOP/s = {100 * useful / peak:.0f}% of fp32 matmul"
+              + (f" ({100 * useful / peak_bf16:.0f}% of bf16 matmul)" if r.get("dtype") == "bfloat16" else ""))
     if ref is not None:
         b = {g.lower() for g in ref["top75"]}
         s = {g.lower() for g in same["top75"]}

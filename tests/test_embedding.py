@@ -19,13 +19,31 @@ def test_conformance(minilm_food):
     assert minilm_food.units == ["food", "violence"]
 
 
-def test_padding_free_encoding_equals_sentence_transformers(minilm_food):
+def test_padding_free_encoding_equals_sentence_transformers():
+    from sasc.modules.embedding import EmbeddingDistanceBank
+
+    exact = EmbeddingDistanceBank(["food", "violence"], dtype="float32")
     texts = ["food", "a delicious hot bowl of soup", "Stock markets fell", "x", "the knife attack downtown"] * 3
-    ours = minilm_food.encoder.encode(texts)
-    ref = minilm_food.encoder.st.encode(texts, batch_size=4, convert_to_numpy=True)  # padded route
+    ours = exact.encoder.encode(texts)
+    ref = exact.encoder.st.encode(texts, batch_size=4, convert_to_numpy=True)  # padded route
     np.testing.assert_allclose(ours, ref, atol=2e-5)
-    expected = -np.linalg.norm(ref[:, None, :] - minilm_food.encoder.st.encode(["food", "violence"])[None], axis=2)
-    np.testing.assert_allclose(minilm_food.responses(texts), expected, atol=1e-4)
+    expected = -np.linalg.norm(ref[:, None, :] - exact.encoder.st.encode(["food", "violence"])[None], axis=2)
+    np.testing.assert_allclose(exact.responses(texts), expected, atol=1e-4)
+
+
+def test_bf16_keeps_the_ranking_and_is_in_the_fingerprint():
+    from sasc.errors import ConfigError
+    from sasc.modules.embedding import EmbeddingDistanceBank
+
+    exact = EmbeddingDistanceBank("food", dtype="float32")
+    fast = EmbeddingDistanceBank("food", dtype="bfloat16")
+    assert exact.fingerprint != fast.fingerprint
+    texts = sasc.load_corpus("headlines").texts[:300]
+    a, b = exact.responses(texts)[:, 0], fast.responses(texts)[:, 0]
+    assert np.abs(a - b).max() < 1e-2
+    assert set(np.argsort(-a)[:10]) == set(np.argsort(-b)[:10])
+    with pytest.raises(ConfigError, match="dtype"):
+        EmbeddingDistanceBank("food", dtype="int8")
 
 
 def test_distance_math():

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ConfigError, ModelAssetError
 from .base import stable_hash
-from .device import best_device
+from .device import best_device, resolve_dtype
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 _ENCODERS: dict[tuple[str, str], Any] = {}
@@ -64,18 +64,24 @@ class SentenceEncoder:
 
     Texts are tokenized once, grouped by exact token length and run in sub-batches of
     equal length, so no padding token is ever computed and no attention mask is needed.
+
+    ``dtype``: ``"auto"`` (default) runs under bf16 autocast where the device does bf16
+    natively (CUDA, or CPUs with AVX512-BF16/AMX: about 2x faster, responses within ~2e-3,
+    same top n-grams in our benchmark) and in fp32 elsewhere; ``"float32"`` forces exact fp32.
     """
 
-    def __init__(self, model: str | None = None, device: str | None = None, max_batch_tokens: int = 16384):
+    def __init__(self, model: str | None = None, device: str | None = None, max_batch_tokens: int = 16384,
+                 dtype: str = "auto"):
         self.model_name = model or DEFAULT_ENCODER
         self.device = device or best_device()
+        self.dtype = resolve_dtype(dtype, self.device)
         self.st = load_encoder(model, self.device)
         self.tokenizer = self.st.tokenizer
         self.max_seq_length = int(self.st.max_seq_length or 512)
         self.max_batch_tokens = max_batch_tokens
         dim_fn = getattr(self.st, "get_embedding_dimension", None) or self.st.get_sentence_embedding_dimension
         self.dim = int(dim_fn())
-        self.identity = stable_hash("sentence-encoder", resolve_encoder(model), self.max_seq_length)
+        self.identity = stable_hash("sentence-encoder", resolve_encoder(model), self.max_seq_length, self.dtype)
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids (with special tokens, truncated to the model's max length) per text."""
@@ -96,7 +102,8 @@ class SentenceEncoder:
         by_len: dict[int, list[int]] = {}
         for i, seq in enumerate(ids):
             by_len.setdefault(len(seq), []).append(i)
-        with torch.inference_mode():
+        autocast = torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.dtype == "bfloat16")
+        with torch.inference_mode(), autocast:
             for length, rows in by_len.items():
                 step = max(1, self.max_batch_tokens // length)
                 for s in range(0, len(rows), step):
@@ -119,18 +126,20 @@ class EmbeddingDistanceBank:
         keyphrases: one unit per keyphrase.
         model: sentence-transformers hub name or local path; default all-MiniLM-L6-v2 (packaged).
         device: ``"cuda"``, ``"cpu"``...; default the best available.
+        dtype: ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see :class:`SentenceEncoder`).
     """
 
     kind = "embedding_distance"
 
-    def __init__(self, keyphrases: Sequence[str] | str, model: str | None = None, device: str | None = None):
+    def __init__(self, keyphrases: Sequence[str] | str, model: str | None = None, device: str | None = None,
+                 dtype: str = "auto"):
         if isinstance(keyphrases, str):
             keyphrases = [keyphrases]
         keyphrases = [str(k) for k in keyphrases]
         if not keyphrases or any(not k.strip() for k in keyphrases):
             raise ConfigError("embedding_distance needs at least one non-empty keyphrase")
         self.keyphrases = keyphrases
-        self.encoder = SentenceEncoder(model, device)
+        self.encoder = SentenceEncoder(model, device, dtype=dtype)
         self.device = self.encoder.device
         self.targets = self.encoder.encode(keyphrases)
         self.name = f"embedding_distance({', '.join(keyphrases)})"
