@@ -103,9 +103,14 @@ def corpus_fingerprint(texts: Iterable[str]) -> str:
     """sha256 over the texts, order-sensitive."""
     h = hashlib.sha256()
     for t in texts:
-        h.update(t.encode("utf-8", "surrogatepass"))
-        h.update(b"\x00")
+        _hash_text(h, t)
     return h.hexdigest()
+
+
+def _hash_text(h: "hashlib._Hash", text: str) -> None:
+    """Feed one text to a corpus hash (NUL-separated, so text order and boundaries count)."""
+    h.update(text.encode("utf-8", "surrogatepass"))
+    h.update(b"\x00")
 
 
 def count_ngrams(texts: Iterable[str], settings: NgramSettings = NgramSettings()) -> NgramTable:
@@ -117,8 +122,7 @@ def count_ngrams(texts: Iterable[str], settings: NgramSettings = NgramSettings()
     h = hashlib.sha256()
     n_words = 0
     for text in texts:
-        h.update(text.encode("utf-8", "surrogatepass"))
-        h.update(b"\x00")
+        _hash_text(h, text)  # one pass: hash and count together
         for seg in segments(text, settings.lowercase):
             n_words += len(seg)
             _count_segment(seg, settings.max_n, counts)
