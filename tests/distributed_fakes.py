@@ -52,14 +52,19 @@ class KeywordBank:
 class CrashingModule(KeywordModule):
     """Kills its own process on its ``crash_at``-th call while ``marker`` does not exist
     (``once``: creating it first, so only the first worker to get there dies).
-    Every batch it finishes is logged to ``log`` (one JSON line: the batch's texts)."""
+    Every batch it finishes is logged to ``log`` (one JSON line: the batch's texts).
+    ``wait_for``: before crashing, wait (up to 60 s) until that file exists, so a test can make sure
+    some shards reached the driver before the crash without relying on timing."""
 
-    def __init__(self, marker: str, log: str, crash_at: int = 3, once: bool = True):
+    def __init__(self, marker: str, log: str, crash_at: int = 3, once: bool = True, wait_for: str | None = None):
         super().__init__()
-        self.marker, self.log, self.crash_at, self.once = marker, log, crash_at, once
+        self.marker, self.log, self.crash_at, self.once, self.wait_for = marker, log, crash_at, once, wait_for
 
     def __call__(self, texts):
         if self.calls + 1 == self.crash_at:
+            deadline = time.monotonic() + 60
+            while self.wait_for and not os.path.exists(self.wait_for) and time.monotonic() < deadline:
+                time.sleep(0.01)
             if not self.once:
                 os._exit(1)
             try:  # atomic: exactly one worker claims the crash

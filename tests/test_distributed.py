@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import time
 
 import numpy as np
 import pytest
@@ -51,25 +50,26 @@ def test_killed_worker_mid_stage_loses_no_finished_shard(ray_cluster, tmp_path):
     table = count_ngrams(FOOD_CORPUS)
     shards, _ = plan_shards(KeywordModule(), table.ngrams, 5)
     log = tmp_path / "batches.jsonl"
-    factory = functools.partial(CrashingModule, str(tmp_path / "crashed"), str(log), 3)
+    crashed, first_delivery = tmp_path / "crashed", tmp_path / "delivered"
+    factory = functools.partial(CrashingModule, str(crashed), str(log), 3, wait_for=str(first_delivery))
     events, delivered = [], []
     runner = RayRunner(factory, workers=2, shards_in_flight=2)
 
-    class Recording:  # records when each shard reached the driver
+    class Recording:  # records each shard's arrival at the driver, and whether the crash had happened yet
         def run(self, bank, texts, todo, on_done):
             def record(shard, values):
-                delivered.append((shard.index, time.time()))
+                delivered.append((shard.index, crashed.exists()))
+                first_delivery.touch()
                 on_done(shard, values)
 
             runner.run(bank, texts, todo, record)
 
     res = ngram_responses(KeywordModule(), table, shard_size=5, runner=Recording(), progress=events.append)
-    crashed_at = (tmp_path / "crashed").stat().st_mtime
     assert runner.stats.restarts == 1 and 1 <= runner.stats.resubmitted <= 2  # only the dead actor's shards
     np.testing.assert_array_equal(res.values[:, 0], KeywordModule()(table.ngrams))
     assert sorted(i for i, _ in delivered) == [s.index for s in shards]  # each shard delivered once
     scored = [tuple(json.loads(line)) for line in log.read_text().splitlines()]
-    before = [i for i, t in delivered if t < crashed_at]
+    before = [i for i, after_crash in delivered if not after_crash]
     assert before and all(scored.count(tuple(table.ngrams[r] for r in shards[i].rows)) == 1 for i in before)
     assert len(set(scored)) == len(shards) and len(scored) - len(shards) <= 2  # rescored: the lost in-flight ones
     assert events[-1].done == events[-1].total == len(table)
