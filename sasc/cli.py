@@ -80,6 +80,9 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
                    help=f"summary prompts per unit (default: {DEFAULTS.n_candidates})")
     p.add_argument("--synthetic", type=int, default=DEFAULTS.n_synthetic,
                    help=f"synthetic texts per candidate (default: {DEFAULTS.n_synthetic})")
+    p.add_argument("--unrelated", type=int, default=DEFAULTS.n_unrelated,
+                   help=f"unrelated synthetic texts per candidate, for the paper's σ variant only "
+                        f"(default: {DEFAULTS.n_unrelated}: none)")
     p.add_argument("--generic-size", type=int, default=DEFAULTS.n_generic,
                    help=f"generic-corpus texts in the σ baseline (default: {DEFAULTS.n_generic})")
     p.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default: {DEFAULTS.seed})")
@@ -98,7 +101,8 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> ExplainConfig:
     return dataclasses.replace(
         DEFAULTS, ngrams=NgramSettings(max_n=args.max_n, min_count=args.min_count),
-        n_candidates=args.candidates, n_synthetic=args.synthetic, n_generic=args.generic_size, seed=args.seed)
+        n_candidates=args.candidates, n_synthetic=args.synthetic, n_unrelated=args.unrelated,
+        n_generic=args.generic_size, seed=args.seed)
 
 
 def _units(value: str | None) -> list[str | int] | None:

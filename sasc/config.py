@@ -24,7 +24,11 @@ class ExplainConfig:
     n_candidates: int = 5
     """Summary prompts per unit; duplicates merge, so there may be fewer candidates."""
     n_synthetic: int = 10
-    """Synthetic related texts (and as many unrelated) per candidate."""
+    """Synthetic texts about each candidate; their mean response ranks the candidates."""
+    n_unrelated: int = 0
+    """Synthetic texts unrelated to each candidate, only for the paper's σ variant
+    (``sigma_paper``); 0 writes none and halves the helper's work. The σ that ranks
+    candidates uses the generic corpus as baseline either way."""
     n_generic: int = 500
     """Generic-corpus texts in the σ baseline (sampled with the seed)."""
     n_bootstrap: int = 1000
@@ -45,5 +49,7 @@ class ExplainConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.seed < 0:
             raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        if self.n_unrelated < 0:
+            raise ConfigError(f"n_unrelated must be >= 0, got {self.n_unrelated}")
         if self.n_generic < 2:
             raise ConfigError(f"n_generic must be >= 2, got {self.n_generic}")

@@ -110,8 +110,8 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
         progress(ProgressEvent("score", i, len(cands), c.explanation))
         related = synthetic_texts(helper, c.explanation, config.n_synthetic, related=True,
                                   sampling=config.synthetic_sampling)
-        unrelated = synthetic_texts(helper, c.explanation, config.n_synthetic, related=False,
-                                    sampling=config.synthetic_sampling)
+        unrelated = synthetic_texts(helper, c.explanation, config.n_unrelated, related=False,
+                                    sampling=config.synthetic_sampling) if config.n_unrelated else []
         r = bank_column(bank, related, col)
         u = bank_column(bank, unrelated, col)
         score = score_sigma(r, generic_values, u, n_boot=config.n_bootstrap, seed=config.seed)

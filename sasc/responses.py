@@ -56,7 +56,10 @@ class ShardRunner(Protocol):
 
     def run(self, bank: Any, texts: Sequence[str], shards: Sequence[WorkShard],
             on_done: Callable[[WorkShard, np.ndarray], None]) -> None:
-        """Score every shard and call ``on_done(shard, values[len(rows), n_units])`` for each."""
+        """Score every shard and call ``on_done(shard, values[len(rows), n_units])`` for each.
+
+        A runner may also have ``prepare(bank)``, called before the shards are planned (e.g. to
+        start remote workers meanwhile), and ``abandon()``, called if planning then fails."""
         ...
 
 
@@ -141,7 +144,15 @@ def ngram_responses(
             progress(ProgressEvent("responses", len(table), len(table), "from cache"))
             return ResponseTable(np.asarray(hit), units, key, True, 0, time.perf_counter() - t0)
     texts = table.ngrams
-    shards, inverse = plan_shards(bank, texts, shard_size)
+    runner = runner or LocalRunner()
+    if hasattr(runner, "prepare"):
+        runner.prepare(bank)  # remote workers start while the shards are planned
+    try:
+        shards, inverse = plan_shards(bank, texts, shard_size)
+    except BaseException:
+        if hasattr(runner, "abandon"):
+            runner.abandon()
+        raise
     n_unique = sum(len(s.rows) for s in shards)
     plan = hashlib.sha256(b"".join(s.rows.tobytes() for s in shards)).hexdigest()[:16]
     done = cache.load_shards(key, plan) if key is not None else {}
@@ -162,7 +173,7 @@ def ngram_responses(
         progress(ProgressEvent("responses", finished, n_unique))
 
     todo = [s for s in shards if s.index not in done]
-    (runner or LocalRunner()).run(bank, texts, todo, on_done)
+    runner.run(bank, texts, todo, on_done)
     rep_positions = np.concatenate([s.rows for s in shards]) if shards else np.empty(0, np.int64)
     slot_of_unique = np.empty(n_unique, dtype=np.int64)
     slot_of_unique[inverse[rep_positions]] = rep_positions

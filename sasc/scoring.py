@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,9 +10,13 @@ import numpy as np
 from .errors import ConfigError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SigmaScore:
-    """How strongly a module responds to text about an explanation, in σ of a baseline."""
+    """How strongly a module responds to text about an explanation, in σ of a baseline.
+
+    Equality is field by field with NaN equal to NaN, so a result read back from JSON
+    equals the one written (``sigma_paper`` is NaN when no unrelated texts were written).
+    """
 
     sigma: float
     """(mean f(related) − mean f(generic)) / std f(generic), in standard deviations."""
@@ -29,6 +34,17 @@ class SigmaScore:
     """Synthetic unrelated texts scored."""
     n_generic: int
     """Generic-corpus texts in the baseline."""
+
+    def _key(self) -> tuple:
+        return tuple("nan" if isinstance(v, float) and v != v else v for v in dataclasses.astuple(self))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SigmaScore):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 def sigma(related: np.ndarray, generic: np.ndarray) -> float:

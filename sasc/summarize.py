@@ -48,6 +48,11 @@ _FILLER = re.compile(
     r"|^(?:answer|theme|explanation)\s*:\s*",
     re.IGNORECASE,
 )
+_THEME_SUFFIX = re.compile(
+    r"\s+(?:is|are|seems to be|appears to be)\s+(?:a|the)\s+(?:(?:common|recurring|central|main|shared|key)\s+)?"
+    r"(?:theme|topic|thread)\b.*$",
+    re.IGNORECASE,
+)
 _RATIONALE = re.compile(r"\s*(?:[.;:!\n]|\s[-–—]\s|,?\s+(?:because|since|as they|as these|which|where|such as|e\.g\.|including|like)\b)",
                         re.IGNORECASE)
 
@@ -55,7 +60,8 @@ _RATIONALE = re.compile(r"\s*(?:[.;:!\n]|\s[-–—]\s|,?\s+(?:because|since|as 
 def clean_explanation(reply: str) -> str:
     """Strip filler prefixes, quotes, markdown and any rationale after the theme.
 
-    ``'The common theme among these phrases is "food", because ...'`` -> ``'food'``.
+    ``'The common theme among these phrases is "food", because ...'`` -> ``'food'``;
+    ``'Irony is a common theme among these phrases'`` -> ``'Irony'``.
     """
     text = reply.strip().strip("*#` \n")
     text = re.sub(r"\*\*|__|`", "", text)
@@ -64,6 +70,7 @@ def clean_explanation(reply: str) -> str:
         if new == text:
             break
         text = new
+    text = _THEME_SUFFIX.sub("", text)  # "Irony is a common theme among these phrases" -> "Irony"
     text = _RATIONALE.split(text, maxsplit=1)[0]
     text = text.strip().strip("\"'“”‘’.,;: ")
     text = re.sub(r"^(?:that\s+)?(?:it\s+is\s+|they\s+are\s+)", "", text, flags=re.IGNORECASE)

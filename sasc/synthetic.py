@@ -20,9 +20,11 @@ from .llm.base import HelperLLM, Sampling
 def synthetic_prompt(explanation: str, k: int, related: bool = True) -> str:
     """Prompt asking for ``k`` texts about (or having nothing to do with) ``explanation``."""
     if related:
-        ask = f"Write {k} short, varied sentences that are each clearly about: {explanation}."
+        ask = (f"Write {k} short, varied sentences (at most 15 words each) that are each clearly about: "
+               f"{explanation}.")
     else:
-        ask = (f"Write {k} short, varied sentences on everyday topics that have nothing to do with: "
+        ask = (f"Write {k} short, varied sentences (at most 15 words each) on everyday topics that have "
+               f"nothing to do with: "
                f"{explanation}.")
     return f'{ask}\nReply with JSON of the form {{"sentences": ["...", "..."]}} and nothing else.'
 

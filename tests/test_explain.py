@@ -42,7 +42,8 @@ def test_result_json_round_trip(tmp_path, keyword_module, topical_helper):
     path = tmp_path / "r.json"
     res.to_json(path)
     back = ExplainResult.from_json(path)
-    assert back == res
+    assert back == res  # sigma_paper is NaN (no unrelated texts): scores compare NaN as equal to NaN
+    assert np.isnan(back.units[0].best.score.sigma_paper)
     assert json.loads(path.read_text())["units"][0]["candidates"][0]["score"]["sigma"] == res.units[0].best.score.sigma
 
 
@@ -106,3 +107,18 @@ def test_cli_help_documents_every_option(capsys):
     for opt in ["--module", "--units", "--corpus", "--column", "--generic", "--helper", "--out", "--cache-dir",
                 "--max-n", "--min-count", "--candidates", "--synthetic", "--generic-size", "--seed", "--quiet"]:
         assert opt in text
+
+
+def test_unrelated_texts_only_when_asked(keyword_module, topical_helper):
+    import dataclasses
+
+    plain = sasc.explain(keyword_module, corpus=FOOD_CORPUS, generic=GENERIC, helper=topical_helper, config=SMALL)
+    best = plain.units[0].best
+    assert best.unrelated_texts == [] and best.score.n_unrelated == 0 and np.isnan(best.score.sigma_paper)
+    paper = sasc.explain(keyword_module, corpus=FOOD_CORPUS, generic=GENERIC, helper=topical_helper,
+                         config=dataclasses.replace(SMALL, n_unrelated=4))
+    for c in paper.units[0].candidates:
+        assert len(c.unrelated_texts) == 4 and c.score.n_unrelated == 4 and np.isfinite(c.score.sigma_paper)
+    assert paper.usage["calls"] > plain.usage["calls"]
+    with pytest.raises(sasc.ConfigError, match="n_unrelated"):
+        dataclasses.replace(SMALL, n_unrelated=-1)

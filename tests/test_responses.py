@@ -5,7 +5,7 @@ from sasc.cache import ResponseCache
 from sasc.errors import NonFiniteResponseError
 from sasc.ngrams import NgramSettings, count_ngrams
 from sasc.progress import ProgressEvent
-from sasc.responses import ngram_responses, plan_shards
+from sasc.responses import LocalRunner, ngram_responses, plan_shards
 
 from fakes import FOOD_CORPUS, KeywordModule
 
@@ -95,3 +95,41 @@ def test_plan_orders_by_length_and_covers_everything(keyword_module):
     assert sorted(rows.tolist()) == [0, 1, 2, 3]  # the duplicate "a" is not scored twice
     assert [len(texts[i]) for i in rows] == sorted(len(texts[i]) for i in rows)
     assert inverse[1] == inverse[4]
+
+
+class PreparingRunner:
+    """A local runner that logs the optional prepare/abandon hooks around the core's planning."""
+
+    def __init__(self):
+        self.log = []
+
+    def prepare(self, bank):
+        self.log.append("prepare")
+
+    def abandon(self):
+        self.log.append("abandon")
+
+    def run(self, bank, texts, shards, on_done):
+        self.log.append("run")
+        LocalRunner().run(bank, texts, shards, on_done)
+
+
+def test_runner_is_prepared_before_planning_and_abandoned_when_planning_fails(tmp_path, keyword_module):
+    table = count_ngrams(FOOD_CORPUS)
+    runner = PreparingRunner()
+    res = ngram_responses(keyword_module, table, runner=runner, cache=ResponseCache(tmp_path))
+    assert runner.log == ["prepare", "run"]
+    np.testing.assert_array_equal(res.values[:, 0], keyword_module(table.ngrams))
+
+    again = PreparingRunner()  # a cache hit needs no workers at all
+    assert ngram_responses(keyword_module, table, runner=again, cache=ResponseCache(tmp_path)).from_cache
+    assert again.log == []
+
+    class BadTokenizer(KeywordModule):
+        def dedupe_keys(self, texts):
+            raise RuntimeError("tokenizer broke")
+
+    failing = PreparingRunner()
+    with pytest.raises(RuntimeError, match="tokenizer broke"):
+        ngram_responses(BadTokenizer(), table, runner=failing)
+    assert failing.log == ["prepare", "abandon"]

@@ -49,3 +49,10 @@ def test_top_k_indices():
     assert top_k_indices(v, 3).tolist() == [1, 3, 2]
     assert top_k_indices(v, 10).tolist() == [1, 3, 2, 0, 4]
     assert top_k_indices(v, 0).tolist() == []
+
+
+def test_scores_compare_nan_as_equal():
+    a = score_sigma(np.array([2.0, 3.0]), np.array([0.0, 1.0, 2.0]), n_boot=50)
+    b = score_sigma(np.array([2.0, 3.0]), np.array([0.0, 1.0, 2.0]), n_boot=50)
+    assert np.isnan(a.sigma_paper) and a == b and hash(a) == hash(b)
+    assert a != score_sigma(np.array([2.0, 4.0]), np.array([0.0, 1.0, 2.0]), n_boot=50)

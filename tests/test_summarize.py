@@ -18,6 +18,9 @@ def test_prompt_exact_string():
 @pytest.mark.parametrize("reply,expected", [
     ('The common theme among these phrases is "food", because they all name dishes.', "food"),
     ("The common theme among these phrases is cooking and eating.", "cooking and eating"),
+    ("Irony is a common theme among these phrases", "Irony"),
+    ("Sports are the main topic.", "Sports"),
+    ("Theme parks and rides", "Theme parks and rides"),
     ("**Food and drink**", "Food and drink"),
     ("Theme: violence and crime - most phrases mention attacks", "violence and crime"),
     ("These phrases are all related to sports, such as football", "sports"),

@@ -9,10 +9,11 @@ from sasc.synthetic import parse_list, sentences_schema, synthetic_prompt, synth
 
 def test_prompts_exact():
     assert synthetic_prompt("food", 3) == (
-        "Write 3 short, varied sentences that are each clearly about: food.\n"
+        "Write 3 short, varied sentences (at most 15 words each) that are each clearly about: food.\n"
         'Reply with JSON of the form {"sentences": ["...", "..."]} and nothing else.')
     assert synthetic_prompt("food", 3, related=False) == (
-        "Write 3 short, varied sentences on everyday topics that have nothing to do with: food.\n"
+        "Write 3 short, varied sentences (at most 15 words each) on everyday topics that have nothing to do "
+        "with: food.\n"
         'Reply with JSON of the form {"sentences": ["...", "..."]} and nothing else.')
     assert sentences_schema(4)["properties"]["sentences"]["maxItems"] == 4
 

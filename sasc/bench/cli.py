@@ -46,6 +46,9 @@ def add_commands(subparsers) -> None:
                    help=f"summary prompts per task (default: {DEFAULTS.n_candidates})")
     p.add_argument("--synthetic", type=int, default=DEFAULTS.n_synthetic,
                    help=f"synthetic texts per candidate (default: {DEFAULTS.n_synthetic})")
+    p.add_argument("--unrelated", type=int, default=DEFAULTS.n_unrelated,
+                   help=f"unrelated synthetic texts per candidate, for the paper's σ variant only "
+                        f"(default: {DEFAULTS.n_unrelated}: none)")
     p.add_argument("--generic-size", type=int, default=DEFAULTS.n_generic,
                    help=f"generic-corpus texts in the σ baseline (default: {DEFAULTS.n_generic})")
     p.add_argument("--max-corpus-texts", type=int, default=None, help="use the first N texts of each corpus "
@@ -62,7 +65,7 @@ def cmd_d3(args: argparse.Namespace) -> int:
     from .d3 import run_d3
 
     config = dataclasses.replace(DEFAULTS, n_candidates=args.candidates, n_synthetic=args.synthetic,
-                                 n_generic=args.generic_size)
+                                 n_unrelated=args.unrelated, n_generic=args.generic_size)
     options = D3Options(settings=tuple(s.strip() for s in args.settings.split(",") if s.strip()),
                         seeds=tuple(_ints(args.seeds, "--seeds") or [0]),
                         shared_responses=not args.per_corpus_responses, max_corpus_texts=args.max_corpus_texts)

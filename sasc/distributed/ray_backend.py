@@ -86,7 +86,8 @@ class RayStageStats:
     worker_seconds: float = 0.0
     """Sum of seconds actors spent scoring finished shards."""
     startup_seconds: float = 0.0
-    """Seconds from starting actors to all of them having built the module."""
+    """Seconds from starting actors (in :meth:`RayRunner.prepare` when the core called it, so
+    overlapping the driver's shard planning) to all of them having built the module."""
     wall_seconds: float = 0.0
     """Seconds of the whole run on the driver."""
     restarts: int = 0
@@ -139,6 +140,8 @@ class RayRunner:
         self._slots: list[_Slot] = []
         self._source_ref: Any = None
         self._pool_key: Any = None
+        self._checked = False
+        self._started_at = 0.0
 
     # ------------------------------------------------------------------ pool
 
@@ -169,18 +172,33 @@ class RayRunner:
                                   f"(worker fingerprint {fp}, units {units[:5]}; driver fingerprint {want_fp}, units "
                                   f"{list(bank.units)[:5]}); pass the spec the module was built from")
 
-    def _ensure_pool(self, ray: Any, bank: Any) -> None:
+    def prepare(self, bank: Any) -> None:
+        """Start the actors without waiting for them: they import and build the module while the
+        driver plans shards. The next :meth:`run` waits for them; :meth:`abandon` frees them."""
+        self._start_pool(connect(self.address, **self.init_kwargs), bank)
+
+    def abandon(self) -> None:
+        """The stage failed before :meth:`run`: free prepared actors unless ``keep_workers``."""
+        if not self.keep_workers:
+            self.close()
+
+    def _start_pool(self, ray: Any, bank: Any) -> None:
         source = resolve_source(self.module_spec, bank)
         key = (id(self.module_spec), id(bank), fingerprint(bank))
         if self._slots and self._pool_key == key:
             return
         self.close()
-        t = time.perf_counter()
+        self._started_at = time.perf_counter()
         self._source_ref = ray.put(source)
         self._slots = [_Slot(self._new_actor(ray)) for _ in range(self.workers)]
-        self._pool_key = key
-        self._check_identity(ray, [s.actor for s in self._slots], bank)
-        self.stats.startup_seconds = time.perf_counter() - t
+        self._pool_key, self._checked = key, False
+
+    def _ensure_pool(self, ray: Any, bank: Any) -> None:
+        self._start_pool(ray, bank)
+        if not self._checked:
+            self._check_identity(ray, [s.actor for s in self._slots], bank)
+            self._checked = True
+            self.stats.startup_seconds = time.perf_counter() - self._started_at
 
     def _replace(self, ray: Any, slot: _Slot, bank: Any) -> None:
         ray.kill(slot.actor, no_restart=True)
@@ -197,7 +215,7 @@ class RayRunner:
                     ray.kill(s.actor, no_restart=True)
                 except Exception:  # noqa: BLE001 - already gone
                     pass
-        self._slots, self._source_ref, self._pool_key = [], None, None
+        self._slots, self._source_ref, self._pool_key, self._checked = [], None, None, False
 
     def __enter__(self) -> RayRunner:
         return self
@@ -212,6 +230,8 @@ class RayRunner:
         """Score ``shards`` on the actors; ``on_done`` runs on the driver as each finishes, in any order."""
         self.stats = RayStageStats()
         if not shards:
+            if not self.keep_workers:
+                self.close()  # actors a prepare() started
             return
         t0 = time.perf_counter()
         ray = connect(self.address, **self.init_kwargs)
