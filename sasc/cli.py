@@ -153,10 +153,12 @@ def format_result(result: Any, n_ngrams: int = 10) -> str:
     for u in result.units:
         lines.append(f"\n== unit {u.unit}")
         lines.append("top n-grams: " + ", ".join(t.ngram for t in u.top_ngrams[:n_ngrams]))
-        lines.append(f"  {'σ':>6} {'95% CI':>15} {'σ(paper)':>9}  explanation")
+        paper = any(c.score.n_unrelated for c in u.candidates)  # the paper's σ only with --unrelated
+        lines.append(f"  {'σ':>6} {'95% CI':>15}{f' {chr(963)}(paper)' if paper else ''}  explanation")
         for c in u.candidates:
             s = c.score
-            lines.append(f"  {s.sigma:6.2f} [{s.ci_low:5.2f}, {s.ci_high:5.2f}] {s.sigma_paper:9.2f}  {c.explanation}")
+            lines.append(f"  {s.sigma:6.2f} [{s.ci_low:5.2f}, {s.ci_high:5.2f}]{f' {s.sigma_paper:8.2f}' if paper else ''}"
+                         f"  {c.explanation}")
         if not u.candidates:
             lines.append("  (the helper produced no usable candidate)")
     usage = result.usage or {}

@@ -116,3 +116,20 @@ def max_overlap(log_dir: str) -> tuple[int, int]:
         cur += d
         peak = max(peak, cur)
     return len(spans), peak
+
+
+class DyingHelper(RecordingHelper):
+    """A recording helper whose worker process dies inside its first call, holding a helper permit
+    (``marker`` makes it happen once across the cluster)."""
+
+    def __init__(self, log_dir: str, marker: str):
+        super().__init__(log_dir)
+        self.marker = marker
+
+    def complete(self, prompt, *, sampling, json_schema=None):
+        try:
+            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL))
+            os._exit(1)
+        except FileExistsError:
+            pass
+        return super().complete(prompt, sampling=sampling, json_schema=json_schema)

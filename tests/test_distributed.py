@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import time
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ pytest.importorskip("ray")
 
 import sasc  # noqa: E402
 from distributed_fakes import (  # noqa: E402,F401 - ray_cluster is a fixture
-    CrashingModule, KeywordBank, NaNModule, RecordingHelper, max_overlap, ray_cluster,
+    CrashingModule, DyingHelper, KeywordBank, NaNModule, RecordingHelper, max_overlap, ray_cluster,
 )
 from fakes import FOOD_CORPUS, KeywordModule, topical_reply  # noqa: E402
 from sasc.cache import ResponseCache  # noqa: E402
@@ -143,6 +144,21 @@ def test_helper_calls_overlap_when_the_bound_allows(ray_cluster, tmp_path):
     sasc.explain(KeywordBank(), helper="fake", corpus=FOOD_CORPUS, generic=GENERIC, config=config,
                  cache_dir=tmp_path / "c", unit_runner=units)
     assert max_overlap(str(calls_dir))[1] == 2 == units.peak_helper_calls  # so the bound of 1 above is real
+
+
+def test_permit_of_a_worker_that_died_mid_call_is_taken_back(ray_cluster, tmp_path):
+    config = dataclasses.replace(sasc.ExplainConfig(), **SETTINGS)
+    kw = dict(corpus=FOOD_CORPUS, generic=GENERIC, config=config, cache_dir=tmp_path / "c")
+    local = sasc.explain(KeywordBank(), helper=ScriptedLLM(topical_reply), **kw)
+    calls_dir = tmp_path / "calls"
+    calls_dir.mkdir()
+    # one permit: without taking it back from the dead worker, the retried unit would wait forever
+    units = RayUnitRunner(KeywordBank, functools.partial(DyingHelper, str(calls_dir), str(tmp_path / "died")),
+                          max_helper_calls=1, helper_lease_s=2)
+    t = time.monotonic()
+    res = sasc.explain(KeywordBank(), helper=ScriptedLLM(topical_reply), unit_runner=units, **kw)
+    assert (tmp_path / "died").exists() and units.reclaimed_leases == 1 and time.monotonic() - t < 120
+    assert res.units == local.units and max_overlap(str(calls_dir))[1] == 1
 
 
 @pytest.mark.slow

@@ -120,5 +120,9 @@ def test_unrelated_texts_only_when_asked(keyword_module, topical_helper):
     for c in paper.units[0].candidates:
         assert len(c.unrelated_texts) == 4 and c.score.n_unrelated == 4 and np.isfinite(c.score.sigma_paper)
     assert paper.usage["calls"] > plain.usage["calls"]
+    from sasc.cli import format_result
+
+    assert "σ(paper)" not in format_result(plain) and "nan" not in format_result(plain)
+    assert "σ(paper)" in format_result(paper)
     with pytest.raises(sasc.ConfigError, match="n_unrelated"):
         dataclasses.replace(SMALL, n_unrelated=-1)

@@ -33,27 +33,59 @@ _WORKER_STATE_SIZE = 2  # modules kept per worker process (two jobs interleaving
 
 
 class HelperGate:
-    """Ray actor: a cluster-wide semaphore bounding concurrent helper-LLM calls."""
+    """Ray actor: a cluster-wide semaphore bounding concurrent helper-LLM calls.
 
-    def __init__(self, permits: int):
+    Permits are leases: one not released within ``lease_s`` (its holder's worker died
+    mid-call, so ``release`` never came) is taken back, so dead workers cannot starve the job.
+    """
+
+    def __init__(self, permits: int, lease_s: float = 1200.0):
         import asyncio
 
-        self._sem = asyncio.Semaphore(permits)
-        self.in_use = 0
+        self.permits, self.lease_s = permits, lease_s
+        self._leases: dict[str, float] = {}  # lease id -> expiry (monotonic seconds)
+        self._changed = asyncio.Condition()
         self.peak = 0
+        self.reclaimed = 0
 
-    async def acquire(self) -> None:
-        await self._sem.acquire()
-        self.in_use += 1
-        self.peak = max(self.peak, self.in_use)
+    def _reclaim(self, now: float) -> None:
+        for lease in [k for k, exp in self._leases.items() if exp <= now]:
+            del self._leases[lease]
+            self.reclaimed += 1
 
-    async def release(self) -> None:
-        self.in_use -= 1
-        self._sem.release()
+    async def acquire(self) -> str:
+        """Wait for a permit; returns the lease id to :meth:`release`."""
+        import asyncio
+        import time
+
+        async with self._changed:
+            while True:
+                now = time.monotonic()
+                self._reclaim(now)
+                if len(self._leases) < self.permits:
+                    lease = uuid.uuid4().hex
+                    self._leases[lease] = now + self.lease_s
+                    self.peak = max(self.peak, len(self._leases))
+                    return lease
+                wait = min(self._leases.values()) - now
+                try:
+                    await asyncio.wait_for(self._changed.wait(), timeout=max(wait, 0.01))
+                except asyncio.TimeoutError:
+                    pass
+
+    async def release(self, lease: str) -> None:
+        """Give a permit back (a lease already taken back is ignored)."""
+        async with self._changed:
+            if self._leases.pop(lease, None) is not None:
+                self._changed.notify()
 
     async def peak_in_use(self) -> int:
         """Most permits held at once so far."""
         return self.peak
+
+    async def reclaimed_leases(self) -> int:
+        """Permits taken back after their lease ran out."""
+        return self.reclaimed
 
 
 class GatedHelper:
@@ -73,11 +105,11 @@ class GatedHelper:
 
         if self.gate is None:
             return self.inner.complete(prompt, sampling=sampling, json_schema=json_schema)
-        ray.get(self.gate.acquire.remote())
+        lease = ray.get(self.gate.acquire.remote())
         try:
             return self.inner.complete(prompt, sampling=sampling, json_schema=json_schema)
         finally:
-            self.gate.release.remote()
+            self.gate.release.remote(lease)
 
 
 def _worker_state(token: str, source: Any, helper: HelperSource, cache_dir: str | None) -> tuple[Any, GatedHelper]:
@@ -121,15 +153,17 @@ class RayUnitRunner:
             need one to score the synthetic texts.
         address: Ray cluster address (see :func:`connect`).
         max_retries: Ray's retries of a unit task whose worker died.
+        helper_lease_s: a helper-call permit not given back within this many seconds is
+            taken back (its worker died mid-call); keep it above the helper's own timeout.
     """
 
     def __init__(self, module_spec: ModuleSource | None = None, helper: HelperSource = "local", *,
                  cache_dir: str | Path | None = None, max_helper_calls: int = 4, max_units_in_flight: int = 64,
                  cpus_per_task: float = 1, gpus_per_task: float = 0, address: str | None = None,
-                 max_retries: int = 3, init_kwargs: dict[str, Any] | None = None):
-        if max_helper_calls < 1 or max_units_in_flight < 1:
-            raise ConfigError(f"max_helper_calls and max_units_in_flight must be >= 1, got {max_helper_calls}, "
-                              f"{max_units_in_flight}")
+                 max_retries: int = 3, helper_lease_s: float = 1200.0, init_kwargs: dict[str, Any] | None = None):
+        if max_helper_calls < 1 or max_units_in_flight < 1 or helper_lease_s <= 0:
+            raise ConfigError(f"max_helper_calls and max_units_in_flight must be >= 1 and helper_lease_s > 0, got "
+                              f"{max_helper_calls}, {max_units_in_flight}, {helper_lease_s}")
         if not isinstance(helper, str) and not callable(helper):
             raise ConfigError("helper must be a spec string or a picklable zero-argument factory; a helper object "
                               "cannot be shipped to Ray workers")
@@ -137,9 +171,12 @@ class RayUnitRunner:
         self.cache_dir = str(cache_dir) if cache_dir is not None else None
         self.max_helper_calls, self.max_units_in_flight = max_helper_calls, max_units_in_flight
         self.cpus_per_task, self.gpus_per_task, self.max_retries = cpus_per_task, gpus_per_task, max_retries
+        self.helper_lease_s = helper_lease_s
         self.init_kwargs = dict(init_kwargs or {})
         self.peak_helper_calls = 0
         """Most helper calls in flight at once during the last :meth:`map_units`."""
+        self.reclaimed_leases = 0
+        """Helper permits taken back from dead workers during the last :meth:`map_units`."""
 
     def map_units(self, bank: Any, table: NgramTable, values: np.ndarray, generic_values: np.ndarray,
                   helper: Any, config: Any, cols: Sequence[int]) -> Iterator[UnitExplanation]:
@@ -153,7 +190,8 @@ class RayUnitRunner:
         ray = connect(self.address, **self.init_kwargs)
         source = ray.put(resolve_source(self.module_spec, bank))
         token = uuid.uuid4().hex
-        gate = ray.remote(HelperGate).options(num_cpus=0, max_concurrency=1000).remote(self.max_helper_calls)
+        gate = ray.remote(HelperGate).options(num_cpus=0, max_concurrency=1000).remote(self.max_helper_calls,
+                                                                                       self.helper_lease_s)
         task = ray.remote(explain_unit_task).options(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task,
                                                      max_retries=self.max_retries)
         table_ref = ray.put(table)
@@ -177,5 +215,6 @@ class RayUnitRunner:
                 ray.cancel(ref)
             try:
                 self.peak_helper_calls = ray.get(gate.peak_in_use.remote())
+                self.reclaimed_leases = ray.get(gate.reclaimed_leases.remote())
             finally:
                 ray.kill(gate)
