@@ -156,17 +156,17 @@ def ngram_responses(
     n_unique = sum(len(s.rows) for s in shards)
     plan = hashlib.sha256(b"".join(s.rows.tobytes() for s in shards)).hexdigest()[:16]
     done = cache.load_shards(key, plan) if key is not None else {}
-    unique_vals = np.empty((len(texts), len(units)), dtype=np.float32)  # rows by text position
+    unique_vals = np.empty((n_unique, len(units)), dtype=np.float32)  # rows by unique id
     finished = 0
     for s in shards:
         if s.index in done:
-            unique_vals[s.rows] = done[s.index]
+            unique_vals[inverse[s.rows]] = done[s.index]
             finished += len(s.rows)
     progress(ProgressEvent("responses", finished, n_unique, "resumed" if done else ""))
 
     def on_done(shard: WorkShard, values: np.ndarray) -> None:
         nonlocal finished
-        unique_vals[shard.rows] = values
+        unique_vals[inverse[shard.rows]] = values
         if key is not None:
             cache.save_shard(key, plan, shard.index, values)
         finished += len(shard.rows)
@@ -174,10 +174,8 @@ def ngram_responses(
 
     todo = [s for s in shards if s.index not in done]
     runner.run(bank, texts, todo, on_done)
-    rep_positions = np.concatenate([s.rows for s in shards]) if shards else np.empty(0, np.int64)
-    slot_of_unique = np.empty(n_unique, dtype=np.int64)
-    slot_of_unique[inverse[rep_positions]] = rep_positions
-    values = unique_vals[slot_of_unique[inverse]]
+    # every text takes its unique row (no copy when nothing was de-duplicated)
+    values = unique_vals if n_unique == len(texts) else unique_vals[inverse]
     if key is not None:
         cache.save(key, values, {"units": units, "module": module_name(bank), "n_ngrams": len(table),
                                  "corpus": table.fingerprint, "settings": repr(table.settings)})
