@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import jsonio
 from .scoring import SigmaScore
 
 
@@ -87,7 +88,7 @@ class ExplainResult:
 
     def to_json(self, path: str | Path | None = None) -> str:
         """JSON text; also written to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False, allow_nan=True)
+        text = jsonio.dumps(self.to_dict(), indent=1, ensure_ascii=False)  # NaN (no σ(paper)) as null
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).write_text(text, encoding="utf-8")
@@ -99,7 +100,7 @@ class ExplainResult:
         units = [
             UnitExplanation(
                 u["unit"], [TopNgram(**t) for t in u["top_ngrams"]],
-                [ScoredCandidate(**{**c, "score": SigmaScore(**c["score"])}) for c in u["candidates"]],
+                [ScoredCandidate(**{**c, "score": _score(c["score"])}) for c in u["candidates"]],
             )
             for u in d["units"]
         ]
@@ -111,3 +112,8 @@ class ExplainResult:
         p = Path(text_or_path) if not str(text_or_path).lstrip().startswith("{") else None
         text = p.read_text(encoding="utf-8") if p is not None else str(text_or_path)
         return cls.from_dict(json.loads(text))
+
+
+def _score(d: dict[str, Any]) -> SigmaScore:
+    """A score from JSON, where NaN was written as null."""
+    return SigmaScore(**{k: jsonio.nan_if_none(v) for k, v in d.items()})

@@ -52,3 +52,8 @@ FOOD_CORPUS = [
     "Police said the suspect fled after the shooting. Nobody was hurt.",
     "Cooking at home saves money: soup, bread and pasta are cheap.",
 ] * 3
+
+
+def refuse_nan(constant: str):
+    """``json.loads(..., parse_constant=refuse_nan)``: parse as strictly as jq or JavaScript would."""
+    raise ValueError(f"not JSON: {constant}")

@@ -23,6 +23,8 @@ from sasc.config import ExplainConfig
 from sasc.errors import ConfigError, CorpusError
 from sasc.llm import ScriptedLLM, wrap_helper
 
+from fakes import refuse_nan
+
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -234,8 +236,11 @@ def test_run_d3_writes_table_files_and_traceable_records(tmp_path):
     assert by[("default", 0)].top1 and not by[("restricted", 0)].any_candidate
     # noise reorders the n-grams the summaries see
     assert by[("noisy", 0)].unit["top_ngrams"] != by[("default", 0)].unit["top_ngrams"]
-    doc = json.loads(report.files["summary_json"].read_text())
+    doc = json.loads(report.files["summary_json"].read_text(), parse_constant=refuse_nan)  # strict JSON
     assert [s["setting"] for s in doc["settings"]] == ["default", "restricted", "noisy"]
+    assert doc["settings"][0]["top1_seed_sd"] is None  # one seed: no spread, written as null
+    records = list((tmp_path / "out" / "records").rglob("*.json"))
+    assert len(records) == 9 and all(json.loads(p.read_text(), parse_constant=refuse_nan) for p in records)
     assert doc["meta"]["usage"]["calls"] == sum(r.llm_calls for r in report.records)
     rows = list(csv.DictReader(report.files["tasks_csv"].open()))
     assert len(rows) == 9 and rows[0]["best_explanation"] == report.records[0].explanations[0]

@@ -16,6 +16,8 @@ from sasc.bench.d3 import D3Options, run_d3
 from sasc.bench.report import PAPER
 from sasc.config import ExplainConfig
 
+from fakes import refuse_nan
+
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "d3"
 
 
@@ -39,7 +41,7 @@ def test_d3_smoke_real_helper(tmp_path):
         assert -1.0 <= r.similarity <= 1.0 and r.similarity_judge.startswith("smollm2")
         assert r.unit["top_ngrams"] and r.llm_calls >= 3
     assert [r.corpus for r in report.records] == ["d3_0.csv", "d3_1.csv", "d3_2.csv"]
-    doc = json.loads((tmp_path / "out" / "summary.json").read_text())
+    doc = json.loads((tmp_path / "out" / "summary.json").read_text(), parse_constant=refuse_nan)
     assert [s["setting"] for s in doc["settings"]] == ["default"]
     for s in doc["settings"]:
         assert 0 <= s["top1"] <= s["any_candidate"] <= 100 and s["n_runs"] == 3

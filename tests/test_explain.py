@@ -10,7 +10,7 @@ from sasc.errors import ConfigError
 from sasc.llm import ScriptedLLM
 from sasc.results import ExplainResult
 
-from fakes import FOOD_CORPUS, KeywordModule, topical_reply
+from fakes import FOOD_CORPUS, KeywordModule, refuse_nan, topical_reply
 
 SMALL = ExplainConfig(n_candidates=3, n_synthetic=5, n_generic=20, n_bootstrap=200)
 GENERIC = ["The committee met on Tuesday to discuss the budget.", "Rain is expected later this week.",
@@ -44,7 +44,7 @@ def test_result_json_round_trip(tmp_path, keyword_module, topical_helper):
     back = ExplainResult.from_json(path)
     assert back == res  # sigma_paper is NaN (no unrelated texts): scores compare NaN as equal to NaN
     assert np.isnan(back.units[0].best.score.sigma_paper)
-    assert json.loads(path.read_text())["units"][0]["candidates"][0]["score"]["sigma"] == res.units[0].best.score.sigma
+    assert json.loads(path.read_text(), parse_constant=refuse_nan)["units"][0]["candidates"][0]["score"]["sigma"] == res.units[0].best.score.sigma
 
 
 def test_second_run_uses_caches(tmp_path, topical_helper):

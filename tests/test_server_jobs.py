@@ -59,7 +59,8 @@ def test_job_result_equals_the_library_run(client, module, weights, tmp_path):
     assert result.reference_corpus["n_ngrams"] == local.reference_corpus["n_ngrams"]
     assert result.usage["calls"] > 0 and "explain_s" in result.timings
     stages = [e.stage for e in seen]
-    assert "explain" in stages and stages.index("responses") < stages.index("explain")
+    # the stream sends job snapshots, so a stage shorter than a snapshot may be skipped; never out of order
+    assert "explain" in stages and "responses" not in stages[stages.index("explain"):]
     explain_done = [e.done for e in seen if e.stage == "explain"]
     assert explain_done == sorted(explain_done) and all(e.total == 2 for e in seen if e.stage == "explain")
 

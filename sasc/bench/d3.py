@@ -33,6 +33,7 @@ from ..config import ExplainConfig
 from ..corpora import DEFAULT_GENERIC, load_corpus, sample_texts
 from ..errors import ConfigError
 from ..explain import explain_unit
+from ..jsonio import dumps, nan_if_none
 from ..llm.base import HelperLLM
 from ..modules.base import to_response_array
 from ..progress import ProgressEvent, ProgressFn, no_progress
@@ -139,8 +140,9 @@ def load_record(path: Path, key: str) -> TaskRecord | None:
     """The record at ``path`` if it exists, parses, and was made by the run ``key``."""
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
+        d.update(sigmas=nan_if_none(d["sigmas"]), similarity=nan_if_none(d["similarity"]))
         rec = TaskRecord(**d)
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, KeyError):
         return None
     return rec if rec.run_key == key else None
 
@@ -149,7 +151,7 @@ def save_record(path: Path, record: TaskRecord) -> None:
     """Write a record atomically (temp file + rename), so an interrupt never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(dataclasses.asdict(record), indent=1, ensure_ascii=False), encoding="utf-8")
+    tmp.write_text(dumps(dataclasses.asdict(record), indent=1, ensure_ascii=False), encoding="utf-8")
     tmp.replace(path)
 
 

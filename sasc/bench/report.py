@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..jsonio import dumps
 from .judging import mean_or_nan
 
 PAPER = {
@@ -114,16 +114,12 @@ def write_outputs(out: Path, summaries: Sequence[SettingSummary], records: Seque
     paths = {"summary_json": out / "summary.json", "summary_csv": out / "summary.csv",
              "tasks_csv": out / "tasks.csv", "plot": out / "accuracy.png"}
     doc = {"meta": meta, "settings": [dataclasses.asdict(s) for s in summaries], "tasks": task_rows(records)}
-    paths["summary_json"].write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=_nan_none), "utf-8")
+    paths["summary_json"].write_text(dumps(doc, indent=1, ensure_ascii=False), "utf-8")
     _write_csv(paths["summary_csv"], [dataclasses.asdict(s) for s in summaries],
                [f.name for f in dataclasses.fields(SettingSummary)])
     _write_csv(paths["tasks_csv"], task_rows(records), list(TASK_COLUMNS))
     plot_accuracy(summaries, paths["plot"])
     return paths
-
-
-def _nan_none(x):  # json default for numpy scalars
-    return float(x) if isinstance(x, np.floating) else str(x)
 
 
 def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
