@@ -53,7 +53,9 @@ _THEME_SUFFIX = re.compile(
     r"(?:theme|topic|thread)\b.*$",
     re.IGNORECASE,
 )
-_RATIONALE = re.compile(r"\s*(?:[.;:!\n]|\s[-–—]\s|,?\s+(?:because|since|as they|as these|which|where|such as|e\.g\.|including|like)\b)",
+# a sentence-ending period: not the one of "vs.", "etc.", "Dr." or an initial ("U.S.")
+_PERIOD = r"(?<!\bvs)(?<!\betc)(?<!\bDr)(?<!\bMr)(?<!\bSt)(?<!\b[A-Za-z])\."
+_RATIONALE = re.compile(r"\s*(?:" + _PERIOD + r"|[;:!\n]|\s[-–—]\s|,?\s+(?:because|since|as they|as these|which|where|such as|e\.g\.|including|like)\b)",
                         re.IGNORECASE)
 
 
