@@ -115,12 +115,17 @@ def test_a_module_without_spec_is_refused_clearly(ray_cluster):
         ngram_responses(KeywordModule(), count_ngrams(["a b"]), runner=RayRunner())
 
 
-def test_many_units_on_ray_equal_local_with_bounded_helper_calls(ray_cluster, tmp_path):
+def local_run(tmp_path):
+    """(explain kwargs, the local result for KeywordBank, an empty folder for helper-call logs)."""
     config = dataclasses.replace(sasc.ExplainConfig(), **SETTINGS)
     kw = dict(corpus=FOOD_CORPUS, generic=GENERIC, config=config, cache_dir=tmp_path / "c")
-    local = sasc.explain(KeywordBank(), helper=ScriptedLLM(topical_reply), **kw)
     calls_dir = tmp_path / "calls"
     calls_dir.mkdir()
+    return kw, sasc.explain(KeywordBank(), helper=ScriptedLLM(topical_reply), **kw), calls_dir
+
+
+def test_many_units_on_ray_equal_local_with_bounded_helper_calls(ray_cluster, tmp_path):
+    kw, local, calls_dir = local_run(tmp_path)
     units = RayUnitRunner(KeywordBank, functools.partial(RecordingHelper, str(calls_dir)), max_helper_calls=1)
     seen, saved = [], {}
     res = sasc.explain(KeywordBank(), helper=ScriptedLLM(topical_reply), unit_runner=units, progress=seen.append,
@@ -147,11 +152,7 @@ def test_helper_calls_overlap_when_the_bound_allows(ray_cluster, tmp_path):
 
 
 def test_permit_of_a_worker_that_died_mid_call_is_taken_back(ray_cluster, tmp_path):
-    config = dataclasses.replace(sasc.ExplainConfig(), **SETTINGS)
-    kw = dict(corpus=FOOD_CORPUS, generic=GENERIC, config=config, cache_dir=tmp_path / "c")
-    local = sasc.explain(KeywordBank(), helper=ScriptedLLM(topical_reply), **kw)
-    calls_dir = tmp_path / "calls"
-    calls_dir.mkdir()
+    kw, local, calls_dir = local_run(tmp_path)
     # one permit: without taking it back from the dead worker, the retried unit would wait forever
     units = RayUnitRunner(KeywordBank, functools.partial(DyingHelper, str(calls_dir), str(tmp_path / "died")),
                           max_helper_calls=1, helper_lease_s=2)
