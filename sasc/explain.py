@@ -111,7 +111,7 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
         related = synthetic_texts(helper, c.explanation, config.n_synthetic, related=True,
                                   sampling=config.synthetic_sampling)
         unrelated = synthetic_texts(helper, c.explanation, config.n_unrelated, related=False,
-                                    sampling=config.synthetic_sampling) if config.n_unrelated else []
+                                    sampling=config.synthetic_sampling)
         r = bank_column(bank, related, col)
         u = bank_column(bank, unrelated, col)
         score = score_sigma(r, generic_values, u, n_boot=config.n_bootstrap, seed=config.seed)

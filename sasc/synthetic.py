@@ -115,9 +115,12 @@ def synthetic_texts(helper: HelperLLM, explanation: str, k: int = 10, *, related
     """``k`` distinct synthetic texts for ``explanation`` (fewer only if the helper can't).
 
     Calls the helper up to ``max_calls`` times (new seed each) until ``k`` distinct texts
-    are collected. Raises :class:`HelperReplyError` when no usable text comes back.
+    are collected; ``k <= 0`` asks for nothing and returns ``[]``. Raises
+    :class:`HelperReplyError` when no usable text comes back.
     """
     texts: list[str] = []
+    if k <= 0:
+        return texts
     prompt = synthetic_prompt(explanation, k, related)
     for attempt in range(max_calls):
         s = Sampling(sampling.temperature, sampling.top_p, sampling.max_tokens, sampling.seed + attempt)

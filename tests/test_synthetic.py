@@ -43,3 +43,8 @@ def test_synthetic_texts_fill_k_with_retries_and_schema():
 def test_synthetic_texts_error_when_nothing_usable():
     with pytest.raises(HelperReplyError, match="no usable text"):
         synthetic_texts(ScriptedLLM(["", "   ", "{}"]), "x", k=3)
+
+
+def test_zero_texts_asks_the_helper_nothing():
+    llm = ScriptedLLM(["1. never read"])
+    assert synthetic_texts(llm, "x", k=0, related=False) == [] and llm.calls == []
