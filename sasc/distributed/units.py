@@ -9,6 +9,8 @@ unit with the helper usage it spent. Helper calls across the whole cluster pass 
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -40,8 +42,6 @@ class HelperGate:
     """
 
     def __init__(self, permits: int, lease_s: float = 1200.0):
-        import asyncio
-
         self.permits, self.lease_s = permits, lease_s
         self._leases: dict[str, float] = {}  # lease id -> expiry (monotonic seconds)
         self._changed = asyncio.Condition()
@@ -55,9 +55,6 @@ class HelperGate:
 
     async def acquire(self) -> str:
         """Wait for a permit; returns the lease id to :meth:`release`."""
-        import asyncio
-        import time
-
         async with self._changed:
             while True:
                 now = time.monotonic()
