@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 KEYPHRASE = "contains irony"
-DTYPE = "auto"
 
 
 def d3_corpus(data: Path, words: int) -> list[str]:
@@ -80,13 +79,13 @@ def top_casefolded(ngrams: list[str], scores: np.ndarray, k: int = 75) -> list[s
     return out
 
 
-def run_sasc(texts: list[str] | None, ngrams: list[str] | None = None) -> dict:
+def run_sasc(texts: list[str] | None, ngrams: list[str] | None = None, dtype: str = "auto") -> dict:
     """sasc's stage on the corpus (own tokenization) or on a given n-gram list."""
     from sasc.modules.embedding import EmbeddingDistanceBank
     from sasc.ngrams import NgramTable, count_ngrams
     from sasc.responses import ngram_responses
 
-    bank = EmbeddingDistanceBank(KEYPHRASE, dtype=DTYPE)
+    bank = EmbeddingDistanceBank(KEYPHRASE, dtype=dtype)
     t0 = time.perf_counter()
     table = count_ngrams(texts) if ngrams is None else NgramTable.from_ngrams(ngrams)
     res = ngram_responses(bank, table)
@@ -130,7 +129,7 @@ def run_reference(texts: list[str]) -> dict:
             "top75": top_casefolded(ngrams, scores), "flops_per_token": encoder_flops_per_token(st), "ngrams": ngrams}
 
 
-def memory_child(n_min: int) -> None:
+def memory_child(n_min: int, dtype: str = "auto") -> None:
     """Run the stage on the first news articles that give >= n_min unique n-grams; print JSON."""
     from sasc.corpora import load_corpus
     from sasc.modules.embedding import EmbeddingDistanceBank
@@ -145,7 +144,7 @@ def memory_child(n_min: int) -> None:
             hi = mid
         else:
             lo = mid + 1
-    bank = EmbeddingDistanceBank(KEYPHRASE)
+    bank = EmbeddingDistanceBank(KEYPHRASE, dtype=dtype)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t = time.perf_counter()
     table = count_ngrams(articles[:lo])
@@ -166,17 +165,15 @@ def main() -> None:
     ap.add_argument("--dtype", default="auto", help="sasc encoder dtype: auto (bf16 where native), float32, bfloat16")
     ap.add_argument("--_memory-child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    global DTYPE
-    DTYPE = args.dtype
     if args._memory_child:
-        return memory_child(args._memory_child)
+        return memory_child(args._memory_child, args.dtype)
     texts = d3_corpus(Path(args.data), args.words)
     n_words = sum(len(t.split()) for t in texts)
     print(f"corpus: {len(texts)} D3 rows, {n_words:,} words")
     peak0 = matmul_gflops()
-    ours = run_sasc(texts)
+    ours = run_sasc(texts, dtype=args.dtype)
     ref = None if args.skip_reference else run_reference(texts)
-    same = None if ref is None else run_sasc(None, ref.pop("ngrams"))
+    same = None if ref is None else run_sasc(None, ref.pop("ngrams"), dtype=args.dtype)
     peak = max(peak0, matmul_gflops())
     peak_bf16 = matmul_gflops(dtype="bfloat16")
     print(f"torch matmul peak: fp32 {peak:.1f} GFLOP/s, bf16 {peak_bf16:.1f} GFLOP/s; sasc ran in {ours['dtype']}")
@@ -203,7 +200,8 @@ def main() -> None:
         out["speedup_same_ngrams"] = ref["seconds"] / same["seconds"]
         out["top75_same_ngrams"] = len(s & b)
     if args.memory:
-        child = subprocess.run([sys.executable, __file__, "--_memory-child", str(args.memory_ngrams)],
+        child = subprocess.run([sys.executable, __file__, "--_memory-child", str(args.memory_ngrams),
+                                "--dtype", args.dtype],
                                capture_output=True, text=True, check=True)
         mem = json.loads(child.stdout.strip().splitlines()[-1])
         out["memory"] = mem
