@@ -14,6 +14,7 @@ from .corpora import BUILTIN_CORPORA, DEFAULT_GENERIC, DEFAULT_REFERENCE
 from .errors import SascError
 from .ngrams import NgramSettings
 from .progress import ProgressEvent
+from .summarize import SUMMARY_STYLES, parse_styles
 
 DEFAULTS = ExplainConfig()
 DEFAULT_MODULE = "embedding_distance:keyphrase=food and cooking"
@@ -78,6 +79,9 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
                    help=f"drop n-grams seen fewer times (default: {DEFAULTS.ngrams.min_count})")
     p.add_argument("--candidates", type=int, default=DEFAULTS.n_candidates,
                    help=f"summary prompts per unit (default: {DEFAULTS.n_candidates})")
+    p.add_argument("--summary-styles", default=",".join(DEFAULTS.summary_styles),
+                   help=f"summary prompt styles cycled over the candidates, among {', '.join(SUMMARY_STYLES)} "
+                        f"(default: {','.join(DEFAULTS.summary_styles)})")
     p.add_argument("--synthetic", type=int, default=DEFAULTS.n_synthetic,
                    help=f"synthetic texts per candidate (default: {DEFAULTS.n_synthetic})")
     p.add_argument("--unrelated", type=int, default=DEFAULTS.n_unrelated,
@@ -102,7 +106,7 @@ def config_from_args(args: argparse.Namespace) -> ExplainConfig:
     return dataclasses.replace(
         DEFAULTS, ngrams=NgramSettings(max_n=args.max_n, min_count=args.min_count),
         n_candidates=args.candidates, n_synthetic=args.synthetic, n_unrelated=args.unrelated,
-        n_generic=args.generic_size, seed=args.seed)
+        summary_styles=parse_styles(args.summary_styles), n_generic=args.generic_size, seed=args.seed)
 
 
 def _units(value: str | None) -> list[str | int] | None:

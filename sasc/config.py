@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 from .llm.base import Sampling
 from .ngrams import NgramSettings
+from .summarize import check_styles
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,10 @@ class ExplainConfig:
     """N-grams shown in one summary prompt, a random subset in rank order (paper: 30)."""
     n_candidates: int = 5
     """Summary prompts per unit; duplicates merge, so there may be fewer candidates."""
+    summary_styles: tuple[str, ...] = ("theme", "source")
+    """Summary prompt styles, cycled over the candidates (see ``sasc.summarize.SUMMARY_STYLES``):
+    ``"theme"`` asks for the phrases' common theme (the paper's prompt), ``"source"`` for the kind of
+    text they come from (what it is about, does, or what attitude it expresses)."""
     n_synthetic: int = 10
     """Synthetic texts about each candidate; their mean response ranks the candidates."""
     n_unrelated: int = 0
@@ -43,6 +48,9 @@ class ExplainConfig:
     """N-grams per independent unit of work in the response stage."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.summary_styles, str):
+            raise ConfigError(f"summary_styles must be a list of style names, got the string {self.summary_styles!r}")
+        object.__setattr__(self, "summary_styles", check_styles(self.summary_styles))  # a JSON list becomes a tuple
         for name in ("n_top_reported", "n_top_considered", "n_per_summary", "n_candidates",
                      "n_synthetic", "n_bootstrap", "shard_size"):
             if getattr(self, name) < 1:

@@ -16,6 +16,7 @@ from .cache import ResponseCache, default_cache_dir
 from .config import ExplainConfig
 from .corpora import DEFAULT_GENERIC, DEFAULT_REFERENCE, Corpus, load_corpus, sample_texts
 from .errors import ConfigError
+from .jsonio import strict
 from .llm.base import HelperLLM
 from .modules.base import as_bank, check_finite, module_name, to_response_array
 from .modules.registry import module_from_spec
@@ -103,7 +104,8 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
     ranked = [t.ngram for t in top_ngrams]
     progress(ProgressEvent("summarize", 0, 1, str(bank.units[col])))
     cands = summarize(helper, ranked, n_candidates=config.n_candidates, n_top=config.n_top_considered,
-                      n_pick=config.n_per_summary, sampling=config.summary_sampling, seed=config.seed)
+                      n_pick=config.n_per_summary, sampling=config.summary_sampling, seed=config.seed,
+                      styles=config.summary_styles)
     progress(ProgressEvent("summarize", 1, 1, f"{len(cands)} candidates"))
     scored = []
     for i, c in enumerate(cands):
@@ -250,7 +252,7 @@ def _assemble(bank, llm, ref, gen, table, resp, generic_texts, results, config, 
                           "n_texts": len(ref), "n_words": table.n_words, "n_ngrams": len(table),
                           "response_cache_key": resp.cache_key, "responses_from_cache": resp.from_cache},
         generic_corpus={"name": gen.name, "source": gen.source, "n_texts_used": len(generic_texts)},
-        config=dataclasses.asdict(config),
+        config=strict(dataclasses.asdict(config)),  # JSON types: the tuple of styles is a list, as read back
         usage=dataclasses.asdict(usage) if dataclasses.is_dataclass(usage) else (usage or {}),
         timings=timings,
         sasc_version=__version__,

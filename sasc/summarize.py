@@ -8,11 +8,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import ConfigError
 from .llm.base import HelperLLM, Sampling
 
-SUMMARY_PREFIX = "Here is a list of phrases:"
-SUMMARY_QUESTION = "What is a common theme among these phrases?"
-SUMMARY_INSTRUCTION = "Answer in English with the theme only, as a short phrase of at most 8 words."
+SUMMARY_STYLES: dict[str, tuple[str, str, str]] = {
+    # the paper's question, asking for the specific rather than the general
+    "theme": ("Here is a list of phrases:",
+              "What is a common theme among these phrases? Be specific: prefer the most distinctive words "
+              "of the list (names, stances, kinds of text) to a general category.",
+              "Answer in English with the theme only, as a short phrase of at most 8 words."),
+    # what the texts are or do: finds properties (a stance, a question, an opinion) a topic misses
+    "source": ("Here is a list of phrases taken from texts:",
+               "What kind of text are these phrases from? Say what the texts are about, or what they do, "
+               "or what attitude they express.",
+               "Answer in English with a short phrase of at most 8 words."),
+}
+"""Summary prompt styles: (preamble, question, instruction). ``summarize`` cycles through the
+styles it is given, one per n-gram subset."""
 
 
 @dataclass(frozen=True)
@@ -25,12 +37,29 @@ class Candidate:
     """The n-grams shown to the helper, in rank order."""
     raw_reply: str
     """The helper's reply before cleaning."""
+    style: str = "theme"
+    """The summary prompt style that produced it (a key of :data:`SUMMARY_STYLES`)."""
 
 
-def summary_prompt(ngrams: Sequence[str]) -> str:
-    """The paper's summarization prompt, adapted to chat models (tested as an exact string)."""
+def summary_prompt(ngrams: Sequence[str], style: str = "theme") -> str:
+    """The summarization prompt of one style (see :data:`SUMMARY_STYLES`; tested as exact strings)."""
+    preamble, question, instruction = SUMMARY_STYLES[check_styles((style,))[0]]
     bullets = "\n".join(f"- {g}" for g in ngrams)
-    return f"{SUMMARY_PREFIX}\n{bullets}\n{SUMMARY_QUESTION}\n{SUMMARY_INSTRUCTION}"
+    return f"{preamble}\n{bullets}\n{question}\n{instruction}"
+
+
+def check_styles(styles: Sequence[str]) -> tuple[str, ...]:
+    """``styles`` as a tuple; raises :class:`ConfigError` when empty or naming an unknown style."""
+    styles = tuple(styles)
+    unknown = [s for s in styles if s not in SUMMARY_STYLES]
+    if not styles or unknown:
+        raise ConfigError(f"summary styles must be a non-empty list of {sorted(SUMMARY_STYLES)}, got {list(styles)}")
+    return styles
+
+
+def parse_styles(text: str) -> tuple[str, ...]:
+    """Styles from a comma-separated list (a CLI flag), checked: ``"theme, source"`` -> ``("theme", "source")``."""
+    return check_styles([s.strip() for s in text.split(",") if s.strip()])
 
 
 def choose_subsets(n_top: int, n_pick: int, n_subsets: int, seed: int) -> list[list[int]]:
@@ -45,7 +74,13 @@ _FILLER = re.compile(
     r"(?:phrases|words|terms)\s+(?:is|are|seems to be|appears to be)\s*:?\s*"
     r"|^(?:the\s+)?(?:common\s+)?(?:theme|topic)\s*(?:is|:)\s*"
     r"|^(?:they|these phrases|these)\s+(?:are\s+)?(?:all\s+)?(?:related to|about|refer to|involve)\s+"
-    r"|^(?:answer|theme|explanation)\s*:\s*",
+    r"|^(?:answer|theme|explanation)\s*:\s*"
+    # replies to the "source" style: "These phrases are taken from ...", "It appears to be a list of phrases describing ..."
+    r"|^(?:it\s+(?:appears|seems)\s+to\s+be\s+)?(?:(?:this|these|the)\s+)?(?:texts?\s+(?:is|are)\s+)?"
+    r"(?:(?:is\s+)?a\s+)?(?:list\s+of\s+)?"
+    r"(?:phrases|texts?|words)\s+(?:(?:is|are)\s+)?(?:(?:all|likely|probably|mostly)\s+)?"
+    r"(?:(?:taken|come|coming)\s+)?(?:from|about|describ(?:e|ing)|discuss(?:ing)?|express(?:ing)?)\s+"
+    r"|^(?:an?\s+)?(?:text|texts|article|articles)\s+(?:about|on)\s+|^(?:taken\s+)?from\s+",
     re.IGNORECASE,
 )
 _THEME_SUFFIX = re.compile(
@@ -55,7 +90,7 @@ _THEME_SUFFIX = re.compile(
 )
 # a sentence-ending period: not the one of "vs.", "etc.", "Dr." or an initial ("U.S.")
 _PERIOD = r"(?<!\bvs)(?<!\betc)(?<!\bDr)(?<!\bMr)(?<!\bSt)(?<!\b[A-Za-z])\."
-_RATIONALE = re.compile(r"\s*(?:" + _PERIOD + r"|[;:!\n]|\s[-–—]\s|,?\s+(?:because|since|as they|as these|which|where|such as|e\.g\.|including|like)\b)",
+_RATIONALE = re.compile(r"\s*(?:" + _PERIOD + r"|[;:!\n]|\s[-–—]\s|,?\s+(?:because|since|as they|as these|which|where|such as|e\.g\.|including|like)\b|,\s+(?:possibly|specifically|especially|particularly|often)\b)",
                         re.IGNORECASE)
 
 
@@ -85,22 +120,25 @@ def _norm(s: str) -> str:
 
 def summarize(helper: HelperLLM, top_ngrams: Sequence[str], *, n_candidates: int = 5,
               n_top: int = 50, n_pick: int = 30, sampling: Sampling = Sampling(temperature=0.7, max_tokens=48),
-              seed: int = 0) -> list[Candidate]:
+              seed: int = 0, styles: Sequence[str] = ("theme",)) -> list[Candidate]:
     """Candidate explanations, each from a random ``n_pick`` of the top ``n_top`` n-grams.
 
-    ``top_ngrams`` must be in rank order (best first). Candidates that clean to the same
-    text (case, punctuation and a leading "the" ignored) are merged; empty ones dropped.
+    ``top_ngrams`` must be in rank order (best first). Subset ``i`` is asked with prompt
+    style ``styles[i % len(styles)]``. Candidates that clean to the same text (case,
+    punctuation and a leading "the" ignored) are merged; empty ones dropped.
     """
+    styles = check_styles(styles)
     ranked = list(top_ngrams)[:n_top]
     out: list[Candidate] = []
     seen: set[str] = set()
     for i, subset in enumerate(choose_subsets(len(ranked), n_pick, n_candidates, seed)):
         shown = [ranked[j] for j in subset]
         s = Sampling(sampling.temperature, sampling.top_p, sampling.max_tokens, sampling.seed + seed * 1000 + i)
-        reply = helper.complete(summary_prompt(shown), sampling=s).text
+        style = styles[i % len(styles)]
+        reply = helper.complete(summary_prompt(shown, style), sampling=s).text
         expl = clean_explanation(reply)
         key = _norm(expl)
         if key and key not in seen:
             seen.add(key)
-            out.append(Candidate(expl, shown, reply))
+            out.append(Candidate(expl, shown, reply, style))
     return out

@@ -25,6 +25,8 @@ JOB_STATES = {"queued": jpb.JOB_STATE_QUEUED, "running": jpb.JOB_STATE_RUNNING,
               "succeeded": jpb.JOB_STATE_SUCCEEDED, "failed": jpb.JOB_STATE_FAILED,
               "cancelled": jpb.JOB_STATE_CANCELLED}
 SETTINGS_FIELDS = [f.name for f in jpb.ExplainSettings.DESCRIPTOR.fields]
+LIST_SETTINGS = ("summary_styles",)
+"""Repeated fields of ExplainSettings: set when non-empty (proto3 has no presence for them)."""
 SETTING_RANGES = {
     "max_n": (1, 10), "min_count": (1, 1_000_000), "n_top_reported": (1, 10_000), "n_top_considered": (1, 10_000),
     "n_per_summary": (1, 1_000), "n_candidates": (1, 50), "n_synthetic": (1, 200), "n_generic": (2, 100_000),
@@ -170,7 +172,8 @@ def job_spec(req: jpb.SubmitJobRequest, max_texts: int) -> JobSpec:
     helper = req.helper or "local"
     if helper.partition(":")[0].lower() not in HELPER_KINDS:
         raise ConfigError(f"unknown helper spec {helper[:60]!r}: use local, local:<model>, openai:MODEL or fake")
-    settings = {f: getattr(req.settings, f) for f in SETTINGS_FIELDS if req.settings.HasField(f)}
+    settings = {f: getattr(req.settings, f) for f in SETTINGS_FIELDS if f not in LIST_SETTINGS and req.settings.HasField(f)}
+    settings |= {f: list(getattr(req.settings, f)) for f in LIST_SETTINGS if getattr(req.settings, f)}
     for name, value in settings.items():
         low, high = SETTING_RANGES.get(name, (None, None))
         if low is not None and not low <= value <= high:

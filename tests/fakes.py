@@ -35,7 +35,7 @@ class KeywordModule:
 def topical_reply(prompt: str) -> str:
     """A scripted helper that behaves sensibly: the theme is the first listed phrase;
     synthetic texts mention the concept (related) or not (unrelated)."""
-    if prompt.startswith("Here is a list of phrases:"):
+    if prompt.startswith("Here is a list of phrases"):  # either summary style
         first = prompt.split("\n")[1].removeprefix("- ")
         return f'The common theme among these phrases is "{first}", because they all relate to it.'
     m = re.search(r"clearly about: (.*)\.\n", prompt)

@@ -199,7 +199,7 @@ def test_summarize_setting_by_hand():
 
 def themed_reply(prompt: str) -> str:
     """Summaries name the first listed phrase; synthetic texts mention the theme."""
-    if prompt.startswith("Here is a list of phrases:"):
+    if prompt.startswith("Here is a list of phrases"):  # either summary style
         return prompt.split("\n")[1].removeprefix("- ")
     m = re.search(r"(?:about|nothing to do with): (.*)\.\n", prompt)
     topic = m.group(1) if m else "things"

@@ -109,6 +109,7 @@ def test_cancel_a_running_job(client):
     ({"corpus": ["  "]}, ConfigError, "empty"),
     ({"settings": {"n_candidates": 0}}, ConfigError, "n_candidates must be in 1..50"),
     ({"settings": {"n_bootstrap": 10**9}}, ConfigError, "n_bootstrap must be in"),
+    ({"settings": {"summary_styles": ["theme", "poem"]}}, ConfigError, "summary styles"),
     ({"units": ["nope"]}, ConfigError, None),
     ({"concurrency": 99}, ConfigError, "concurrency"),
 ])
@@ -117,6 +118,15 @@ def test_bad_jobs_are_refused_or_fail_with_a_clear_status(client, module, kw, er
     with pytest.raises(error, match=message) as info:
         client.explain(module.id, progress=False, **args)  # refused at submit, or the job fails with it
     assert info.value.code == "INVALID_ARGUMENT"
+
+
+def test_summary_styles_reach_the_job(client, module):
+    result = client.explain(module.id, units=[0], corpus=FOOD_CORPUS, generic=GENERIC, helper="fake",
+                            settings={**SETTINGS, "summary_styles": ["source"]}, progress=False)
+    assert result.config["summary_styles"] == ["source"]
+    default = client.explain(module.id, units=[0], corpus=FOOD_CORPUS, generic=GENERIC, helper="fake",
+                             settings=SETTINGS, progress=False)
+    assert default.config["summary_styles"] == list(sasc.ExplainConfig().summary_styles)
 
 
 def test_unknown_jobs_and_modules(client):

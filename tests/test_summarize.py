@@ -2,17 +2,38 @@ import pytest
 
 from sasc.llm import ScriptedLLM
 from sasc.llm.base import Sampling
-from sasc.summarize import choose_subsets, clean_explanation, summarize, summary_prompt
+import sasc
+from sasc.summarize import choose_subsets, clean_explanation, parse_styles, summarize, summary_prompt
 
 
-def test_prompt_exact_string():
+def test_prompt_exact_strings():
     assert summary_prompt(["pizza", "hot soup"]) == (
         "Here is a list of phrases:\n"
         "- pizza\n"
         "- hot soup\n"
-        "What is a common theme among these phrases?\n"
+        "What is a common theme among these phrases? Be specific: prefer the most distinctive words of the list "
+        "(names, stances, kinds of text) to a general category.\n"
         "Answer in English with the theme only, as a short phrase of at most 8 words."
     )
+    assert summary_prompt(["pizza"], "source") == (
+        "Here is a list of phrases taken from texts:\n"
+        "- pizza\n"
+        "What kind of text are these phrases from? Say what the texts are about, or what they do, "
+        "or what attitude they express.\n"
+        "Answer in English with a short phrase of at most 8 words."
+    )
+
+
+def test_styles_are_checked():
+    assert parse_styles(" theme, source ,") == ("theme", "source")
+    for bad in ("", "theme,topic"):
+        with pytest.raises(sasc.ConfigError, match="summary styles"):
+            parse_styles(bad)
+    with pytest.raises(sasc.ConfigError, match="summary styles"):
+        summary_prompt(["pizza"], "Theme")
+    with pytest.raises(sasc.ConfigError, match="the string"):
+        sasc.ExplainConfig(summary_styles="theme")
+    assert sasc.ExplainConfig(summary_styles=["source"]).summary_styles == ("source",)  # as read from JSON
 
 
 @pytest.mark.parametrize("reply,expected", [
@@ -30,6 +51,17 @@ def test_prompt_exact_string():
     ("Numbers and quantities; many phrases contain digits", "Numbers and quantities"),
     ("  family relationships  ", "family relationships"),
     ("The common theme is emotions. They express feelings.", "emotions"),
+    ("Crime is often discussed in legal contexts", "Crime is often discussed in legal contexts"),
+    # replies to the "source" style
+    ("These phrases are taken from religious texts", "religious texts"),
+    ("This is a list of phrases taken from a text about regime change", "regime change"),
+    ("It appears to be a list of phrases describing actions or requests", "actions or requests"),
+    ("The phrases describe political ideas and attitudes", "political ideas and attitudes"),
+    ("These phrases are from a narrative text, possibly a movie review", "a narrative text"),
+    ("Texts about sports", "sports"),
+    ("The text is a list of phrases about expressing opinions", "expressing opinions"),
+    ("from texts about mathematics and science, particularly in the natural sciences", "mathematics and science"),
+    ("Words of love", "Words of love"),
 ])
 def test_clean_explanation(reply, expected):
     assert clean_explanation(reply) == expected
@@ -55,3 +87,13 @@ def test_summarize_dedupes_and_records_ngrams():
     seeds = [c.sampling.seed for c in llm.calls]
     assert len(set(seeds)) == 4  # each candidate its own seed, reproducibly
     assert all(c.sampling.temperature == 0.5 for c in llm.calls)
+    assert [c.style for c in cands] == ["theme", "theme"]  # the default of summarize() is the paper's prompt alone
+
+
+def test_summarize_cycles_styles():
+    llm = ScriptedLLM(["Food", "Recipes", "Sports", "Cooking shows", "Music"])
+    cands = summarize(llm, [f"g{i}" for i in range(50)], n_candidates=5, styles=("theme", "source"))
+    assert [c.style for c in cands] == ["theme", "source", "theme", "source", "theme"]
+    assert [c.explanation for c in cands] == ["Food", "Recipes", "Sports", "Cooking shows", "Music"]
+    assert [call.prompt.startswith("Here is a list of phrases taken from texts:") for call in llm.calls] == [
+        False, True, False, True, False]

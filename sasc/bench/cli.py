@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from ..config import ExplainConfig
+from ..summarize import SUMMARY_STYLES, parse_styles
 from .d3 import SETTINGS, D3Options
 from .tasks import DEFAULT_DATA
 
@@ -44,6 +45,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--cache-dir", default=None, help="cache root (default: $SASC_CACHE or ~/.cache/sasc)")
     p.add_argument("--candidates", type=int, default=DEFAULTS.n_candidates,
                    help=f"summary prompts per task (default: {DEFAULTS.n_candidates})")
+    p.add_argument("--summary-styles", default=",".join(DEFAULTS.summary_styles),
+                   help=f"summary prompt styles cycled over the candidates, among {', '.join(SUMMARY_STYLES)} "
+                        f"(default: {','.join(DEFAULTS.summary_styles)})")
     p.add_argument("--synthetic", type=int, default=DEFAULTS.n_synthetic,
                    help=f"synthetic texts per candidate (default: {DEFAULTS.n_synthetic})")
     p.add_argument("--unrelated", type=int, default=DEFAULTS.n_unrelated,
@@ -65,7 +69,8 @@ def cmd_d3(args: argparse.Namespace) -> int:
     from .d3 import run_d3
 
     config = dataclasses.replace(DEFAULTS, n_candidates=args.candidates, n_synthetic=args.synthetic,
-                                 n_unrelated=args.unrelated, n_generic=args.generic_size)
+                                 n_unrelated=args.unrelated, n_generic=args.generic_size,
+                                 summary_styles=parse_styles(args.summary_styles))
     options = D3Options(settings=tuple(s.strip() for s in args.settings.split(",") if s.strip()),
                         seeds=tuple(_ints(args.seeds, "--seeds") or [0]),
                         shared_responses=not args.per_corpus_responses, max_corpus_texts=args.max_corpus_texts)

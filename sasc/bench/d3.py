@@ -37,6 +37,8 @@ from ..jsonio import dumps, nan_if_none
 from ..llm.base import HelperLLM
 from ..modules.base import to_response_array
 from ..progress import ProgressEvent, ProgressFn, no_progress
+from ..summarize import summary_prompt
+from ..synthetic import synthetic_prompt
 from .judging import judge_candidates, noisy_responses, recovers
 from .responses import D3Responses, d3_bank
 from .similarity import SimilarityJudge
@@ -127,8 +129,15 @@ def run_key(task: D3Task, setting: str, seed: int, helper_name: str, config: Exp
     payload = json.dumps({"task": dataclasses.asdict(task) | {"corpus_file": None}, "setting": setting,
                           "seed": seed, "helper": helper_name, "config": dataclasses.asdict(config),
                           "noise": [options.noise_scale, options.noise_top] if setting == "noisy" else None,
-                          "max_texts": options.max_corpus_texts}, sort_keys=True, default=str)
+                          "max_texts": options.max_corpus_texts, "prompts": prompt_templates(config)},
+                         sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def prompt_templates(config: ExplainConfig) -> list[str]:
+    """The helper prompts a config uses, with placeholders: a reworded prompt is a new run."""
+    return ([summary_prompt(["{ngram}"], s) for s in config.summary_styles]
+            + [synthetic_prompt("{explanation}", config.n_synthetic, related) for related in (True, False)])
 
 
 def record_path(out: Path, setting: str, seed: int, task: D3Task) -> Path:
