@@ -75,6 +75,7 @@ _FILLER = re.compile(
     r"|^(?:the\s+)?(?:common\s+)?(?:theme|topic)\s*(?:is|:)\s*"
     r"|^(?:they|these phrases|these)\s+(?:are\s+)?(?:all\s+)?(?:related to|about|refer to|involve)\s+"
     r"|^(?:answer|theme|explanation)\s*:\s*"
+    r"|^(?:the\s+)?(?:common\s+)?theme\s+of\s+(?=.*\s+in\s+these\s+phrases\b)"
     # replies to the "source" style: "These phrases are taken from ...", "It appears to be a list of phrases describing ..."
     r"|^(?:it\s+(?:appears|seems)\s+to\s+be\s+)?(?:(?:this|these|the)\s+)?(?:texts?\s+(?:is|are)\s+)?"
     r"(?:(?:is\s+)?a\s+)?(?:list\s+of\s+)?"
@@ -90,7 +91,7 @@ _THEME_SUFFIX = re.compile(
 )
 # a sentence-ending period: not the one of "vs.", "etc.", "Dr." or an initial ("U.S.")
 _PERIOD = r"(?<!\bvs)(?<!\betc)(?<!\bDr)(?<!\bMr)(?<!\bSt)(?<!\b[A-Za-z])\."
-_RATIONALE = re.compile(r"\s*(?:" + _PERIOD + r"|[;:!\n]|\s[-–—]\s|,?\s+(?:because|since|as they|as these|which|where|such as|e\.g\.|including|like)\b|,\s+(?:possibly|specifically|especially|particularly|often)\b)",
+_RATIONALE = re.compile(r"\s*(?:" + _PERIOD + r"|[;:!\n]|\s[-–—]\s|,?\s+(?:because|since|as they|as these|which|where|such as|e\.g\.|including|like)\b|,\s+(?:possibly|specifically|especially|particularly|often)\b|\s+in\s+these\s+phrases\b)",
                         re.IGNORECASE)
 
 

@@ -47,7 +47,7 @@ def test_equal_to_local_with_cache_and_progress(ray_cluster, tmp_path):
     assert again.from_cache and again.cache_key == res.cache_key  # the same content-addressed cache
 
 
-def test_killed_worker_mid_stage_loses_no_finished_shard(ray_cluster, tmp_path):
+def test_killed_worker_mid_stage_loses_no_finished_shard(ray_cluster, tmp_path, caplog):
     table = count_ngrams(FOOD_CORPUS)
     shards, _ = plan_shards(KeywordModule(), table.ngrams, 5)
     log = tmp_path / "batches.jsonl"
@@ -67,6 +67,7 @@ def test_killed_worker_mid_stage_loses_no_finished_shard(ray_cluster, tmp_path):
 
     res = ngram_responses(KeywordModule(), table, shard_size=5, runner=Recording(), progress=events.append)
     assert runner.stats.restarts == 1 and 1 <= runner.stats.resubmitted <= 2  # only the dead actor's shards
+    assert [r.levelname for r in caplog.records if "Ray worker died" in r.getMessage()] == ["WARNING"]  # said once
     np.testing.assert_array_equal(res.values[:, 0], KeywordModule()(table.ngrams))
     assert sorted(i for i, _ in delivered) == [s.index for s in shards]  # each shard delivered once
     scored = [tuple(json.loads(line)) for line in log.read_text().splitlines()]

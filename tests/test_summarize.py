@@ -51,6 +51,8 @@ def test_styles_are_checked():
     ("Numbers and quantities; many phrases contain digits", "Numbers and quantities"),
     ("  family relationships  ", "family relationships"),
     ("The common theme is emotions. They express feelings.", "emotions"),
+    ("The theme of tragedy in these phrases is common to many narratives", "tragedy"),
+    ("Theme of the week", "Theme of the week"),
     ("Crime is often discussed in legal contexts", "Crime is often discussed in legal contexts"),
     # replies to the "source" style
     ("These phrases are taken from religious texts", "religious texts"),

@@ -10,6 +10,7 @@ its unfinished shards are sent again, a bounded number of times.
 
 from __future__ import annotations
 
+import logging
 import pickle
 import time
 import uuid
@@ -24,6 +25,8 @@ from ..errors import ConfigError, ModuleError, SascError
 from ..modules.base import fingerprint, is_cacheable, module_name
 from ..responses import WorkShard, score_shard
 from .spec import ModuleSource, build_source, resolve_source
+
+log = logging.getLogger("sasc.distributed")
 
 
 def import_ray() -> Any:
@@ -291,6 +294,8 @@ class RayRunner:
                               f"{lost[shard.index]} times; giving up (finished shards are kept in the response "
                               f"cache and a rerun resumes from them). Last error: {str(error)[:300]}") from None
         if gen == slot.generation:
+            log.warning("a Ray worker died scoring shard %d (%d texts); starting a new one and resending the "
+                        "shards it held. %s", shard.index, len(shard.rows), str(error)[:200])
             self._replace(ray, slot, bank)
 
 
