@@ -84,6 +84,9 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
                         f"(default: {','.join(DEFAULTS.summary_styles)})")
     p.add_argument("--synthetic", type=int, default=DEFAULTS.n_synthetic,
                    help=f"synthetic texts per candidate (default: {DEFAULTS.n_synthetic})")
+    p.add_argument("--tiebreak", type=int, default=DEFAULTS.n_tiebreak,
+                   help="when the two best candidates' σ intervals overlap, this many more synthetic texts for "
+                        f"each before the final ranking (default: {DEFAULTS.n_tiebreak}: off)")
     p.add_argument("--unrelated", type=int, default=DEFAULTS.n_unrelated,
                    help=f"unrelated synthetic texts per candidate, for the paper's σ variant only "
                         f"(default: {DEFAULTS.n_unrelated}: none)")
@@ -105,7 +108,7 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> ExplainConfig:
     return dataclasses.replace(
         DEFAULTS, ngrams=NgramSettings(max_n=args.max_n, min_count=args.min_count),
-        n_candidates=args.candidates, n_synthetic=args.synthetic, n_unrelated=args.unrelated,
+        n_candidates=args.candidates, n_synthetic=args.synthetic, n_unrelated=args.unrelated, n_tiebreak=args.tiebreak,
         summary_styles=parse_styles(args.summary_styles), n_generic=args.generic_size, seed=args.seed)
 
 

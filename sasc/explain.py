@@ -17,16 +17,16 @@ from .config import ExplainConfig
 from .corpora import DEFAULT_GENERIC, DEFAULT_REFERENCE, Corpus, load_corpus, sample_texts
 from .errors import ConfigError
 from .jsonio import strict
-from .llm.base import HelperLLM
+from .llm.base import HelperLLM, Sampling
 from .modules.base import as_bank, check_finite, module_name, to_response_array
 from .modules.registry import module_from_spec
 from .ngrams import NgramTable, count_ngrams
 from .progress import ProgressEvent, ProgressFn, no_progress
 from .responses import ResponseTable, ShardRunner, ngram_responses
 from .results import ExplainResult, ScoredCandidate, TopNgram, UnitExplanation
-from .scoring import score_sigma, top_k_indices
+from .scoring import intervals_overlap, score_sigma, top_k_indices
 from .summarize import summarize
-from .synthetic import synthetic_texts
+from .synthetic import dedupe_texts, synthetic_texts
 
 
 class UnitRunner(Protocol):
@@ -97,7 +97,9 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
                  helper: HelperLLM, config: ExplainConfig, progress: ProgressFn = no_progress) -> UnitExplanation:
     """Summarize and score one unit given its n-gram responses ``values`` ``[n_ngrams]``.
 
-    ``progress`` receives ``"summarize"`` and ``"score"`` (one step per candidate) events.
+    ``progress`` receives ``"summarize"`` and ``"score"`` (one step per candidate) events. With
+    ``config.n_tiebreak``, the two best candidates get more synthetic texts when their σ
+    intervals overlap (see :func:`more_evidence`).
     """
     top = top_k_indices(values, max(config.n_top_reported, config.n_top_considered))
     top_ngrams = [TopNgram(table.ngrams[i], float(values[i]), int(table.counts[i])) for i in top]
@@ -119,8 +121,34 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
         score = score_sigma(r, generic_values, u, n_boot=config.n_bootstrap, seed=config.seed)
         scored.append(ScoredCandidate(c.explanation, score, c.ngrams, related, unrelated, [float(x) for x in r]))
     progress(ProgressEvent("score", len(cands), len(cands)))
-    scored.sort(key=lambda s: -s.score.sigma if np.isfinite(s.score.sigma) else np.inf)
+    scored.sort(key=_by_sigma)
+    if config.n_tiebreak and len(scored) >= 2 and intervals_overlap(scored[0].score, scored[1].score):
+        scored[:2] = [more_evidence(bank, col, c, generic_values, helper, config) for c in scored[:2]]
+        scored.sort(key=_by_sigma)
     return UnitExplanation(bank.units[col], top_ngrams[: config.n_top_reported], scored)
+
+
+TIEBREAK_SEED = 1000
+"""Added to the synthetic sampling seed for tie-break texts, so they differ from the first ones."""
+
+
+def _by_sigma(c: ScoredCandidate) -> float:
+    return -c.score.sigma if np.isfinite(c.score.sigma) else np.inf
+
+
+def more_evidence(bank: Any, col: int, cand: ScoredCandidate, generic_values: np.ndarray, helper: HelperLLM,
+                  config: ExplainConfig) -> ScoredCandidate:
+    """``cand`` rescored with ``config.n_tiebreak`` more synthetic texts (new seeds; repeats dropped)."""
+    s = config.synthetic_sampling
+    extra = synthetic_texts(helper, cand.explanation, config.n_tiebreak, related=True,
+                            sampling=Sampling(s.temperature, s.top_p, s.max_tokens, s.seed + TIEBREAK_SEED))
+    new = dedupe_texts(cand.related_texts + extra)[len(cand.related_texts):]
+    if not new:
+        return cand
+    related = [*cand.related_responses, *(float(x) for x in bank_column(bank, new, col))]
+    score = score_sigma(np.asarray(related), generic_values, bank_column(bank, cand.unrelated_texts, col),
+                        n_boot=config.n_bootstrap, seed=config.seed)
+    return dataclasses.replace(cand, score=score, related_texts=cand.related_texts + new, related_responses=related)
 
 
 def explain(

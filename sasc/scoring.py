@@ -94,6 +94,11 @@ def score_sigma(related: np.ndarray, generic: np.ndarray, unrelated: np.ndarray 
     )
 
 
+def intervals_overlap(a: SigmaScore, b: SigmaScore) -> bool:
+    """Whether the 95% intervals of two scores overlap (False when either is NaN)."""
+    return bool(a.ci_low <= b.ci_high and b.ci_low <= a.ci_high)
+
+
 def top_k_indices(values: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` largest values, largest first; ties by lower index."""
     values = np.asarray(values)

@@ -91,8 +91,12 @@ _THEME_SUFFIX = re.compile(
 )
 # a sentence-ending period: not the one of "vs.", "etc.", "Dr." or an initial ("U.S.")
 _PERIOD = r"(?<!\bvs)(?<!\betc)(?<!\bDr)(?<!\bMr)(?<!\bSt)(?<!\b[A-Za-z])\."
-_RATIONALE = re.compile(r"\s*(?:" + _PERIOD + r"|[;:!\n]|\s[-–—]\s|,?\s+(?:because|since|as they|as these|which|where|such as|e\.g\.|including|like)\b|,\s+(?:possibly|specifically|especially|particularly|often)\b|\s+in\s+these\s+phrases\b)",
-                        re.IGNORECASE)
+_RATIONALE = re.compile(
+    r"\s*(?:" + _PERIOD + r"|[;:!\n]|\s[-–—]\s"
+    r"|,?\s+(?:because|since|as they|as these|which|where|such as|e\.g\.|including|like)\b"
+    r"|,\s+(?:possibly|specifically|especially|particularly|often)\b"  # ", often with ..." (not "is often")
+    r"|\s+in\s+these\s+phrases\b)",
+    re.IGNORECASE)
 
 
 def clean_explanation(reply: str) -> str:

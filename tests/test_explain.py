@@ -105,7 +105,8 @@ def test_cli_help_documents_every_option(capsys):
         main(["explain", "--help"])
     text = capsys.readouterr().out
     for opt in ["--module", "--units", "--corpus", "--column", "--generic", "--helper", "--out", "--cache-dir",
-                "--max-n", "--min-count", "--candidates", "--synthetic", "--generic-size", "--seed", "--quiet"]:
+                "--max-n", "--min-count", "--candidates", "--summary-styles", "--synthetic", "--tiebreak", "--unrelated",
+                "--generic-size", "--seed", "--quiet"]:
         assert opt in text
 
 
@@ -126,3 +127,39 @@ def test_unrelated_texts_only_when_asked(keyword_module, topical_helper):
     assert "σ(paper)" in format_result(paper)
     with pytest.raises(sasc.ConfigError, match="n_unrelated"):
         dataclasses.replace(SMALL, n_unrelated=-1)
+
+
+def _tie_helper(themes):
+    """Summaries name ``themes`` in turn; every synthetic text is new (a running number) and
+    holds its theme word once among 5 words, so candidates about food words tie exactly."""
+    import itertools
+    import re
+
+    names, numbers = itertools.cycle(themes), itertools.count()
+
+    def reply(prompt):
+        if prompt.startswith("Here is a list of phrases"):
+            return next(names)
+        topic = re.search(r"clearly about: (.*)\.\n", prompt).group(1)
+        return json.dumps({"sentences": [f"{topic} and talk number {next(numbers)}" for _ in range(5)]})
+
+    return ScriptedLLM(reply)
+
+
+def test_tiebreak_adds_texts_to_the_top_two_only_when_their_intervals_overlap(keyword_module):
+    import dataclasses
+
+    config = dataclasses.replace(SMALL, n_tiebreak=3)
+    tied = _tie_helper(["pizza", "soup", "weather"])
+    res = sasc.explain(keyword_module, corpus=FOOD_CORPUS, generic=GENERIC, helper=tied, config=config)
+    by_name = {c.explanation: c for c in res.units[0].candidates}
+    assert [by_name[n].score.n_related for n in ("pizza", "soup", "weather")] == [8, 8, 5]
+    assert len(by_name["pizza"].related_responses) == 8 and len(set(by_name["pizza"].related_texts)) == 8
+    assert res.units[0].best.explanation in ("pizza", "soup")
+    assert len(tied.calls) == 3 + 3 + 2  # summaries, first texts, one tie-break call each for the top two
+    clear = _tie_helper(["pizza", "weather"])
+    res = sasc.explain(keyword_module, corpus=FOOD_CORPUS, generic=GENERIC, helper=clear,
+                       config=dataclasses.replace(config, n_candidates=2))
+    assert [c.score.n_related for c in res.units[0].candidates] == [5, 5] and len(clear.calls) == 2 + 2
+    with pytest.raises(sasc.ConfigError, match="n_tiebreak"):
+        dataclasses.replace(SMALL, n_tiebreak=-1)

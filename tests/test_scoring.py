@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from sasc.errors import ConfigError
-from sasc.scoring import bootstrap_sigma_ci, score_sigma, sigma, top_k_indices
+from sasc.scoring import SigmaScore, bootstrap_sigma_ci, intervals_overlap, score_sigma, sigma, top_k_indices
 
 
 def test_sigma_by_hand():
@@ -56,3 +56,13 @@ def test_scores_compare_nan_as_equal():
     b = score_sigma(np.array([2.0, 3.0]), np.array([0.0, 1.0, 2.0]), n_boot=50)
     assert np.isnan(a.sigma_paper) and a == b and hash(a) == hash(b)
     assert a != score_sigma(np.array([2.0, 4.0]), np.array([0.0, 1.0, 2.0]), n_boot=50)
+
+
+def test_intervals_overlap():
+    def score(lo, hi):
+        return SigmaScore((lo + hi) / 2, lo, hi, float("nan"), 0.0, 5, 0, 20)
+
+    assert intervals_overlap(score(1, 3), score(2, 4)) and intervals_overlap(score(2, 4), score(1, 3))
+    assert intervals_overlap(score(1, 3), score(3, 5))  # touching ends count
+    assert not intervals_overlap(score(1, 2), score(3, 4))
+    assert not intervals_overlap(score(float("nan"), 2), score(1, 3))

@@ -110,6 +110,7 @@ def test_cancel_a_running_job(client):
     ({"settings": {"n_candidates": 0}}, ConfigError, "n_candidates must be in 1..50"),
     ({"settings": {"n_bootstrap": 10**9}}, ConfigError, "n_bootstrap must be in"),
     ({"settings": {"summary_styles": ["theme", "poem"]}}, ConfigError, "summary styles"),
+    ({"settings": {"n_tiebreak": 500}}, ConfigError, "n_tiebreak must be in 0..200"),
     ({"units": ["nope"]}, ConfigError, None),
     ({"concurrency": 99}, ConfigError, "concurrency"),
 ])

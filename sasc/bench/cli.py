@@ -50,6 +50,9 @@ def add_commands(subparsers) -> None:
                         f"(default: {','.join(DEFAULTS.summary_styles)})")
     p.add_argument("--synthetic", type=int, default=DEFAULTS.n_synthetic,
                    help=f"synthetic texts per candidate (default: {DEFAULTS.n_synthetic})")
+    p.add_argument("--tiebreak", type=int, default=DEFAULTS.n_tiebreak,
+                   help="when the two best candidates' σ intervals overlap, this many more synthetic texts for "
+                        f"each before the final ranking (default: {DEFAULTS.n_tiebreak}: off)")
     p.add_argument("--unrelated", type=int, default=DEFAULTS.n_unrelated,
                    help=f"unrelated synthetic texts per candidate, for the paper's σ variant only "
                         f"(default: {DEFAULTS.n_unrelated}: none)")
@@ -69,7 +72,7 @@ def cmd_d3(args: argparse.Namespace) -> int:
     from .d3 import run_d3
 
     config = dataclasses.replace(DEFAULTS, n_candidates=args.candidates, n_synthetic=args.synthetic,
-                                 n_unrelated=args.unrelated, n_generic=args.generic_size,
+                                 n_unrelated=args.unrelated, n_tiebreak=args.tiebreak, n_generic=args.generic_size,
                                  summary_styles=parse_styles(args.summary_styles))
     options = D3Options(settings=tuple(s.strip() for s in args.settings.split(",") if s.strip()),
                         seeds=tuple(_ints(args.seeds, "--seeds") or [0]),
