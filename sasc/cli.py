@@ -77,21 +77,7 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-n", type=int, default=DEFAULTS.ngrams.max_n, help=f"longest n-gram in words (default: {DEFAULTS.ngrams.max_n})")
     p.add_argument("--min-count", type=int, default=DEFAULTS.ngrams.min_count,
                    help=f"drop n-grams seen fewer times (default: {DEFAULTS.ngrams.min_count})")
-    p.add_argument("--candidates", type=int, default=DEFAULTS.n_candidates,
-                   help=f"summary prompts per unit (default: {DEFAULTS.n_candidates})")
-    p.add_argument("--summary-styles", default=",".join(DEFAULTS.summary_styles),
-                   help=f"summary prompt styles cycled over the candidates, among {', '.join(SUMMARY_STYLES)} "
-                        f"(default: {','.join(DEFAULTS.summary_styles)})")
-    p.add_argument("--synthetic", type=int, default=DEFAULTS.n_synthetic,
-                   help=f"synthetic texts per candidate (default: {DEFAULTS.n_synthetic})")
-    p.add_argument("--tiebreak", type=int, default=DEFAULTS.n_tiebreak,
-                   help="when the two best candidates' σ intervals overlap, this many more synthetic texts for "
-                        f"each before the final ranking (default: {DEFAULTS.n_tiebreak}: off)")
-    p.add_argument("--unrelated", type=int, default=DEFAULTS.n_unrelated,
-                   help=f"unrelated synthetic texts per candidate, for the paper's σ variant only "
-                        f"(default: {DEFAULTS.n_unrelated}: none)")
-    p.add_argument("--generic-size", type=int, default=DEFAULTS.n_generic,
-                   help=f"generic-corpus texts in the σ baseline (default: {DEFAULTS.n_generic})")
+    add_method_args(p, per="unit")
     p.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default: {DEFAULTS.seed})")
     p.add_argument("--concurrency", type=int, default=1, help="units explained at once; with --backend ray, helper "
                                                               "calls in flight across the cluster (default: 1)")
@@ -105,11 +91,37 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
 
-def config_from_args(args: argparse.Namespace) -> ExplainConfig:
+def add_method_args(p: argparse.ArgumentParser, per: str) -> None:
+    """Options of the explanation method shared by `sasc explain`, `sasc benchmark d3` and
+    `sasc fmri explain`; :func:`method_config` reads them. ``per``: what one explanation is for."""
+    p.add_argument("--candidates", type=int, default=DEFAULTS.n_candidates,
+                   help=f"summary prompts per {per} (default: {DEFAULTS.n_candidates})")
+    p.add_argument("--summary-styles", default=",".join(DEFAULTS.summary_styles),
+                   help=f"summary prompt styles cycled over the candidates, among {', '.join(SUMMARY_STYLES)} "
+                        f"(default: {','.join(DEFAULTS.summary_styles)})")
+    p.add_argument("--synthetic", type=int, default=DEFAULTS.n_synthetic,
+                   help=f"synthetic texts per candidate (default: {DEFAULTS.n_synthetic})")
+    p.add_argument("--tiebreak", type=int, default=DEFAULTS.n_tiebreak,
+                   help="when the two best candidates' σ intervals overlap, this many more synthetic texts for "
+                        f"each before the final ranking (default: {DEFAULTS.n_tiebreak}: off)")
+    p.add_argument("--unrelated", type=int, default=DEFAULTS.n_unrelated,
+                   help=f"unrelated synthetic texts per candidate, for the paper's σ variant only "
+                        f"(default: {DEFAULTS.n_unrelated}: none)")
+    p.add_argument("--generic-size", type=int, default=DEFAULTS.n_generic,
+                   help=f"generic-corpus texts in the σ baseline (default: {DEFAULTS.n_generic})")
+
+
+def method_config(args: argparse.Namespace, **fields: Any) -> ExplainConfig:
+    """The default config with the options of :func:`add_method_args`, and ``fields``, applied."""
     return dataclasses.replace(
-        DEFAULTS, ngrams=NgramSettings(max_n=args.max_n, min_count=args.min_count),
-        n_candidates=args.candidates, n_synthetic=args.synthetic, n_unrelated=args.unrelated, n_tiebreak=args.tiebreak,
-        summary_styles=parse_styles(args.summary_styles), n_generic=args.generic_size, seed=args.seed)
+        DEFAULTS, n_candidates=args.candidates, summary_styles=parse_styles(args.summary_styles),
+        n_synthetic=args.synthetic, n_tiebreak=args.tiebreak, n_unrelated=args.unrelated,
+        n_generic=args.generic_size, **fields)
+
+
+def config_from_args(args: argparse.Namespace) -> ExplainConfig:
+    """The config of `sasc explain` and `sasc fmri explain`: method options, n-grams and seed."""
+    return method_config(args, ngrams=NgramSettings(max_n=args.max_n, min_count=args.min_count), seed=args.seed)
 
 
 def _units(value: str | None) -> list[str | int] | None:

@@ -163,3 +163,17 @@ def test_tiebreak_adds_texts_to_the_top_two_only_when_their_intervals_overlap(ke
     assert [c.score.n_related for c in res.units[0].candidates] == [5, 5] and len(clear.calls) == 2 + 2
     with pytest.raises(sasc.ConfigError, match="n_tiebreak"):
         dataclasses.replace(SMALL, n_tiebreak=-1)
+
+
+@pytest.mark.parametrize("argv", [["explain"], ["benchmark", "d3"], ["fmri", "explain", "model.npz"]])
+def test_method_options_reach_the_config_of_every_command(argv):
+    from sasc.cli import build_parser, method_config
+
+    flags = ["--candidates", "3", "--summary-styles", "source", "--synthetic", "7", "--tiebreak", "4",
+             "--unrelated", "2", "--generic-size", "50"]
+    config = method_config(build_parser().parse_args(argv + flags))
+    assert (config.n_candidates, config.summary_styles, config.n_synthetic, config.n_tiebreak, config.n_unrelated,
+            config.n_generic) == (3, ("source",), 7, 4, 2, 50)
+    assert method_config(build_parser().parse_args(argv)) == ExplainConfig()  # no flags: the library defaults
+    with pytest.raises(ConfigError, match="summary styles"):
+        method_config(build_parser().parse_args(argv + ["--summary-styles", "theme,poem"]))

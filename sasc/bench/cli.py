@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 from pathlib import Path
 
-from ..config import ExplainConfig
-from ..summarize import SUMMARY_STYLES, parse_styles
+from ..cli import TqdmProgress, _cache_dir, add_method_args, method_config
 from .d3 import SETTINGS, D3Options
 from .tasks import DEFAULT_DATA
-
-DEFAULTS = ExplainConfig()
 
 
 def _ints(value: str | None, what: str) -> list[int] | None:
@@ -43,21 +39,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--out", "-o", default="d3_results", help="output folder; records there are resumed "
                                                              "(default: d3_results)")
     p.add_argument("--cache-dir", default=None, help="cache root (default: $SASC_CACHE or ~/.cache/sasc)")
-    p.add_argument("--candidates", type=int, default=DEFAULTS.n_candidates,
-                   help=f"summary prompts per task (default: {DEFAULTS.n_candidates})")
-    p.add_argument("--summary-styles", default=",".join(DEFAULTS.summary_styles),
-                   help=f"summary prompt styles cycled over the candidates, among {', '.join(SUMMARY_STYLES)} "
-                        f"(default: {','.join(DEFAULTS.summary_styles)})")
-    p.add_argument("--synthetic", type=int, default=DEFAULTS.n_synthetic,
-                   help=f"synthetic texts per candidate (default: {DEFAULTS.n_synthetic})")
-    p.add_argument("--tiebreak", type=int, default=DEFAULTS.n_tiebreak,
-                   help="when the two best candidates' σ intervals overlap, this many more synthetic texts for "
-                        f"each before the final ranking (default: {DEFAULTS.n_tiebreak}: off)")
-    p.add_argument("--unrelated", type=int, default=DEFAULTS.n_unrelated,
-                   help=f"unrelated synthetic texts per candidate, for the paper's σ variant only "
-                        f"(default: {DEFAULTS.n_unrelated}: none)")
-    p.add_argument("--generic-size", type=int, default=DEFAULTS.n_generic,
-                   help=f"generic-corpus texts in the σ baseline (default: {DEFAULTS.n_generic})")
+    add_method_args(p, per="task")
     p.add_argument("--max-corpus-texts", type=int, default=None, help="use the first N texts of each corpus "
                    "(default: all; for smoke runs)")
     p.add_argument("--per-corpus-responses", action="store_true", help="score each corpus's n-grams separately "
@@ -68,12 +50,9 @@ def add_commands(subparsers) -> None:
 
 
 def cmd_d3(args: argparse.Namespace) -> int:
-    from ..cli import TqdmProgress, _cache_dir
     from .d3 import run_d3
 
-    config = dataclasses.replace(DEFAULTS, n_candidates=args.candidates, n_synthetic=args.synthetic,
-                                 n_unrelated=args.unrelated, n_tiebreak=args.tiebreak, n_generic=args.generic_size,
-                                 summary_styles=parse_styles(args.summary_styles))
+    config = method_config(args)
     options = D3Options(settings=tuple(s.strip() for s in args.settings.split(",") if s.strip()),
                         seeds=tuple(_ints(args.seeds, "--seeds") or [0]),
                         shared_responses=not args.per_corpus_responses, max_corpus_texts=args.max_corpus_texts)

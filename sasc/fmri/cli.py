@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 from pathlib import Path
 
 import numpy as np
 
-from ..cli import DEFAULTS, TqdmProgress
+from ..cli import DEFAULTS, TqdmProgress, add_method_args, config_from_args
 from ..corpora import BUILTIN_CORPORA, DEFAULT_GENERIC, DEFAULT_REFERENCE
-from ..ngrams import NgramSettings
 
 
 def _ints(value: str) -> tuple[int, ...]:
@@ -63,9 +61,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .report import write_report
 
     model = EncodingModel.load(args.model)
-    config = dataclasses.replace(DEFAULTS, ngrams=NgramSettings(max_n=args.max_n, min_count=args.min_count),
-                                 n_candidates=args.candidates, n_synthetic=args.synthetic,
-                                 n_generic=args.generic_size, seed=args.seed)
+    config = config_from_args(args)
     cache = args.cache_dir or os.environ.get("SASC_CACHE")
     bar = TqdmProgress(not args.quiet)
     try:
@@ -133,9 +129,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                                                                f"(default: {DEFAULT_REFERENCE})")
     e.add_argument("--generic", default=DEFAULT_GENERIC, help=f"generic corpus for σ (default: {DEFAULT_GENERIC})")
     e.add_argument("--helper", default="local", help="helper LLM spec, as for `sasc explain` (default: local)")
-    e.add_argument("--candidates", type=int, default=DEFAULTS.n_candidates, help=f"summaries per voxel (default: {DEFAULTS.n_candidates})")
-    e.add_argument("--synthetic", type=int, default=DEFAULTS.n_synthetic, help=f"synthetic texts per candidate (default: {DEFAULTS.n_synthetic})")
-    e.add_argument("--generic-size", type=int, default=DEFAULTS.n_generic, help=f"generic texts in σ (default: {DEFAULTS.n_generic})")
+    add_method_args(e, per="voxel")
     e.add_argument("--max-n", type=int, default=DEFAULTS.ngrams.max_n, help=f"longest n-gram (default: {DEFAULTS.ngrams.max_n})")
     e.add_argument("--min-count", type=int, default=DEFAULTS.ngrams.min_count, help=f"rarest n-gram kept (default: {DEFAULTS.ngrams.min_count})")
     e.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default: {DEFAULTS.seed})")
