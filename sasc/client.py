@@ -362,12 +362,20 @@ class Client:
 
             bar = progress = TqdmProgress()
         last = None
+        shown = None  # the last ProgressEvent handed to ``progress``
         try:
             for event in self._watch(job_id):
                 last = event.job
                 p = last.progress
-                if callable(progress) and p.stage not in ("", "queued", "done"):
-                    progress(ProgressEvent(p.stage, p.done, p.total, p.detail or f"{p.llm_calls} LLM calls"))
+                if not callable(progress):
+                    continue
+                if p.stage not in ("", "queued", "done"):
+                    shown = ProgressEvent(p.stage, p.done, p.total, p.detail or f"{p.llm_calls} LLM calls")
+                    progress(shown)
+                elif p.stage == "done" and shown is not None and shown.stage == "explain" and shown.done < p.units_done:
+                    # snapshots coalesce: the bar of the last stage still ends at the units the job finished
+                    shown = ProgressEvent("explain", p.units_done, shown.total, p.detail or shown.detail)
+                    progress(shown)
         finally:
             if bar is not None:
                 bar.close()
