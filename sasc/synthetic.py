@@ -17,6 +17,10 @@ from .errors import HelperReplyError
 from .llm.base import HelperLLM, Sampling
 
 
+RETRY_POLICY = "a retry asks for the missing texts only"
+"""How :func:`synthetic_texts` retries; part of the D3 run key, so records made otherwise are redone."""
+
+
 def synthetic_prompt(explanation: str, k: int, related: bool = True) -> str:
     """Prompt asking for ``k`` texts about (or having nothing to do with) ``explanation``."""
     if related:
@@ -30,10 +34,14 @@ def synthetic_prompt(explanation: str, k: int, related: bool = True) -> str:
 
 
 def sentences_schema(k: int) -> dict:
-    """JSON schema of the reply: an object with ``sentences``, a list of k strings."""
+    """JSON schema of the reply: an object with ``sentences``, a list of exactly k strings.
+
+    Both bounds matter with a small helper: without ``minItems = k`` it often stops at 8 or
+    9 texts, and a whole second call used to be spent on the one or two missing.
+    """
     return {
         "type": "object",
-        "properties": {"sentences": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": k}},
+        "properties": {"sentences": {"type": "array", "items": {"type": "string"}, "minItems": k, "maxItems": k}},
         "required": ["sentences"],
     }
 
@@ -115,16 +123,18 @@ def synthetic_texts(helper: HelperLLM, explanation: str, k: int = 10, *, related
     """``k`` distinct synthetic texts for ``explanation`` (fewer only if the helper can't).
 
     Calls the helper up to ``max_calls`` times (new seed each) until ``k`` distinct texts
-    are collected; ``k <= 0`` asks for nothing and returns ``[]``. Raises
-    :class:`HelperReplyError` when no usable text comes back.
+    are collected; a retry asks only for the texts still missing (repeats and empty items
+    are dropped), so it costs a few sentences, not ``k``. ``k <= 0`` asks for nothing and
+    returns ``[]``. Raises :class:`HelperReplyError` when no usable text comes back.
     """
     texts: list[str] = []
     if k <= 0:
         return texts
-    prompt = synthetic_prompt(explanation, k, related)
     for attempt in range(max_calls):
+        need = k - len(texts)
         s = Sampling(sampling.temperature, sampling.top_p, sampling.max_tokens, sampling.seed + attempt)
-        reply = helper.complete(prompt, sampling=s, json_schema=sentences_schema(k)).text
+        reply = helper.complete(synthetic_prompt(explanation, need, related), sampling=s,
+                                json_schema=sentences_schema(need)).text
         texts = dedupe_texts(texts + parse_list(reply))
         if len(texts) >= k:
             return texts[:k]

@@ -38,6 +38,13 @@ def test_synthetic_texts_fill_k_with_retries_and_schema():
     assert out == ["a one", "b two", "c three", "d"]
     assert llm.calls[0].json_schema == sentences_schema(4)
     assert llm.calls[0].sampling.seed != llm.calls[1].sampling.seed
+    # the retry asks only for the two texts still missing
+    assert llm.calls[1].prompt == synthetic_prompt("letters", 2) and llm.calls[1].json_schema == sentences_schema(2)
+
+
+def test_schema_asks_for_exactly_k_texts():
+    items = sentences_schema(7)["properties"]["sentences"]
+    assert (items["minItems"], items["maxItems"]) == (7, 7)
 
 
 def test_synthetic_texts_error_when_nothing_usable():

@@ -38,7 +38,7 @@ from ..llm.base import HelperLLM
 from ..modules.base import to_response_array
 from ..progress import ProgressEvent, ProgressFn, no_progress
 from ..summarize import summary_prompt
-from ..synthetic import synthetic_prompt
+from ..synthetic import RETRY_POLICY, sentences_schema, synthetic_prompt
 from .judging import judge_candidates, noisy_responses, recovers
 from .responses import D3Responses, d3_bank
 from .similarity import SimilarityJudge
@@ -137,7 +137,8 @@ def run_key(task: D3Task, setting: str, seed: int, helper_name: str, config: Exp
 def prompt_templates(config: ExplainConfig) -> list[str]:
     """The helper prompts a config uses, with placeholders: a reworded prompt is a new run."""
     return ([summary_prompt(["{ngram}"], s) for s in config.summary_styles]
-            + [synthetic_prompt("{explanation}", config.n_synthetic, related) for related in (True, False)])
+            + [synthetic_prompt("{explanation}", config.n_synthetic, related) for related in (True, False)]
+            + [json.dumps(sentences_schema(config.n_synthetic), sort_keys=True), RETRY_POLICY])
 
 
 def record_path(out: Path, setting: str, seed: int, task: D3Task) -> Path:
