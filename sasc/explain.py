@@ -17,7 +17,7 @@ from .config import ExplainConfig
 from .corpora import DEFAULT_GENERIC, DEFAULT_REFERENCE, Corpus, load_corpus, sample_texts
 from .errors import ConfigError
 from .jsonio import strict
-from .llm.base import HelperLLM, Sampling
+from .llm.base import HelperLLM
 from .modules.base import as_bank, check_finite, module_name, to_response_array
 from .modules.registry import module_from_spec
 from .ngrams import NgramTable, count_ngrams
@@ -139,9 +139,8 @@ def _by_sigma(c: ScoredCandidate) -> float:
 def more_evidence(bank: Any, col: int, cand: ScoredCandidate, generic_values: np.ndarray, helper: HelperLLM,
                   config: ExplainConfig) -> ScoredCandidate:
     """``cand`` rescored with ``config.n_tiebreak`` more synthetic texts (new seeds; repeats dropped)."""
-    s = config.synthetic_sampling
     extra = synthetic_texts(helper, cand.explanation, config.n_tiebreak, related=True,
-                            sampling=Sampling(s.temperature, s.top_p, s.max_tokens, s.seed + TIEBREAK_SEED))
+                            sampling=config.synthetic_sampling.seeded(TIEBREAK_SEED))
     new = dedupe_texts(cand.related_texts + extra)[len(cand.related_texts):]
     if not new:
         return cand

@@ -138,7 +138,7 @@ def summarize(helper: HelperLLM, top_ngrams: Sequence[str], *, n_candidates: int
     seen: set[str] = set()
     for i, subset in enumerate(choose_subsets(len(ranked), n_pick, n_candidates, seed)):
         shown = [ranked[j] for j in subset]
-        s = Sampling(sampling.temperature, sampling.top_p, sampling.max_tokens, sampling.seed + seed * 1000 + i)
+        s = sampling.seeded(seed * 1000 + i)
         style = styles[i % len(styles)]
         reply = helper.complete(summary_prompt(shown, style), sampling=s).text
         expl = clean_explanation(reply)

@@ -132,7 +132,7 @@ def synthetic_texts(helper: HelperLLM, explanation: str, k: int = 10, *, related
         return texts
     for attempt in range(max_calls):
         need = k - len(texts)
-        s = Sampling(sampling.temperature, sampling.top_p, sampling.max_tokens, sampling.seed + attempt)
+        s = sampling.seeded(attempt)
         reply = helper.complete(synthetic_prompt(explanation, need, related), sampling=s,
                                 json_schema=sentences_schema(need)).text
         texts = dedupe_texts(texts + parse_list(reply))

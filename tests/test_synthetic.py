@@ -55,3 +55,10 @@ def test_synthetic_texts_error_when_nothing_usable():
 def test_zero_texts_asks_the_helper_nothing():
     llm = ScriptedLLM(["1. never read"])
     assert synthetic_texts(llm, "x", k=0, related=False) == [] and llm.calls == []
+
+
+def test_sampling_seeded_keeps_every_other_parameter():
+    from sasc.llm.base import Sampling
+
+    s = Sampling(temperature=0.3, top_p=0.8, max_tokens=99, seed=5)
+    assert s.seeded(7) == Sampling(temperature=0.3, top_p=0.8, max_tokens=99, seed=12) and s.seed == 5

@@ -6,6 +6,7 @@ without inheriting anything; wrappers add caching, retries and usage counting.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -22,6 +23,10 @@ class Sampling:
     """Upper bound on completion tokens."""
     seed: int = 0
     """Sampling seed; the same seed, prompt and model give the same reply."""
+
+    def seeded(self, offset: int) -> Sampling:
+        """The same parameters with ``offset`` added to the seed (a retry, another subset...)."""
+        return dataclasses.replace(self, seed=self.seed + offset)
 
 
 @dataclass(frozen=True)
