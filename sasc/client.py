@@ -244,6 +244,19 @@ class HostedModule:
         self.close()
 
 
+
+def progress_event(p: Any, shown: ProgressEvent | None) -> ProgressEvent | None:
+    """The event to show for a job's progress snapshot ``p`` (a ``JobProgress``), or None.
+
+    ``shown``: the event shown last. Snapshots coalesce, so a job can reach ``"done"`` before
+    its last explain step was seen; the explain bar then still ends at the units it finished.
+    """
+    if p.stage not in ("", "queued", "done"):
+        return ProgressEvent(p.stage, p.done, p.total, p.detail or f"{p.llm_calls} LLM calls")
+    if p.stage == "done" and shown is not None and shown.stage == "explain" and shown.done < p.units_done:
+        return ProgressEvent("explain", p.units_done, shown.total, p.detail or shown.detail)
+    return None
+
 class Client:
     """A connection to ``sasc serve``.
 
@@ -366,16 +379,11 @@ class Client:
         try:
             for event in self._watch(job_id):
                 last = event.job
-                p = last.progress
-                if not callable(progress):
-                    continue
-                if p.stage not in ("", "queued", "done"):
-                    shown = ProgressEvent(p.stage, p.done, p.total, p.detail or f"{p.llm_calls} LLM calls")
-                    progress(shown)
-                elif p.stage == "done" and shown is not None and shown.stage == "explain" and shown.done < p.units_done:
-                    # snapshots coalesce: the bar of the last stage still ends at the units the job finished
-                    shown = ProgressEvent("explain", p.units_done, shown.total, p.detail or shown.detail)
-                    progress(shown)
+                if callable(progress):
+                    ev = progress_event(last.progress, shown)
+                    if ev is not None:
+                        shown = ev
+                        progress(ev)
         finally:
             if bar is not None:
                 bar.close()
