@@ -296,3 +296,34 @@ def test_cli_benchmark_d3_with_fake_helper(tmp_path, capsys):
     assert "paper" in text and "noisy" in text and "helper calls:" in text
     assert (out / "summary.json").exists() and (out / "accuracy.png").exists()
     assert len(list((out / "records").rglob("*.json"))) == 4
+
+
+def test_workers_give_the_serial_records_and_resume(tmp_path):
+    """Two spawned worker processes (the 'fake' spec, rebuilt in each) produce the records a
+    serial run produces, and a rerun finds them all on disk without starting any worker."""
+    data = make_data(tmp_path / "d3")
+    opts = D3Options(settings=("default", "restricted"))
+    kw = dict(helper="fake", config=SMALL, options=opts, judge=None, generic=GENERIC)
+    serial = run_d3(data, out=tmp_path / "serial", cache_dir=tmp_path / "cache1", **kw)
+    parallel = run_d3(data, out=tmp_path / "par", cache_dir=tmp_path / "cache2", workers=2, **kw)
+    assert [(r.setting, r.index) for r in parallel.records] == [(r.setting, r.index) for r in serial.records]
+    for a, b in zip(serial.records, parallel.records):
+        assert a.explanations == b.explanations and a.run_key == b.run_key
+        np.testing.assert_allclose(a.sigmas, b.sigmas, rtol=1e-4, atol=1e-4)
+    assert parallel.usage["calls"] == sum(r.llm_calls for r in parallel.records) > 0
+    doc = json.loads(parallel.files["summary_json"].read_text(), parse_constant=refuse_nan)
+    assert doc["meta"]["workers"] == 2 and doc["meta"]["usage"]["calls"] == parallel.usage["calls"]
+    again = run_d3(data, out=tmp_path / "par", cache_dir=tmp_path / "cache2", workers=2, **kw)
+    assert again.usage["calls"] == 0 and [r.explanations for r in again.records] == [
+        r.explanations for r in parallel.records]
+
+
+def test_workers_need_specs_they_can_rebuild(tmp_path):
+    data = make_data(tmp_path / "d3")
+    with pytest.raises(ConfigError, match="spec string"):
+        run_d3(data, helper=wrap_helper(ScriptedLLM(themed_reply)), out=tmp_path / "o", judge=None, workers=2)
+    with pytest.raises(ConfigError, match="spec string"):
+        judge = SimilarityJudge(letters, ["is about food"], "letters")
+        run_d3(data, helper="fake", out=tmp_path / "o", judge=judge, workers=2)
+    with pytest.raises(ConfigError, match="workers"):
+        run_d3(data, helper="fake", out=tmp_path / "o", judge=None, workers=0)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..cli import TqdmProgress, _cache_dir, add_method_args, method_config
 from .d3 import SETTINGS, D3Options
+from .parallel import auto_workers, process_cores, total_memory_gib
 from .tasks import DEFAULT_DATA
 
 
@@ -44,6 +45,10 @@ def add_commands(subparsers) -> None:
                    "(default: all; for smoke runs)")
     p.add_argument("--per-corpus-responses", action="store_true", help="score each corpus's n-grams separately "
                    "instead of reading them from the pooled-corpus table (cheaper for a few small tasks)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel worker processes, each with its own helper and a share of the cores "
+                        "(default: one per core, at most 4 and 4 GiB of memory each, for a local helper; "
+                        "1 for a remote one)")
     p.add_argument("--no-similarity", action="store_true", help="skip the SmolLM2 similarity judge")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_d3)
@@ -56,11 +61,16 @@ def cmd_d3(args: argparse.Namespace) -> int:
     options = D3Options(settings=tuple(s.strip() for s in args.settings.split(",") if s.strip()),
                         seeds=tuple(_ints(args.seeds, "--seeds") or [0]),
                         shared_responses=not args.per_corpus_responses, max_corpus_texts=args.max_corpus_texts)
+    workers = args.workers
+    if workers is None:
+        workers = auto_workers(len(process_cores()), total_memory_gib(),
+                               args.helper.strip().lower().startswith("local"))
     bar = TqdmProgress(not args.quiet)
     try:
         report = run_d3(Path(args.data), tasks=_ints(args.tasks, "--tasks"), helper=args.helper, config=config,
                         options=options, out=Path(args.out), cache_dir=_cache_dir(args),
-                        judge=None if args.no_similarity else "smollm2", progress=bar)
+                        judge=None if args.no_similarity else "smollm2", progress=bar,
+                        workers=workers)
     finally:
         bar.close()
     u = report.usage
@@ -68,6 +78,6 @@ def cmd_d3(args: argparse.Namespace) -> int:
     print(f"\nhelper calls: {int(u.get('calls', 0))} "
           f"({int(u.get('cached_calls', 0))} cached), tokens: {int(u.get('prompt_tokens', 0))} prompt + "
           f"{int(u.get('completion_tokens', 0))} completion;  wall time {report.wall_s:.0f}s "
-          f"(n-gram responses {report.responses_s:.0f}s)")
+          f"(n-gram responses {report.responses_s:.0f}s, {workers} worker{'s' if workers > 1 else ''})")
     print("wrote " + ", ".join(str(p) for p in report.files.values()) + f" and records under {args.out}{os.sep}records")
     return 0

@@ -40,6 +40,7 @@ from ..progress import ProgressEvent, ProgressFn, no_progress
 from ..summarize import summary_prompt
 from ..synthetic import RETRY_POLICY, sentences_schema, synthetic_prompt
 from .judging import judge_candidates, noisy_responses, recovers
+from .parallel import WorkerSpec, run_in_workers
 from .responses import D3Responses, d3_bank
 from .similarity import SimilarityJudge
 from .tasks import D3Corpora, D3Task, restricted_partner
@@ -209,8 +210,7 @@ class D3Runner:
     def run_one(self, task: D3Task, setting: str, seed: int) -> TaskRecord:
         """Explain and judge one task; the record is written before returning."""
         config = dataclasses.replace(self.config, seed=seed)
-        key = run_key(task, setting, seed, self.helper.name, config, self.options)
-        path = record_path(self.out, setting, seed, task)
+        key, path = self._key_path(task, setting, seed)
         done = load_record(path, key)
         if done is not None:
             return done
@@ -239,9 +239,22 @@ class D3Runner:
             prompt_tokens=int(used.get("prompt_tokens", 0)), completion_tokens=int(used.get("completion_tokens", 0)),
             seconds=seconds, run_key=key, unit=dataclasses.asdict(unit))
 
+    def jobs(self, tasks: Sequence[D3Task]) -> list[tuple[str, int, D3Task]]:
+        """Every (setting, seed, task) combination, in that nesting order."""
+        return [(s, seed, t) for s in self.options.settings for seed in self.options.seeds for t in tasks]
+
+    def existing(self, task: D3Task, setting: str, seed: int) -> TaskRecord | None:
+        """The record of this run already on disk, if it was made by the same run key."""
+        key, path = self._key_path(task, setting, seed)
+        return load_record(path, key)
+
+    def _key_path(self, task: D3Task, setting: str, seed: int) -> tuple[str, Path]:
+        key = run_key(task, setting, seed, self.helper.name, dataclasses.replace(self.config, seed=seed), self.options)
+        return key, record_path(self.out, setting, seed, task)
+
     def run(self, tasks: Sequence[D3Task], on_record: Callable[[TaskRecord], None] | None = None) -> list[TaskRecord]:
         """Every (setting, seed, task) combination, in that nesting order."""
-        jobs = [(s, seed, t) for s in self.options.settings for seed in self.options.seeds for t in tasks]
+        jobs = self.jobs(tasks)
         records = []
         self.progress(ProgressEvent("d3", 0, len(jobs)))
         for i, (setting, seed, task) in enumerate(jobs, 1):
@@ -251,6 +264,43 @@ class D3Runner:
                 on_record(rec)
             self.progress(ProgressEvent("d3", i, len(jobs), f"{setting} s{seed} {task.task}"))
         return records
+
+    def run_parallel(self, tasks: Sequence[D3Task], spec: WorkerSpec,
+                     workers: int) -> tuple[list[TaskRecord], list[TaskRecord]]:
+        """Like :meth:`run`, with the runs not on disk yet spread over ``workers`` processes
+        (see :mod:`sasc.bench.parallel`). Returns (records in :meth:`run` order, the records
+        of the runs made by this call).
+
+        The n-gram response cache is filled here first, so workers only read it.
+        """
+        jobs = self.jobs(tasks)
+        found: dict[tuple[str, int, int], TaskRecord] = {}
+        for setting, seed, task in jobs:
+            rec = self.existing(task, setting, seed)
+            if rec is not None:
+                found[(setting, seed, task.index)] = rec
+        todo = [(s, seed, t) for s, seed, t in jobs if (s, seed, t.index) not in found]
+        made: list[TaskRecord] = []
+        self.progress(ProgressEvent("d3", len(found), len(jobs)))
+        if todo:
+            self.warm(todo)
+
+            def done(job: tuple[str, int, int], rec: TaskRecord) -> None:
+                found[job] = rec
+                made.append(rec)
+                self.progress(ProgressEvent("d3", len(found), len(jobs), f"{job[0]} s{job[1]} {rec.task}"))
+
+            run_in_workers(spec, [(s, seed, t.index) for s, seed, t in todo], workers, done)
+        return [found[(s, seed, t.index)] for s, seed, t in jobs], made
+
+    def warm(self, jobs: Sequence[tuple[str, int, D3Task]]) -> None:
+        """Compute (or check) the n-gram responses these runs need, then free them from memory."""
+        if self.options.shared_responses:
+            self.responses.pooled_table()
+        else:
+            for setting, seed, task in jobs:
+                self.ngram_values(task, setting, seed)
+        self.responses.release()
 
 
 def _usage(helper: Any) -> dict[str, float]:
@@ -284,34 +334,59 @@ def run_d3(data: str | Path, *, tasks: Sequence[int] | None = None, helper: str 
            config: ExplainConfig = ExplainConfig(), options: D3Options = D3Options(),
            out: str | Path = "d3_results", cache_dir: str | Path | None = None,
            judge: SimilarityJudge | str | None = "smollm2", generic: Any = DEFAULT_GENERIC,
-           progress: ProgressFn = no_progress) -> D3Report:
+           progress: ProgressFn = no_progress, workers: int = 1) -> D3Report:
     """Run the D3 benchmark and write its table, per-task CSV, JSON and plot under ``out``.
 
     ``tasks``: task indices (None: all). ``judge``: a :class:`SimilarityJudge`,
-    ``"smollm2"`` (the default offline judge) or None (no similarity).
+    ``"smollm2"`` (the default offline judge) or None (no similarity). ``workers``: runs
+    in parallel processes, each with its own helper and a share of the cores (see
+    :mod:`sasc.bench.parallel`); more than 1 needs ``helper`` as a spec string and
+    ``judge`` as ``"smollm2"`` or None, since each worker builds its own.
     """
     from ..explain import resolve_helper
     from .report import format_table, summarize_setting, write_outputs
-    from .similarity import smollm2_judge
+    from .similarity import SMOLLM2_JUDGE, smollm2_judge
     from .tasks import load_tasks, select_tasks
 
     t0 = time.perf_counter()
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    if judge is not None and not isinstance(judge, SimilarityJudge) and judge != "smollm2":
+        raise ConfigError(f"unknown similarity judge {judge!r}; accepted: 'smollm2', a SimilarityJudge, None")
+    if workers > 1 and not (isinstance(helper, str) and judge in ("smollm2", None)):
+        raise ConfigError("workers > 1 needs the helper as a spec string (e.g. 'local') and the judge as "
+                          "'smollm2' or None: each worker process builds its own")
     all_tasks = load_tasks(data)
     chosen = select_tasks(all_tasks, list(tasks) if tasks is not None else None)
     llm = resolve_helper(helper, cache_dir)
-    if judge == "smollm2":
+    judge_name = ""
+    if workers > 1:
+        judge_name = SMOLLM2_JUDGE if judge else ""
+        judge = None  # built in each worker
+    elif judge == "smollm2":
         judge = smollm2_judge([t.keyphrase for t in all_tasks])
-    elif isinstance(judge, str):
-        raise ConfigError(f"unknown similarity judge {judge!r}; accepted: 'smollm2', a SimilarityJudge, None")
+    if isinstance(judge, SimilarityJudge):
+        judge_name = judge.name
     runner = D3Runner(all_tasks, D3Corpora(all_tasks, options.max_corpus_texts), llm, config, options, Path(out),
                       cache_dir, judge, generic, progress)
-    before = _usage(llm)
-    records = runner.run(chosen)
+    if workers > 1:
+        spec = WorkerSpec(str(data), str(helper), config, options, str(out),
+                          None if cache_dir is None else str(cache_dir), bool(judge_name), generic)
+        records, made = runner.run_parallel(chosen, spec, workers)
+        usage = {k: float(sum(getattr(r, f) for r in made)) for k, f in _RECORD_USAGE.items()}
+    else:
+        before = _usage(llm)
+        records = runner.run(chosen)
+        usage = {k: v - before.get(k, 0) for k, v in _usage(llm).items()}
     summaries = [summarize_setting(s, records) for s in options.settings]
-    usage = {k: v - before.get(k, 0) for k, v in _usage(llm).items()}
     wall = time.perf_counter() - t0
     meta = {"helper": llm.name, "config": dataclasses.asdict(config), "options": dataclasses.asdict(options),
-            "tasks": [t.index for t in chosen], "similarity_judge": judge.name if judge else "",
+            "tasks": [t.index for t in chosen], "similarity_judge": judge_name, "workers": workers,
             "wall_s": wall, "responses_s": runner.responses.seconds, "usage": usage}
     files = write_outputs(Path(out), summaries, records, meta)
     return D3Report(records, summaries, format_table(summaries), files, wall, runner.responses.seconds, usage)
+
+
+_RECORD_USAGE = {"calls": "llm_calls", "cached_calls": "llm_cached_calls", "prompt_tokens": "prompt_tokens",
+                 "completion_tokens": "completion_tokens"}
+"""Usage counters (as in :class:`~sasc.llm.wrappers.UsageReport`) and the record fields holding them."""

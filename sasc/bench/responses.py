@@ -57,6 +57,11 @@ class D3Responses:
             self._pooled = ({g: i for i, g in enumerate(table.ngrams)}, resp.values)
         return self._pooled
 
+    def release(self) -> None:
+        """Drop the tables kept in memory (the on-disk cache stays)."""
+        self._pooled = None
+        self._memo.clear()
+
     def for_corpus(self, key: str, texts: list[str]) -> tuple[NgramTable, np.ndarray]:
         """The corpus's n-gram table and the bank's responses ``[n_ngrams, n_units]`` to it."""
         if key in self._memo:

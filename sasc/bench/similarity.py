@@ -86,6 +86,10 @@ def smollm2_embedder(gguf_path: str | None = None) -> Embedder:
     return embed
 
 
+SMOLLM2_JUDGE = "smollm2-135m-prompteol"
+"""Name of the default judge (:func:`smollm2_judge`)."""
+
+
 def smollm2_judge(reference: Sequence[str]) -> SimilarityJudge:
     """The default judge: SmolLM2-135M PromptEOL embeddings centred on ``reference``."""
-    return SimilarityJudge(smollm2_embedder(), reference, name="smollm2-135m-prompteol")
+    return SimilarityJudge(smollm2_embedder(), reference, name=SMOLLM2_JUDGE)

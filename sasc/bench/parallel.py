@@ -1,0 +1,157 @@
+"""Worker processes for the D3 benchmark: one helper per process, cores split between them.
+
+On a small CPU machine llama.cpp gains little from a second thread in one process
+(Qwen2.5-1.5B, 2 cores: 56.6 s with 1 thread, 54.6 s with 2 for the same 6 calls),
+while two single-thread processes run side by side at almost full speed each
+(61 s each). So the benchmark runs its (setting, seed, task) runs in ``workers``
+spawned processes, each pinned to its own share of the cores, each with its own
+helper, module bank and judge. Runs are independent and every record is its own
+file, so a crash loses at most the runs in flight; replies go to the shared on-disk
+reply cache (atomic writes).
+
+llama.cpp's arithmetic depends a little on its thread count, so a seeded reply made by
+a single-thread worker can differ from the 2-thread reply (1 of 21 replies differed on
+two tasks); each run is still deterministic for a given worker count, and a warm reply
+cache gives the same records whatever the count.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, SascError
+
+WORKER_MEMORY_GIB = 4.0
+"""Memory one worker needs with the embedded helper: 1.9 GB llama.cpp, the module bank,
+the similarity judge and the pooled n-gram table."""
+
+
+def core_groups(cores: Sequence[int], workers: int) -> list[tuple[int, ...]]:
+    """Split ``cores`` into ``workers`` disjoint groups (round robin); with fewer cores than
+    workers, each worker gets one core and cores are shared."""
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    cores = sorted(cores)
+    if not cores:
+        raise ConfigError("no CPU cores to run on")
+    if len(cores) < workers:
+        return [(cores[i % len(cores)],) for i in range(workers)]
+    return [tuple(cores[i::workers]) for i in range(workers)]
+
+
+def auto_workers(cores: int, memory_gib: float, helper_is_local: bool, max_workers: int = 4) -> int:
+    """Default worker count: one per core (at most ``max_workers``) for a local helper, as
+    many as memory allows at :data:`WORKER_MEMORY_GIB` each; 1 for a remote helper."""
+    if not helper_is_local:
+        return 1
+    by_memory = int(memory_gib // WORKER_MEMORY_GIB)
+    return max(1, min(cores, max_workers, by_memory))
+
+
+def total_memory_gib() -> float:
+    """Physical memory of the machine in GiB (0 when unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        return 0.0
+
+
+def process_cores() -> list[int]:
+    """Cores this process may run on."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return list(range(os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker needs to build its own runner (all picklable)."""
+
+    data: str
+    helper: str
+    config: Any
+    options: Any
+    out: str
+    cache_dir: str | None
+    judge: bool
+    generic: Any
+
+
+_RUNNER: Any = None
+
+
+def _init_worker(spec: WorkerSpec, groups: Any) -> None:
+    """Pin this process to its core group, then build its runner (helper loads lazily)."""
+    global _RUNNER
+    cores = groups.get()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cores)  # LocalLLM and torch size their threads from the affinity
+    import torch
+
+    torch.set_num_threads(len(cores))
+    from .d3 import D3Runner
+    from .similarity import smollm2_judge
+    from .tasks import D3Corpora, load_tasks
+    from ..explain import resolve_helper
+
+    tasks = load_tasks(spec.data)
+    judge = smollm2_judge([t.keyphrase for t in tasks]) if spec.judge else None
+    llm = resolve_helper(spec.helper, spec.cache_dir)
+    _RUNNER = D3Runner(tasks, D3Corpora(tasks, spec.options.max_corpus_texts), llm, spec.config, spec.options,
+                       Path(spec.out), spec.cache_dir, judge, spec.generic)
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling (to reach the parent), else a SascError naming it."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return SascError(f"{type(exc).__name__}: {exc}")
+
+
+def _run_job(job: tuple[str, int, int]) -> Any:
+    setting, seed, index = job
+    task = next(t for t in _RUNNER.all_tasks if t.index == index)
+    try:
+        return _RUNNER.run_one(task, setting, seed)
+    except Exception as exc:
+        raise _portable(exc) from None
+
+
+def run_in_workers(spec: WorkerSpec, jobs: Sequence[tuple[str, int, int]], workers: int,
+                   on_done: Callable[[tuple[str, int, int], Any], None]) -> None:
+    """Run ``jobs`` (setting, seed, task index) in ``workers`` spawned processes.
+
+    ``on_done(job, record)`` is called in the parent as each run finishes, in finishing
+    order. The first failure cancels the runs not yet started and is raised once the
+    runs in flight have finished (their records are kept).
+    """
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch/llama threads
+    groups = ctx.Queue()
+    for g in core_groups(process_cores(), workers):
+        groups.put(g)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(spec, groups)) as pool:
+        pending = {pool.submit(_run_job, job): job for job in jobs}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+                for fut in done:
+                    job = pending.pop(fut)
+                    on_done(job, fut.result())
+        except BrokenProcessPool as exc:
+            raise SascError(f"a D3 worker process died ({exc}); finished runs are kept, "
+                            f"rerun to continue (fewer --workers if memory ran out)") from exc
+        finally:
+            for fut in pending:
+                fut.cancel()

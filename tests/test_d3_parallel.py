@@ -1,0 +1,55 @@
+"""Pure parts of the D3 worker pool: core split, default worker count, errors that cross
+the process boundary. (The pool end to end: tests/test_d3.py.)"""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from sasc.bench.parallel import _portable, auto_workers, core_groups
+from sasc.errors import ConfigError, SascError
+
+
+def test_core_groups_are_disjoint_when_there_are_enough_cores():
+    assert core_groups([0, 1], 2) == [(0,), (1,)]
+    assert core_groups([3, 0, 2, 1], 2) == [(0, 2), (1, 3)]
+    assert core_groups([0, 1, 2], 1) == [(0, 1, 2)]
+    groups = core_groups(range(16), 4)
+    assert sorted(c for g in groups for c in g) == list(range(16)) and {len(g) for g in groups} == {4}
+
+
+def test_core_groups_share_cores_when_workers_outnumber_them():
+    assert core_groups([5], 3) == [(5,), (5,), (5,)]
+    assert core_groups([0, 1], 3) == [(0,), (1,), (0,)]
+    with pytest.raises(ConfigError):
+        core_groups([0, 1], 0)
+    with pytest.raises(ConfigError):
+        core_groups([], 2)
+
+
+def test_auto_workers_one_per_core_within_memory_for_a_local_helper():
+    assert auto_workers(2, 23.5, helper_is_local=True) == 2
+    assert auto_workers(16, 128, helper_is_local=True) == 4  # capped
+    assert auto_workers(16, 9, helper_is_local=True) == 2  # 4 GiB each
+    assert auto_workers(8, 2, helper_is_local=True) == 1  # never 0
+    assert auto_workers(1, 64, helper_is_local=True) == 1
+    assert auto_workers(16, 128, helper_is_local=False) == 1  # a remote helper gains nothing from cores
+
+
+class TwoPartError(Exception):
+    """Pickles, but cannot be unpickled: its __init__ needs two arguments."""
+
+    def __init__(self, module: str, detail: str):
+        super().__init__(f"{module}: {detail}")
+
+
+def test_errors_reach_the_parent_with_their_type_or_their_name():
+    err = ConfigError("bad n-gram settings")
+    assert _portable(err) is err
+    odd = TwoPartError("bank", "NaN for 'a text'")
+    with pytest.raises(TypeError):
+        pickle.loads(pickle.dumps(odd))
+    moved = _portable(odd)
+    assert type(moved) is SascError and str(moved) == "TwoPartError: bank: NaN for 'a text'"
+    assert str(pickle.loads(pickle.dumps(moved))) == str(moved)
