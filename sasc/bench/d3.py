@@ -341,7 +341,9 @@ def run_d3(data: str | Path, *, tasks: Sequence[int] | None = None, helper: str 
     ``"smollm2"`` (the default offline judge) or None (no similarity). ``workers``: runs
     in parallel processes, each with its own helper and a share of the cores (see
     :mod:`sasc.bench.parallel`); more than 1 needs ``helper`` as a spec string and
-    ``judge`` as ``"smollm2"`` or None, since each worker builds its own.
+    ``judge`` as ``"smollm2"`` or None, since each worker builds its own. Workers are
+    spawned, so a script calling this with ``workers > 1`` needs the usual
+    ``if __name__ == "__main__":`` guard.
     """
     from ..explain import resolve_helper
     from .report import format_table, summarize_setting, write_outputs
