@@ -133,9 +133,11 @@ def run_in_workers(spec: WorkerSpec, jobs: Sequence[tuple[str, int, int]], worke
     """Run ``jobs`` (setting, seed, task index) in ``workers`` spawned processes.
 
     ``on_done(job, record)`` is called in the parent as each run finishes, in finishing
-    order. The first failure cancels the runs not yet started and is raised once the
-    runs in flight have finished (their records are kept).
+    order. There are never more workers than jobs, so every core is used. The first
+    failure cancels the runs not yet started and is raised once the runs in flight have
+    finished (their records are kept).
     """
+    workers = max(1, min(workers, len(jobs)))  # one run alone gets all the cores
     ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch/llama threads
     groups = ctx.Queue()
     for g in core_groups(process_cores(), workers):
