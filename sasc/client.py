@@ -244,7 +244,6 @@ class HostedModule:
         self.close()
 
 
-
 def progress_event(p: Any, shown: ProgressEvent | None) -> ProgressEvent | None:
     """The event to show for a job's progress snapshot ``p`` (a ``JobProgress``), or None.
 
@@ -256,6 +255,7 @@ def progress_event(p: Any, shown: ProgressEvent | None) -> ProgressEvent | None:
     if p.stage == "done" and shown is not None and shown.stage == "explain" and shown.done < p.units_done:
         return ProgressEvent("explain", p.units_done, shown.total, p.detail or shown.detail)
     return None
+
 
 class Client:
     """A connection to ``sasc serve``.

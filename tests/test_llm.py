@@ -25,6 +25,7 @@ from sasc.llm import (
     UsageReport,
     build_helper,
     cache_key,
+    is_local_spec,
 )
 
 S = Sampling()
@@ -188,6 +189,13 @@ def test_build_helper_specs(tmp_path):
     remote = build_helper("openai:gpt-x", environ=env).inner.inner
     assert isinstance(remote, OpenAICompatLLM) and remote.base_url == "http://127.0.0.1:9/v1"
     assert build_helper("openai:", environ={"SASC_LLM_MODEL": "m2"}).name == "openai:m2"
+
+
+@pytest.mark.parametrize(("spec", "local"), [("local", True), (" Local:qwen2.5-coder-0.5b", True),
+                                             ("local:/m/x.gguf", True), ("localhost:8000", False),
+                                             ("openai:gpt-x", False), ("fake", False)])
+def test_is_local_spec(spec, local):
+    assert is_local_spec(spec) is local
 
 
 @pytest.mark.parametrize("spec", ["bogus", "local:nope", "fake:x", ""])

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from ..cli import TqdmProgress, _cache_dir, add_method_args, method_config
 from .d3 import SETTINGS, D3Options
-from .parallel import auto_workers, process_cores, total_memory_gib
+from ..llm.factory import is_local_spec
+from ..llm.local import available_cores
+from .parallel import auto_workers, total_memory_gib
 from .tasks import DEFAULT_DATA
 
 
@@ -63,8 +65,7 @@ def cmd_d3(args: argparse.Namespace) -> int:
                         shared_responses=not args.per_corpus_responses, max_corpus_texts=args.max_corpus_texts)
     workers = args.workers
     if workers is None:
-        workers = auto_workers(len(process_cores()), total_memory_gib(),
-                               args.helper.strip().lower().startswith("local"))
+        workers = auto_workers(available_cores(), total_memory_gib(), is_local_spec(args.helper))
     bar = TqdmProgress(not args.quiet)
     try:
         report = run_d3(Path(args.data), tasks=_ints(args.tasks, "--tasks"), helper=args.helper, config=config,

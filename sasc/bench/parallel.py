@@ -2,17 +2,18 @@
 
 On a small CPU machine llama.cpp gains little from a second thread in one process
 (Qwen2.5-1.5B, 2 cores: 56.6 s with 1 thread, 54.6 s with 2 for the same 6 calls),
-while two single-thread processes run side by side at almost full speed each
-(61 s each). So the benchmark runs its (setting, seed, task) runs in ``workers``
-spawned processes, each pinned to its own share of the cores, each with its own
-helper, module bank and judge. Runs are independent and every record is its own
+while two single-thread processes, pinned to a core each, ran those calls side by side
+in 57.6 s and 57.8 s. In real D3 runs the two are not in step and each run took about
+1.5x as long as alone, which still made 54 tasks take 45.0 min instead of 64.8. So the
+benchmark runs its (setting, seed, task) runs in ``workers`` spawned processes, each
+pinned to its own share of the cores, each with its own helper, module bank and judge. Runs are independent and every record is its own
 file, so a crash loses at most the runs in flight; replies go to the shared on-disk
 reply cache (atomic writes).
 
 llama.cpp's arithmetic depends a little on its thread count, so a seeded reply made by
 a single-thread worker can differ from the 2-thread reply (1 of 21 replies differed on
 two tasks); each run is still deterministic for a given worker count, and a warm reply
-cache gives the same records whatever the count.
+cache gives the same replies whatever the count.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SascError
+from ..llm.local import process_cores
 
 WORKER_MEMORY_GIB = 4.0
 """Memory one worker needs with the embedded helper: 1.9 GB llama.cpp, the module bank,
@@ -62,14 +64,6 @@ def total_memory_gib() -> float:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError, AttributeError):
         return 0.0
-
-
-def process_cores() -> list[int]:
-    """Cores this process may run on."""
-    try:
-        return sorted(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return list(range(os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from sasc.llm.assets import (
     smollm2_gguf_path,
 )
 from sasc.llm.base import Completion, HelperLLM, Sampling
-from sasc.llm.factory import HELPER_SPECS, build_backend, build_helper, wrap_helper
+from sasc.llm.factory import HELPER_SPECS, build_backend, build_helper, is_local_spec, wrap_helper
 from sasc.llm.fake import ScriptedCall, ScriptedLLM, echo_reply
-from sasc.llm.local import LocalLLM, Timings, available_cores
+from sasc.llm.local import LocalLLM, Timings, available_cores, process_cores
 from sasc.llm.openai_compat import OpenAICompatLLM
 from sasc.llm.wrappers import CachedLLM, RetryingLLM, Usage, UsageReport, cache_key
 
@@ -52,6 +52,8 @@ __all__ = [
     "echo_reply",
     "fetch_model",
     "get_asset",
+    "is_local_spec",
+    "process_cores",
     "smollm2_gguf_path",
     "wrap_helper",
 ]

@@ -15,7 +15,7 @@ from sasc.llm.local import LocalLLM
 from sasc.llm.openai_compat import OpenAICompatLLM
 from sasc.llm.wrappers import CachedLLM, RetryingLLM, Usage
 
-__all__ = ["HELPER_SPECS", "build_backend", "build_helper", "wrap_helper"]
+__all__ = ["HELPER_SPECS", "build_backend", "build_helper", "is_local_spec", "wrap_helper"]
 
 HELPER_SPECS = (
     f"'local' (embedded {DEFAULT_HELPER})",
@@ -32,6 +32,11 @@ NETWORK_TIMEOUT_S = 120.0
 """Default per-call deadline (seconds) for network helpers."""
 LOCAL_TIMEOUT_S = 900.0
 """Default per-call deadline (seconds) for an embedded local model."""
+
+
+def is_local_spec(spec: str) -> bool:
+    """Whether ``spec`` names a model run in this process (``local``, ``local:...``)."""
+    return spec.strip().lower().partition(":")[0] == "local"
 
 
 def build_backend(
@@ -108,7 +113,7 @@ def build_helper(
     Raises :class:`ConfigError` listing the accepted forms for an unknown spec.
     """
     if timeout_s is None:
-        timeout_s = LOCAL_TIMEOUT_S if spec.strip().lower().startswith("local") else NETWORK_TIMEOUT_S
+        timeout_s = LOCAL_TIMEOUT_S if is_local_spec(spec) else NETWORK_TIMEOUT_S
     backend = build_backend(
         spec,
         model_cache_dir=model_cache_dir,

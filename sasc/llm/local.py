@@ -25,17 +25,22 @@ from sasc.errors import ConfigError, HelperLLMError, HelperReplyError, ModelAsse
 from sasc.llm.assets import DEFAULT_HELPER, Progress, fetch_model, get_asset
 from sasc.llm.base import Completion, Sampling
 
-__all__ = ["LocalLLM", "Timings", "available_cores"]
+__all__ = ["LocalLLM", "Timings", "available_cores", "process_cores"]
 
 _SEED_MOD = 0xFFFFFFFF  # llama.cpp seeds are uint32; 0xFFFFFFFF means "random"
 
 
-def available_cores() -> int:
-    """CPU cores this process may run on (affinity-aware), at least 1."""
+def process_cores() -> list[int]:
+    """The CPU cores this process may run on (affinity-aware; all cores off Linux)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        return sorted(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        return list(range(os.cpu_count() or 1))
+
+
+def available_cores() -> int:
+    """How many CPU cores this process may run on, at least 1."""
+    return max(1, len(process_cores()))
 
 
 @dataclass(frozen=True)
