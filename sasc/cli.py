@@ -15,6 +15,7 @@ from .errors import SascError
 from .ngrams import NgramSettings
 from .progress import ProgressEvent
 from .summarize import SUMMARY_STYLES, parse_styles
+from .synthetic import SYNTHETIC_STYLES
 
 DEFAULTS = ExplainConfig()
 DEFAULT_MODULE = "embedding_distance:keyphrase=food and cooking"
@@ -101,6 +102,9 @@ def add_method_args(p: argparse.ArgumentParser, per: str) -> None:
                         f"(default: {','.join(DEFAULTS.summary_styles)})")
     p.add_argument("--synthetic", type=int, default=DEFAULTS.n_synthetic,
                    help=f"synthetic texts per candidate (default: {DEFAULTS.n_synthetic})")
+    p.add_argument("--synthetic-style", choices=sorted(SYNTHETIC_STYLES), default=DEFAULTS.synthetic_style,
+                   help="how the helper is asked for them: sentences 'about' the candidate, or texts that are "
+                        f"an 'example' of it (default: {DEFAULTS.synthetic_style})")
     p.add_argument("--tiebreak", type=int, default=DEFAULTS.n_tiebreak,
                    help="when the two best candidates' σ intervals overlap, this many more synthetic texts for "
                         f"each before the final ranking (default: {DEFAULTS.n_tiebreak}: off)")
@@ -115,7 +119,7 @@ def method_config(args: argparse.Namespace, **fields: Any) -> ExplainConfig:
     """The default config with the options of :func:`add_method_args`, and ``fields``, applied."""
     return dataclasses.replace(
         DEFAULTS, n_candidates=args.candidates, summary_styles=parse_styles(args.summary_styles),
-        n_synthetic=args.synthetic, n_tiebreak=args.tiebreak, n_unrelated=args.unrelated,
+        n_synthetic=args.synthetic, synthetic_style=args.synthetic_style, n_tiebreak=args.tiebreak, n_unrelated=args.unrelated,
         n_generic=args.generic_size, **fields)
 
 

@@ -8,6 +8,7 @@ from .errors import ConfigError
 from .llm.base import Sampling
 from .ngrams import NgramSettings
 from .summarize import check_styles
+from .synthetic import check_synthetic_style
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class ExplainConfig:
     text they come from (what it is about, does, or what attitude it expresses)."""
     n_synthetic: int = 10
     """Synthetic texts about each candidate; their mean response ranks the candidates."""
+    synthetic_style: str = "about"
+    """How the helper is asked for those texts (see ``sasc.synthetic.SYNTHETIC_STYLES``):
+    ``"about"``, sentences about the candidate; ``"example"``, texts that are examples of it."""
     n_unrelated: int = 0
     """Synthetic texts unrelated to each candidate, only for the paper's σ variant
     (``sigma_paper``); 0 writes none and halves the helper's work. The σ that ranks
@@ -55,6 +59,7 @@ class ExplainConfig:
         if isinstance(self.summary_styles, str):
             raise ConfigError(f"summary_styles must be a list of style names, got the string {self.summary_styles!r}")
         object.__setattr__(self, "summary_styles", check_styles(self.summary_styles))  # a JSON list becomes a tuple
+        check_synthetic_style(self.synthetic_style)
         for name in ("n_top_reported", "n_top_considered", "n_per_summary", "n_candidates",
                      "n_synthetic", "n_bootstrap", "shard_size"):
             if getattr(self, name) < 1:

@@ -113,7 +113,7 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
     for i, c in enumerate(cands):
         progress(ProgressEvent("score", i, len(cands), c.explanation))
         related = synthetic_texts(helper, c.explanation, config.n_synthetic, related=True,
-                                  sampling=config.synthetic_sampling)
+                                  sampling=config.synthetic_sampling, style=config.synthetic_style)
         unrelated = synthetic_texts(helper, c.explanation, config.n_unrelated, related=False,
                                     sampling=config.synthetic_sampling)
         r = bank_column(bank, related, col)
@@ -140,7 +140,7 @@ def more_evidence(bank: Any, col: int, cand: ScoredCandidate, generic_values: np
                   config: ExplainConfig) -> ScoredCandidate:
     """``cand`` rescored with ``config.n_tiebreak`` more synthetic texts (new seeds; repeats dropped)."""
     extra = synthetic_texts(helper, cand.explanation, config.n_tiebreak, related=True,
-                            sampling=config.synthetic_sampling.seeded(TIEBREAK_SEED))
+                            sampling=config.synthetic_sampling.seeded(TIEBREAK_SEED), style=config.synthetic_style)
     new = dedupe_texts(cand.related_texts + extra)[len(cand.related_texts):]
     if not new:
         return cand

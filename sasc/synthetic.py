@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from .errors import HelperReplyError
+from .errors import ConfigError, HelperReplyError
 from .llm.base import HelperLLM, Sampling
 
 
@@ -21,11 +21,33 @@ RETRY_POLICY = "a retry asks for the missing texts only"
 """How :func:`synthetic_texts` retries; part of the D3 run key, so records made otherwise are redone."""
 
 
-def synthetic_prompt(explanation: str, k: int, related: bool = True) -> str:
-    """Prompt asking for ``k`` texts about (or having nothing to do with) ``explanation``."""
+SYNTHETIC_STYLES: dict[str, str] = {
+    # sentences on the explanation's topic: a small helper tends to write statements *about* the
+    # concept ("Praise can make someone feel valued")
+    "about": "Write {k} short, varied sentences (at most 15 words each) that are each clearly about: {explanation}.",
+    # texts that *are* instances of the explanation ("What a wonderful film!" for "praise"): what a
+    # module that the explanation describes should respond to
+    "example": ("Write {k} short, varied texts (at most 15 words each) that are each an example of: {explanation}.\n"
+                "Write the texts themselves (what such a text says), not sentences about the topic."),
+}
+"""Prompt styles for the related synthetic texts (``ExplainConfig.synthetic_style``)."""
+
+
+def check_synthetic_style(style: str) -> str:
+    """``style`` if it names a :data:`SYNTHETIC_STYLES` entry; else :class:`ConfigError`."""
+    if style not in SYNTHETIC_STYLES:
+        raise ConfigError(f"synthetic style must be one of {sorted(SYNTHETIC_STYLES)}, got {style!r}")
+    return style
+
+
+def synthetic_prompt(explanation: str, k: int, related: bool = True, style: str = "about") -> str:
+    """Prompt asking for ``k`` texts about (or having nothing to do with) ``explanation``.
+
+    ``style`` (a key of :data:`SYNTHETIC_STYLES`) words the related prompt; the unrelated one
+    is the same for every style.
+    """
     if related:
-        ask = (f"Write {k} short, varied sentences (at most 15 words each) that are each clearly about: "
-               f"{explanation}.")
+        ask = SYNTHETIC_STYLES[check_synthetic_style(style)].format(k=k, explanation=explanation)
     else:
         ask = (f"Write {k} short, varied sentences (at most 15 words each) on everyday topics that have "
                f"nothing to do with: "
@@ -119,12 +141,14 @@ def dedupe_texts(texts: Sequence[str]) -> list[str]:
 
 
 def synthetic_texts(helper: HelperLLM, explanation: str, k: int = 10, *, related: bool = True,
-                    sampling: Sampling = Sampling(temperature=0.7, max_tokens=600), max_calls: int = 3) -> list[str]:
+                    sampling: Sampling = Sampling(temperature=0.7, max_tokens=600), max_calls: int = 3,
+                    style: str = "about") -> list[str]:
     """``k`` distinct synthetic texts for ``explanation`` (fewer only if the helper can't).
 
     Calls the helper up to ``max_calls`` times (new seed each) until ``k`` distinct texts
     are collected; a retry asks only for the texts still missing (repeats and empty items
-    are dropped), so it costs a few sentences, not ``k``. ``k <= 0`` asks for nothing and
+    are dropped), so it costs a few sentences, not ``k``. ``style``: the related prompt's wording
+    (:data:`SYNTHETIC_STYLES`). ``k <= 0`` asks for nothing and
     returns ``[]``. Raises :class:`HelperReplyError` when no usable text comes back.
     """
     texts: list[str] = []
@@ -133,7 +157,7 @@ def synthetic_texts(helper: HelperLLM, explanation: str, k: int = 10, *, related
     for attempt in range(max_calls):
         need = k - len(texts)
         s = sampling.seeded(attempt)
-        reply = helper.complete(synthetic_prompt(explanation, need, related), sampling=s,
+        reply = helper.complete(synthetic_prompt(explanation, need, related, style), sampling=s,
                                 json_schema=sentences_schema(need)).text
         texts = dedupe_texts(texts + parse_list(reply))
         if len(texts) >= k:

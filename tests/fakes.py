@@ -38,7 +38,7 @@ def topical_reply(prompt: str) -> str:
     if prompt.startswith("Here is a list of phrases"):  # either summary style
         first = prompt.split("\n")[1].removeprefix("- ")
         return f'The common theme among these phrases is "{first}", because they all relate to it.'
-    m = re.search(r"clearly about: (.*)\.\n", prompt)
+    m = re.search(r"(?:clearly about|an example of): (.*)\.\n", prompt)  # either synthetic style
     if m:
         c = m.group(1)
         return json.dumps({"sentences": [f"Sentence {i} about {c} and more {c}." for i in range(10)]})

@@ -105,7 +105,8 @@ def test_cli_help_documents_every_option(capsys):
         main(["explain", "--help"])
     text = capsys.readouterr().out
     for opt in ["--module", "--units", "--corpus", "--column", "--generic", "--helper", "--out", "--cache-dir",
-                "--max-n", "--min-count", "--candidates", "--summary-styles", "--synthetic", "--tiebreak", "--unrelated",
+                "--max-n", "--min-count", "--candidates", "--summary-styles", "--synthetic", "--synthetic-style",
+                "--tiebreak", "--unrelated",
                 "--generic-size", "--seed", "--quiet"]:
         assert opt in text
 
@@ -127,6 +128,22 @@ def test_unrelated_texts_only_when_asked(keyword_module, topical_helper):
     assert "σ(paper)" in format_result(paper)
     with pytest.raises(sasc.ConfigError, match="n_unrelated"):
         dataclasses.replace(SMALL, n_unrelated=-1)
+
+
+def test_synthetic_style_words_every_related_prompt(keyword_module, topical_helper):
+    import dataclasses
+
+    from sasc.synthetic import synthetic_prompt
+
+    res = sasc.explain(keyword_module, corpus=FOOD_CORPUS, generic=GENERIC, helper=topical_helper,
+                       config=dataclasses.replace(SMALL, synthetic_style="example", n_unrelated=2))
+    asked = [c.prompt for c in topical_helper.calls if not c.prompt.startswith("Here is a list")]
+    for cand in res.units[0].candidates:
+        assert synthetic_prompt(cand.explanation, SMALL.n_synthetic, True, "example") in asked
+        assert synthetic_prompt(cand.explanation, 2, False) in asked  # unrelated texts: one wording
+    assert not any("clearly about" in p for p in asked)
+    with pytest.raises(sasc.ConfigError, match="synthetic style must be one of"):
+        dataclasses.replace(SMALL, synthetic_style="poem")
 
 
 def _tie_helper(themes):
@@ -170,10 +187,10 @@ def test_method_options_reach_the_config_of_every_command(argv):
     from sasc.cli import build_parser, method_config
 
     flags = ["--candidates", "3", "--summary-styles", "source", "--synthetic", "7", "--tiebreak", "4",
-             "--unrelated", "2", "--generic-size", "50"]
+             "--unrelated", "2", "--generic-size", "50", "--synthetic-style", "example"]
     config = method_config(build_parser().parse_args(argv + flags))
     assert (config.n_candidates, config.summary_styles, config.n_synthetic, config.n_tiebreak, config.n_unrelated,
-            config.n_generic) == (3, ("source",), 7, 4, 2, 50)
+            config.n_generic, config.synthetic_style) == (3, ("source",), 7, 4, 2, 50, "example")
     assert method_config(build_parser().parse_args(argv)) == ExplainConfig()  # no flags: the library defaults
     with pytest.raises(ConfigError, match="summary styles"):
         method_config(build_parser().parse_args(argv + ["--summary-styles", "theme,poem"]))

@@ -111,6 +111,7 @@ def test_cancel_a_running_job(client):
     ({"settings": {"n_bootstrap": 10**9}}, ConfigError, "n_bootstrap must be in"),
     ({"settings": {"summary_styles": ["theme", "poem"]}}, ConfigError, "summary styles"),
     ({"settings": {"n_tiebreak": 500}}, ConfigError, "n_tiebreak must be in 0..200"),
+    ({"settings": {"synthetic_style": "poem"}}, ConfigError, "synthetic style must be one of"),
     ({"units": ["nope"]}, ConfigError, None),
     ({"concurrency": 99}, ConfigError, "concurrency"),
 ])
@@ -121,13 +122,15 @@ def test_bad_jobs_are_refused_or_fail_with_a_clear_status(client, module, kw, er
     assert info.value.code == "INVALID_ARGUMENT"
 
 
-def test_summary_styles_reach_the_job(client, module):
+def test_prompt_styles_reach_the_job(client, module):
     result = client.explain(module.id, units=[0], corpus=FOOD_CORPUS, generic=GENERIC, helper="fake",
-                            settings={**SETTINGS, "summary_styles": ["source"]}, progress=False)
-    assert result.config["summary_styles"] == ["source"]
+                            settings={**SETTINGS, "summary_styles": ["source"], "synthetic_style": "example"},
+                            progress=False)
+    assert result.config["summary_styles"] == ["source"] and result.config["synthetic_style"] == "example"
     default = client.explain(module.id, units=[0], corpus=FOOD_CORPUS, generic=GENERIC, helper="fake",
                              settings=SETTINGS, progress=False)
     assert default.config["summary_styles"] == list(sasc.ExplainConfig().summary_styles)
+    assert default.config["synthetic_style"] == sasc.ExplainConfig().synthetic_style
 
 
 def test_unknown_jobs_and_modules(client):

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from sasc.errors import HelperReplyError
+from sasc.errors import ConfigError, HelperReplyError
 from sasc.llm import ScriptedLLM
 from sasc.synthetic import parse_list, sentences_schema, synthetic_prompt, synthetic_texts
 
@@ -16,6 +16,16 @@ def test_prompts_exact():
         "with: food.\n"
         'Reply with JSON of the form {"sentences": ["...", "..."]} and nothing else.')
     assert sentences_schema(4)["properties"]["sentences"]["maxItems"] == 4
+    assert synthetic_prompt("praise", 2, style="example") == (
+        "Write 2 short, varied texts (at most 15 words each) that are each an example of: praise.\n"
+        "Write the texts themselves (what such a text says), not sentences about the topic.\n"
+        'Reply with JSON of the form {"sentences": ["...", "..."]} and nothing else.')
+    assert synthetic_prompt("praise", 2, related=False, style="example") == synthetic_prompt("praise", 2, related=False)
+
+
+def test_unknown_synthetic_style_is_a_config_error():
+    with pytest.raises(ConfigError, match="'about', 'example'"):
+        synthetic_prompt("food", 3, style="poem")
 
 
 @pytest.mark.parametrize("reply,expected", [

@@ -37,7 +37,7 @@ class TextList(_message.Message):
     def __init__(self, texts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExplainSettings(_message.Message):
-    __slots__ = ("max_n", "min_count", "lowercase", "n_top_reported", "n_top_considered", "n_per_summary", "n_candidates", "n_synthetic", "n_generic", "n_bootstrap", "seed", "shard_size", "n_unrelated", "summary_styles", "n_tiebreak")
+    __slots__ = ("max_n", "min_count", "lowercase", "n_top_reported", "n_top_considered", "n_per_summary", "n_candidates", "n_synthetic", "n_generic", "n_bootstrap", "seed", "shard_size", "n_unrelated", "summary_styles", "n_tiebreak", "synthetic_style")
     MAX_N_FIELD_NUMBER: _ClassVar[int]
     MIN_COUNT_FIELD_NUMBER: _ClassVar[int]
     LOWERCASE_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,7 @@ class ExplainSettings(_message.Message):
     N_UNRELATED_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_STYLES_FIELD_NUMBER: _ClassVar[int]
     N_TIEBREAK_FIELD_NUMBER: _ClassVar[int]
+    SYNTHETIC_STYLE_FIELD_NUMBER: _ClassVar[int]
     max_n: int
     min_count: int
     lowercase: bool
@@ -68,7 +69,8 @@ class ExplainSettings(_message.Message):
     n_unrelated: int
     summary_styles: _containers.RepeatedScalarFieldContainer[str]
     n_tiebreak: int
-    def __init__(self, max_n: _Optional[int] = ..., min_count: _Optional[int] = ..., lowercase: _Optional[bool] = ..., n_top_reported: _Optional[int] = ..., n_top_considered: _Optional[int] = ..., n_per_summary: _Optional[int] = ..., n_candidates: _Optional[int] = ..., n_synthetic: _Optional[int] = ..., n_generic: _Optional[int] = ..., n_bootstrap: _Optional[int] = ..., seed: _Optional[int] = ..., shard_size: _Optional[int] = ..., n_unrelated: _Optional[int] = ..., summary_styles: _Optional[_Iterable[str]] = ..., n_tiebreak: _Optional[int] = ...) -> None: ...
+    synthetic_style: str
+    def __init__(self, max_n: _Optional[int] = ..., min_count: _Optional[int] = ..., lowercase: _Optional[bool] = ..., n_top_reported: _Optional[int] = ..., n_top_considered: _Optional[int] = ..., n_per_summary: _Optional[int] = ..., n_candidates: _Optional[int] = ..., n_synthetic: _Optional[int] = ..., n_generic: _Optional[int] = ..., n_bootstrap: _Optional[int] = ..., seed: _Optional[int] = ..., shard_size: _Optional[int] = ..., n_unrelated: _Optional[int] = ..., summary_styles: _Optional[_Iterable[str]] = ..., n_tiebreak: _Optional[int] = ..., synthetic_style: _Optional[str] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("module_id", "unit_names", "unit_indices", "corpus", "generic", "helper", "settings", "concurrency", "idempotency_key")

@@ -138,7 +138,8 @@ def run_key(task: D3Task, setting: str, seed: int, helper_name: str, config: Exp
 def prompt_templates(config: ExplainConfig) -> list[str]:
     """The helper prompts a config uses, with placeholders: a reworded prompt is a new run."""
     return ([summary_prompt(["{ngram}"], s) for s in config.summary_styles]
-            + [synthetic_prompt("{explanation}", config.n_synthetic, related) for related in (True, False)]
+            + [synthetic_prompt("{explanation}", config.n_synthetic, related, config.synthetic_style)
+               for related in (True, False)]
             + [json.dumps(sentences_schema(config.n_synthetic), sort_keys=True), RETRY_POLICY])
 
 
