@@ -137,6 +137,23 @@ def test_restricted_partner_is_next_task_with_a_corpus(tmp_path):
     assert [restricted_partner(tasks, t).index for t in tasks] == [1, 0, 0]
 
 
+def test_run_keys_of_earlier_records_stay_valid():
+    """Keys computed by the version before ``synthetic_style`` existed (commit 13ef3eb): a setting
+    added at its former behaviour must not make finished runs be redone; any other value must."""
+    import dataclasses
+
+    from sasc.bench.d3 import run_key
+    from sasc.bench.tasks import D3Task
+
+    task = D3Task(index=3, task="x", name="x", keyphrase="x", check_regex="x", corpus_file="x")
+    helper = "llama.cpp:qwen2.5-coder-1.5b-instruct-q4_k_m"
+    about = ExplainConfig(synthetic_style="about")
+    assert run_key(task, "default", 0, helper, about, D3Options()) == "8e653a903ba95a99"
+    assert run_key(task, "noisy", 0, helper, about, D3Options()) == "2ab7c19a73a91cef"
+    example = dataclasses.replace(about, synthetic_style="example")
+    assert run_key(task, "default", 0, helper, example, D3Options()) != "8e653a903ba95a99"
+
+
 def test_options_validation():
     with pytest.raises(ConfigError, match="accepted: default, restricted, noisy"):
         D3Options(settings=("default", "loud"))

@@ -124,11 +124,20 @@ class TaskRecord:
     """The full :class:`~sasc.results.UnitExplanation` (top n-grams, candidates, texts, scores)."""
 
 
+KEY_ADDED_SETTINGS: dict[str, Any] = {"synthetic_style": "about"}
+"""Settings added to :class:`ExplainConfig` after D3 records were first kept, with the value
+that reproduces the behaviour from before they existed. At that value a setting is left out
+of the run key, so adding a setting does not throw away finished runs (hours of helper time);
+any other value is part of the key."""
+
+
 def run_key(task: D3Task, setting: str, seed: int, helper_name: str, config: ExplainConfig,
             options: D3Options) -> str:
     """Identity of one run: task, setting, seed, helper, config and ablation parameters."""
+    fields = {k: v for k, v in dataclasses.asdict(config).items()
+              if not (k in KEY_ADDED_SETTINGS and v == KEY_ADDED_SETTINGS[k])}
     payload = json.dumps({"task": dataclasses.asdict(task) | {"corpus_file": None}, "setting": setting,
-                          "seed": seed, "helper": helper_name, "config": dataclasses.asdict(config),
+                          "seed": seed, "helper": helper_name, "config": fields,
                           "noise": [options.noise_scale, options.noise_top] if setting == "noisy" else None,
                           "max_texts": options.max_corpus_texts, "prompts": prompt_templates(config)},
                          sort_keys=True, default=str)
