@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sasc.bench.cli import parse_ints
 from sasc.bench.d3 import D3Options, run_d3
 from sasc.cache import default_cache_dir
 
@@ -40,11 +41,13 @@ def fresh_cache(root: Path, name: str) -> Path:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default="../shared/d3")
-    p.add_argument("--tasks", default="12-17", help="task range, e.g. 12-17")
+    p.add_argument("--tasks", default="12-17", type=lambda v: parse_ints(v, "--tasks"),
+                   help="tasks, e.g. 12-17 or 0,3,5-9")
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args()
-    lo, _, hi = args.tasks.partition("-")
-    tasks = list(range(int(lo), int(hi or lo) + 1))
+    tasks = args.tasks
+    if not tasks:
+        p.error("--tasks must name at least one task")
     options = D3Options(settings=("default",))
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:

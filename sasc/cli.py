@@ -119,8 +119,8 @@ def method_config(args: argparse.Namespace, **fields: Any) -> ExplainConfig:
     """The default config with the options of :func:`add_method_args`, and ``fields``, applied."""
     return dataclasses.replace(
         DEFAULTS, n_candidates=args.candidates, summary_styles=parse_styles(args.summary_styles),
-        n_synthetic=args.synthetic, synthetic_style=args.synthetic_style, n_tiebreak=args.tiebreak, n_unrelated=args.unrelated,
-        n_generic=args.generic_size, **fields)
+        n_synthetic=args.synthetic, synthetic_style=args.synthetic_style, n_tiebreak=args.tiebreak,
+        n_unrelated=args.unrelated, n_generic=args.generic_size, **fields)
 
 
 def config_from_args(args: argparse.Namespace) -> ExplainConfig:

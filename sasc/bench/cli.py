@@ -14,7 +14,8 @@ from .parallel import auto_workers, total_memory_gib
 from .tasks import DEFAULT_DATA
 
 
-def _ints(value: str | None, what: str) -> list[int] | None:
+def parse_ints(value: str | None, what: str) -> list[int] | None:
+    """Integers from ``"0,1,5-9"`` (None for an empty value); ``what`` names the option in the error."""
     if value is None or not value.strip():
         return None
     try:
@@ -61,14 +62,14 @@ def cmd_d3(args: argparse.Namespace) -> int:
 
     config = method_config(args)
     options = D3Options(settings=tuple(s.strip() for s in args.settings.split(",") if s.strip()),
-                        seeds=tuple(_ints(args.seeds, "--seeds") or [0]),
+                        seeds=tuple(parse_ints(args.seeds, "--seeds") or [0]),
                         shared_responses=not args.per_corpus_responses, max_corpus_texts=args.max_corpus_texts)
     workers = args.workers
     if workers is None:
         workers = auto_workers(available_cores(), total_memory_gib(), is_local_spec(args.helper))
     bar = TqdmProgress(not args.quiet)
     try:
-        report = run_d3(Path(args.data), tasks=_ints(args.tasks, "--tasks"), helper=args.helper, config=config,
+        report = run_d3(Path(args.data), tasks=parse_ints(args.tasks, "--tasks"), helper=args.helper, config=config,
                         options=options, out=Path(args.out), cache_dir=_cache_dir(args),
                         judge=None if args.no_similarity else "smollm2", progress=bar,
                         workers=workers)

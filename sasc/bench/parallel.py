@@ -6,9 +6,9 @@ while two single-thread processes, pinned to a core each, ran those calls side b
 in 57.6 s and 57.8 s. In real D3 runs the two are not in step and each run took about
 1.5x as long as alone, which still made 54 tasks take 45.0 min instead of 64.8. So the
 benchmark runs its (setting, seed, task) runs in ``workers`` spawned processes, each
-pinned to its own share of the cores, each with its own helper, module bank and judge. Runs are independent and every record is its own
-file, so a crash loses at most the runs in flight; replies go to the shared on-disk
-reply cache (atomic writes).
+pinned to its own share of the cores, each with its own helper, module bank and judge.
+Runs are independent and every record is its own file, so a crash loses at most the runs
+in flight; replies go to the shared on-disk reply cache (atomic writes).
 
 llama.cpp's arithmetic depends a little on its thread count, so a seeded reply made by
 a single-thread worker can differ from the 2-thread reply (1 of 21 replies differed on
