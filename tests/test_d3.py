@@ -154,6 +154,17 @@ def test_run_keys_of_earlier_records_stay_valid():
     assert run_key(task, "default", 0, helper, example, D3Options()) != "8e653a903ba95a99"
 
 
+def test_task_and_seed_lists_parse_with_a_clear_error():
+    import argparse
+
+    from sasc.bench.cli import parse_ints
+
+    assert parse_ints("0,3, 5-7", "--tasks") == [0, 3, 5, 6, 7]
+    assert parse_ints("  ", "--tasks") is None
+    with pytest.raises(argparse.ArgumentTypeError, match="--seeds must be integers or ranges like 0,1,5-9"):
+        parse_ints("1-x", "--seeds")
+
+
 def test_options_validation():
     with pytest.raises(ConfigError, match="accepted: default, restricted, noisy"):
         D3Options(settings=("default", "loud"))
