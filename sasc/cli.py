@@ -105,6 +105,11 @@ def add_method_args(p: argparse.ArgumentParser, per: str) -> None:
     p.add_argument("--synthetic-style", choices=sorted(SYNTHETIC_STYLES), default=DEFAULTS.synthetic_style,
                    help="how the helper is asked for them: sentences 'about' the candidate, or texts that are "
                         f"an 'example' of it (default: {DEFAULTS.synthetic_style})")
+    p.add_argument("--screen", type=int, default=DEFAULTS.n_screen,
+                   help="screen every candidate on this many synthetic texts first; only the --finalists best "
+                        f"get all of them (default: {DEFAULTS.n_screen}{': off' if not DEFAULTS.n_screen else ''})")
+    p.add_argument("--finalists", type=int, default=DEFAULTS.n_finalists,
+                   help=f"with --screen: candidates that get all synthetic texts (default: {DEFAULTS.n_finalists})")
     p.add_argument("--tiebreak", type=int, default=DEFAULTS.n_tiebreak,
                    help="when the two best candidates' σ intervals overlap, this many more synthetic texts for "
                         f"each before the final ranking (default: {DEFAULTS.n_tiebreak}: off)")
@@ -119,7 +124,8 @@ def method_config(args: argparse.Namespace, **fields: Any) -> ExplainConfig:
     """The default config with the options of :func:`add_method_args`, and ``fields``, applied."""
     return dataclasses.replace(
         DEFAULTS, n_candidates=args.candidates, summary_styles=parse_styles(args.summary_styles),
-        n_synthetic=args.synthetic, synthetic_style=args.synthetic_style, n_tiebreak=args.tiebreak,
+        n_synthetic=args.synthetic, synthetic_style=args.synthetic_style, n_screen=args.screen,
+        n_finalists=args.finalists, n_tiebreak=args.tiebreak,
         n_unrelated=args.unrelated, n_generic=args.generic_size, **fields)
 
 

@@ -31,7 +31,7 @@ SETTING_RANGES = {
     "max_n": (1, 10), "min_count": (1, 1_000_000), "n_top_reported": (1, 10_000), "n_top_considered": (1, 10_000),
     "n_per_summary": (1, 1_000), "n_candidates": (1, 50), "n_synthetic": (1, 200), "n_generic": (2, 100_000),
     "n_bootstrap": (1, 100_000), "seed": (0, 2**32 - 1), "shard_size": (1, 1_000_000),
-    "n_unrelated": (0, 200), "n_tiebreak": (0, 200),
+    "n_unrelated": (0, 200), "n_tiebreak": (0, 200), "n_screen": (0, 200), "n_finalists": (1, 50),
 }
 """What one job may ask for: bounds that keep a request from costing unbounded time or memory."""
 

@@ -182,15 +182,56 @@ def test_tiebreak_adds_texts_to_the_top_two_only_when_their_intervals_overlap(ke
         dataclasses.replace(SMALL, n_tiebreak=-1)
 
 
+def test_screening_gives_all_texts_to_the_finalists_only(keyword_module):
+    import dataclasses
+    import itertools
+    import re
+
+    numbers = itertools.count()
+    themes = itertools.cycle(["weather", "pizza", "rain", "soup", "bread"])
+
+    def reply(prompt):
+        if prompt.startswith("Here is a list of phrases"):
+            return next(themes)
+        k = int(re.match(r"Write (\d+) ", prompt).group(1))
+        topic = re.search(r"clearly about: (.*)\.\n", prompt).group(1)
+        return json.dumps({"sentences": [f"{topic} and talk number {next(numbers)}" for _ in range(k)]})
+
+    helper = ScriptedLLM(reply)
+    config = dataclasses.replace(SMALL, n_candidates=5, n_screen=2, n_finalists=2)
+    res = sasc.explain(keyword_module, corpus=FOOD_CORPUS, generic=GENERIC, helper=helper, config=config)
+    cands = res.units[0].candidates
+    assert [c.score.n_related for c in cands] == [5, 5, 2, 2, 2]
+    assert {c.explanation for c in cands[:2]} <= {"pizza", "soup", "bread"}  # food beats weather at screening
+    assert {"weather", "rain"} <= {c.explanation for c in cands[2:]}
+    assert cands[0].score.sigma >= cands[1].score.sigma and cands[2].score.sigma >= cands[3].score.sigma
+    asked = [int(re.match(r"Write (\d+) ", c.prompt).group(1)) for c in helper.calls
+             if not c.prompt.startswith("Here is a list")]
+    assert asked == [2] * 5 + [3] * 2  # five screening calls, then the rest of the texts for two finalists
+    assert len(set(cands[0].related_texts)) == 5 == len(cands[0].related_responses)
+
+    # no more candidates than finalists: no screening, every candidate gets all its texts at once
+    few = ScriptedLLM(reply)
+    res = sasc.explain(keyword_module, corpus=FOOD_CORPUS, generic=GENERIC, helper=few,
+                       config=dataclasses.replace(config, n_candidates=2))
+    assert [c.score.n_related for c in res.units[0].candidates] == [5, 5] and len(few.calls) == 2 + 2
+    with pytest.raises(sasc.ConfigError, match="n_screen .* must be below n_synthetic"):
+        dataclasses.replace(SMALL, n_screen=5)
+    with pytest.raises(sasc.ConfigError, match="n_finalists must be >= 1"):
+        dataclasses.replace(SMALL, n_screen=2, n_finalists=0)
+
+
 @pytest.mark.parametrize("argv", [["explain"], ["benchmark", "d3"], ["fmri", "explain", "model.npz"]])
 def test_method_options_reach_the_config_of_every_command(argv):
     from sasc.cli import build_parser, method_config
 
     flags = ["--candidates", "3", "--summary-styles", "source", "--synthetic", "7", "--tiebreak", "4",
-             "--unrelated", "2", "--generic-size", "50", "--synthetic-style", "example"]
+             "--unrelated", "2", "--generic-size", "50", "--synthetic-style", "example", "--screen", "3",
+             "--finalists", "2"]
     config = method_config(build_parser().parse_args(argv + flags))
     assert (config.n_candidates, config.summary_styles, config.n_synthetic, config.n_tiebreak, config.n_unrelated,
-            config.n_generic, config.synthetic_style) == (3, ("source",), 7, 4, 2, 50, "example")
+            config.n_generic, config.synthetic_style, config.n_screen, config.n_finalists) == (
+        3, ("source",), 7, 4, 2, 50, "example", 3, 2)
     assert method_config(build_parser().parse_args(argv)) == ExplainConfig()  # no flags: the library defaults
     with pytest.raises(ConfigError, match="summary styles"):
         method_config(build_parser().parse_args(argv + ["--summary-styles", "theme,poem"]))

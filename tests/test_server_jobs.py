@@ -112,6 +112,7 @@ def test_cancel_a_running_job(client):
     ({"settings": {"summary_styles": ["theme", "poem"]}}, ConfigError, "summary styles"),
     ({"settings": {"n_tiebreak": 500}}, ConfigError, "n_tiebreak must be in 0..200"),
     ({"settings": {"synthetic_style": "poem"}}, ConfigError, "synthetic style must be one of"),
+    ({"settings": {"n_screen": 10, "n_synthetic": 10}}, ConfigError, "n_screen .10. must be below n_synthetic"),
     ({"units": ["nope"]}, ConfigError, None),
     ({"concurrency": 99}, ConfigError, "concurrency"),
 ])
@@ -124,9 +125,10 @@ def test_bad_jobs_are_refused_or_fail_with_a_clear_status(client, module, kw, er
 
 def test_prompt_styles_reach_the_job(client, module):
     result = client.explain(module.id, units=[0], corpus=FOOD_CORPUS, generic=GENERIC, helper="fake",
-                            settings={**SETTINGS, "summary_styles": ["source"], "synthetic_style": "example"},
-                            progress=False)
+                            settings={**SETTINGS, "summary_styles": ["source"], "synthetic_style": "example",
+                                      "n_screen": 1, "n_finalists": 1}, progress=False)
     assert result.config["summary_styles"] == ["source"] and result.config["synthetic_style"] == "example"
+    assert (result.config["n_screen"], result.config["n_finalists"]) == (1, 1)
     default = client.explain(module.id, units=[0], corpus=FOOD_CORPUS, generic=GENERIC, helper="fake",
                              settings=SETTINGS, progress=False)
     assert default.config["summary_styles"] == list(sasc.ExplainConfig().summary_styles)

@@ -37,7 +37,7 @@ class TextList(_message.Message):
     def __init__(self, texts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExplainSettings(_message.Message):
-    __slots__ = ("max_n", "min_count", "lowercase", "n_top_reported", "n_top_considered", "n_per_summary", "n_candidates", "n_synthetic", "n_generic", "n_bootstrap", "seed", "shard_size", "n_unrelated", "summary_styles", "n_tiebreak", "synthetic_style")
+    __slots__ = ("max_n", "min_count", "lowercase", "n_top_reported", "n_top_considered", "n_per_summary", "n_candidates", "n_synthetic", "n_generic", "n_bootstrap", "seed", "shard_size", "n_unrelated", "summary_styles", "n_tiebreak", "synthetic_style", "n_screen", "n_finalists")
     MAX_N_FIELD_NUMBER: _ClassVar[int]
     MIN_COUNT_FIELD_NUMBER: _ClassVar[int]
     LOWERCASE_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +54,8 @@ class ExplainSettings(_message.Message):
     SUMMARY_STYLES_FIELD_NUMBER: _ClassVar[int]
     N_TIEBREAK_FIELD_NUMBER: _ClassVar[int]
     SYNTHETIC_STYLE_FIELD_NUMBER: _ClassVar[int]
+    N_SCREEN_FIELD_NUMBER: _ClassVar[int]
+    N_FINALISTS_FIELD_NUMBER: _ClassVar[int]
     max_n: int
     min_count: int
     lowercase: bool
@@ -70,7 +72,9 @@ class ExplainSettings(_message.Message):
     summary_styles: _containers.RepeatedScalarFieldContainer[str]
     n_tiebreak: int
     synthetic_style: str
-    def __init__(self, max_n: _Optional[int] = ..., min_count: _Optional[int] = ..., lowercase: _Optional[bool] = ..., n_top_reported: _Optional[int] = ..., n_top_considered: _Optional[int] = ..., n_per_summary: _Optional[int] = ..., n_candidates: _Optional[int] = ..., n_synthetic: _Optional[int] = ..., n_generic: _Optional[int] = ..., n_bootstrap: _Optional[int] = ..., seed: _Optional[int] = ..., shard_size: _Optional[int] = ..., n_unrelated: _Optional[int] = ..., summary_styles: _Optional[_Iterable[str]] = ..., n_tiebreak: _Optional[int] = ..., synthetic_style: _Optional[str] = ...) -> None: ...
+    n_screen: int
+    n_finalists: int
+    def __init__(self, max_n: _Optional[int] = ..., min_count: _Optional[int] = ..., lowercase: _Optional[bool] = ..., n_top_reported: _Optional[int] = ..., n_top_considered: _Optional[int] = ..., n_per_summary: _Optional[int] = ..., n_candidates: _Optional[int] = ..., n_synthetic: _Optional[int] = ..., n_generic: _Optional[int] = ..., n_bootstrap: _Optional[int] = ..., seed: _Optional[int] = ..., shard_size: _Optional[int] = ..., n_unrelated: _Optional[int] = ..., summary_styles: _Optional[_Iterable[str]] = ..., n_tiebreak: _Optional[int] = ..., synthetic_style: _Optional[str] = ..., n_screen: _Optional[int] = ..., n_finalists: _Optional[int] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("module_id", "unit_names", "unit_indices", "corpus", "generic", "helper", "settings", "concurrency", "idempotency_key")
