@@ -15,7 +15,7 @@ from .errors import SascError
 from .ngrams import NgramSettings
 from .progress import ProgressEvent
 from .summarize import SUMMARY_STYLES, parse_styles
-from .synthetic import SYNTHETIC_STYLES
+from .synthetic import STYLE_NAMES
 
 DEFAULTS = ExplainConfig()
 DEFAULT_MODULE = "embedding_distance:keyphrase=food and cooking"
@@ -102,9 +102,9 @@ def add_method_args(p: argparse.ArgumentParser, per: str) -> None:
                         f"(default: {','.join(DEFAULTS.summary_styles)})")
     p.add_argument("--synthetic", type=int, default=DEFAULTS.n_synthetic,
                    help=f"synthetic texts per candidate (default: {DEFAULTS.n_synthetic})")
-    p.add_argument("--synthetic-style", choices=sorted(SYNTHETIC_STYLES), default=DEFAULTS.synthetic_style,
-                   help="how the helper is asked for them: sentences 'about' the candidate, or texts that are "
-                        f"an 'example' of it (default: {DEFAULTS.synthetic_style})")
+    p.add_argument("--synthetic-style", choices=sorted(STYLE_NAMES), default=DEFAULTS.synthetic_style,
+                   help="how the helper is asked for them: sentences 'about' the candidate, texts that are "
+                        f"an 'example' of it, or half of each ('mixed') (default: {DEFAULTS.synthetic_style})")
     p.add_argument("--screen", type=int, default=DEFAULTS.n_screen,
                    help="screen every candidate on this many synthetic texts first; only the --finalists best "
                         f"get all of them (default: {DEFAULTS.n_screen}{': off' if not DEFAULTS.n_screen else ''})")

@@ -33,7 +33,8 @@ class ExplainConfig:
     """Synthetic texts about each candidate; their mean response ranks the candidates."""
     synthetic_style: str = "about"
     """How the helper is asked for those texts (see ``sasc.synthetic.SYNTHETIC_STYLES``):
-    ``"about"``, sentences about the candidate; ``"example"``, texts that are examples of it.
+    ``"about"``, sentences about the candidate; ``"example"``, texts that are examples of it;
+    ``"mixed"``, half of each.
     On D3 (54 tasks) ``"example"`` gave the same top-1 (42/54) with lower similarity, so ``"about"``."""
     n_screen: int = 0
     """When > 0 (and there are more candidates than ``n_finalists``), every candidate is first

@@ -85,7 +85,7 @@ _FILLER = re.compile(
     re.IGNORECASE,
 )
 _THEME_SUFFIX = re.compile(
-    r"\s+(?:is|are|seems to be|appears to be)\s+(?:a|the)\s+(?:(?:common|recurring|central|main|shared|key)\s+)?"
+    r"\s+(?:is|are|seems to be|appears to be)\s+(?:a|the)\s+(?:(?:common|recurring|central|main|shared|key|core|major)\s+)?"
     r"(?:theme|topic|thread)\b.*$",
     re.IGNORECASE,
 )

@@ -32,20 +32,43 @@ SYNTHETIC_STYLES: dict[str, str] = {
 }
 """Prompt styles for the related synthetic texts (``ExplainConfig.synthetic_style``)."""
 
+MIXED_STYLES: dict[str, tuple[str, ...]] = {
+    # half the texts of each: the two wordings err in different ways, so pooling them evens out
+    # a candidate's score
+    "mixed": ("about", "example"),
+}
+"""Styles that split a candidate's texts evenly among several :data:`SYNTHETIC_STYLES`."""
+
+STYLE_NAMES: tuple[str, ...] = (*SYNTHETIC_STYLES, *MIXED_STYLES)
+"""Every accepted ``synthetic_style``."""
+
 
 def check_synthetic_style(style: str) -> str:
-    """``style`` if it names a :data:`SYNTHETIC_STYLES` entry; else :class:`ConfigError`."""
-    if style not in SYNTHETIC_STYLES:
-        raise ConfigError(f"synthetic style must be one of {sorted(SYNTHETIC_STYLES)}, got {style!r}")
+    """``style`` if it names a :data:`SYNTHETIC_STYLES` or :data:`MIXED_STYLES` entry; else :class:`ConfigError`."""
+    if style not in STYLE_NAMES:
+        raise ConfigError(f"synthetic style must be one of {sorted(STYLE_NAMES)}, got {style!r}")
     return style
+
+
+def style_parts(style: str) -> tuple[str, ...]:
+    """The prompt styles a style's texts come from: ``"mixed"`` -> ``("about", "example")``,
+    ``"about"`` -> ``("about",)``."""
+    return MIXED_STYLES.get(check_synthetic_style(style), (style,))
+
+
+def split_count(k: int, n_parts: int) -> list[int]:
+    """``k`` texts shared among ``n_parts`` as evenly as possible, earlier parts first: (5, 2) -> [3, 2]."""
+    return [k // n_parts + (i < k % n_parts) for i in range(n_parts)]
 
 
 def synthetic_prompt(explanation: str, k: int, related: bool = True, style: str = "about") -> str:
     """Prompt asking for ``k`` texts about (or having nothing to do with) ``explanation``.
 
-    ``style`` (a key of :data:`SYNTHETIC_STYLES`) words the related prompt; the unrelated one
-    is the same for every style.
+    ``style`` (a key of :data:`SYNTHETIC_STYLES`, not a mixed style) words the related prompt;
+    the unrelated one is the same for every style.
     """
+    if related and style in MIXED_STYLES:
+        raise ConfigError(f"{style!r} mixes several prompts; ask for each of {MIXED_STYLES[style]} in turn")
     if related:
         ask = SYNTHETIC_STYLES[check_synthetic_style(style)].format(k=k, explanation=explanation)
     else:
@@ -148,11 +171,19 @@ def synthetic_texts(helper: HelperLLM, explanation: str, k: int = 10, *, related
     Calls the helper up to ``max_calls`` times (new seed each) until ``k`` distinct texts
     are collected; a retry asks only for the texts still missing (repeats and empty items
     are dropped), so it costs a few sentences, not ``k``. ``style``: the related prompt's wording
-    (:data:`SYNTHETIC_STYLES`). ``k <= 0`` asks for nothing and
+    (:data:`SYNTHETIC_STYLES`); a mixed style (:data:`MIXED_STYLES`) asks each of its styles for
+    its share of the ``k`` (:func:`split_count`). ``k <= 0`` asks for nothing and
     returns ``[]``. Raises :class:`HelperReplyError` when no usable text comes back.
     """
     texts: list[str] = []
     if k <= 0:
+        return texts
+    parts = style_parts(style) if related else (style,)
+    if len(parts) > 1:
+        for part, n in zip(parts, split_count(k, len(parts))):
+            if n:
+                texts = dedupe_texts(texts + synthetic_texts(helper, explanation, n, related=True, sampling=sampling,
+                                                             max_calls=max_calls, style=part))
         return texts
     for attempt in range(max_calls):
         need = k - len(texts)

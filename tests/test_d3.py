@@ -150,8 +150,10 @@ def test_run_keys_of_earlier_records_stay_valid():
     about = ExplainConfig(synthetic_style="about")
     assert run_key(task, "default", 0, helper, about, D3Options()) == "8e653a903ba95a99"
     assert run_key(task, "noisy", 0, helper, about, D3Options()) == "2ab7c19a73a91cef"
-    example = dataclasses.replace(about, synthetic_style="example")
-    assert run_key(task, "default", 0, helper, example, D3Options()) != "8e653a903ba95a99"
+    keys = {run_key(task, "default", 0, helper, dataclasses.replace(about, **change), D3Options())
+            for change in ({"synthetic_style": "example"}, {"synthetic_style": "mixed"}, {"n_screen": 3},
+                           {"n_screen": 3, "n_finalists": 2})}
+    assert len(keys) == 4 and "8e653a903ba95a99" not in keys
 
 
 def test_task_and_seed_lists_parse_with_a_clear_error():

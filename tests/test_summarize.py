@@ -44,6 +44,7 @@ def test_styles_are_checked():
     ("U.S. politics. They all mention elections.", "U.S. politics"),
     ("Food etc. and drinks", "Food etc. and drinks"),
     ("Sports are the main topic.", "Sports"),
+    ("Technology is a core theme", "Technology"),
     ("Theme parks and rides", "Theme parks and rides"),
     ("**Food and drink**", "Food and drink"),
     ("Theme: violence and crime - most phrases mention attacks", "violence and crime"),

@@ -4,7 +4,8 @@ import pytest
 
 from sasc.errors import ConfigError, HelperReplyError
 from sasc.llm import ScriptedLLM
-from sasc.synthetic import parse_list, sentences_schema, synthetic_prompt, synthetic_texts
+from sasc.synthetic import (parse_list, sentences_schema, split_count, style_parts, synthetic_prompt,
+                            synthetic_texts)
 
 
 def test_prompts_exact():
@@ -24,8 +25,32 @@ def test_prompts_exact():
 
 
 def test_unknown_synthetic_style_is_a_config_error():
-    with pytest.raises(ConfigError, match="'about', 'example'"):
+    with pytest.raises(ConfigError, match="'about', 'example', 'mixed'"):
         synthetic_prompt("food", 3, style="poem")
+    with pytest.raises(ConfigError, match="mixes several prompts"):
+        synthetic_prompt("food", 3, style="mixed")  # a mixed style has no single prompt
+
+
+@pytest.mark.parametrize("k,n,expected", [(10, 2, [5, 5]), (5, 2, [3, 2]), (1, 2, [1, 0]), (3, 1, [3])])
+def test_split_count(k, n, expected):
+    assert split_count(k, n) == expected
+
+
+def test_mixed_style_asks_each_style_for_its_share():
+    def reply(prompt):
+        k = int(prompt.split()[1])
+        kind = "about" if "clearly about" in prompt else "example"
+        return json.dumps({"sentences": [f"{kind} text {i}" for i in range(k)]})
+
+    llm = ScriptedLLM(reply)
+    out = synthetic_texts(llm, "praise", k=5, style="mixed")
+    assert style_parts("mixed") == ("about", "example") and style_parts("about") == ("about",)
+    assert [c.prompt for c in llm.calls] == [synthetic_prompt("praise", 3, style="about"),
+                                            synthetic_prompt("praise", 2, style="example")]
+    assert out == ["about text 0", "about text 1", "about text 2", "example text 0", "example text 1"]
+    unrelated = ScriptedLLM(reply)
+    synthetic_texts(unrelated, "praise", k=4, related=False, style="mixed")  # one wording for unrelated texts
+    assert [c.prompt for c in unrelated.calls] == [synthetic_prompt("praise", 4, related=False)]
 
 
 @pytest.mark.parametrize("reply,expected", [

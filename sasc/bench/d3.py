@@ -38,7 +38,7 @@ from ..llm.base import HelperLLM
 from ..modules.base import to_response_array
 from ..progress import ProgressEvent, ProgressFn, no_progress
 from ..summarize import summary_prompt
-from ..synthetic import RETRY_POLICY, sentences_schema, synthetic_prompt
+from ..synthetic import RETRY_POLICY, sentences_schema, style_parts, synthetic_prompt
 from .judging import judge_candidates, noisy_responses, recovers
 from .parallel import WorkerSpec, run_in_workers
 from .responses import D3Responses, d3_bank
@@ -147,8 +147,9 @@ def run_key(task: D3Task, setting: str, seed: int, helper_name: str, config: Exp
 def prompt_templates(config: ExplainConfig) -> list[str]:
     """The helper prompts a config uses, with placeholders: a reworded prompt is a new run."""
     return ([summary_prompt(["{ngram}"], s) for s in config.summary_styles]
-            + [synthetic_prompt("{explanation}", config.n_synthetic, related, config.synthetic_style)
-               for related in (True, False)]
+            + [synthetic_prompt("{explanation}", config.n_synthetic, True, part)
+               for part in style_parts(config.synthetic_style)]
+            + [synthetic_prompt("{explanation}", config.n_synthetic, False)]
             + [json.dumps(sentences_schema(config.n_synthetic), sort_keys=True), RETRY_POLICY])
 
 
