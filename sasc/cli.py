@@ -105,11 +105,10 @@ def add_method_args(p: argparse.ArgumentParser, per: str) -> None:
     p.add_argument("--synthetic-style", choices=sorted(STYLE_NAMES), default=DEFAULTS.synthetic_style,
                    help="how the helper is asked for them: sentences 'about' the candidate, texts that are "
                         f"an 'example' of it, or half of each ('mixed') (default: {DEFAULTS.synthetic_style})")
-    p.add_argument("--screen", type=int, default=DEFAULTS.n_screen,
-                   help="screen every candidate on this many synthetic texts first; only the --finalists best "
-                        f"get all of them (default: {DEFAULTS.n_screen}{': off' if not DEFAULTS.n_screen else ''})")
-    p.add_argument("--finalists", type=int, default=DEFAULTS.n_finalists,
-                   help=f"with --screen: candidates that get all synthetic texts (default: {DEFAULTS.n_finalists})")
+    p.add_argument("--direct-screen", type=int, default=DEFAULTS.direct_screen,
+                   help="score only the N candidates the module responds to most as texts themselves; the "
+                        f"rest are listed unscored (default: {DEFAULTS.direct_screen}"
+                        f"{': every candidate is scored' if not DEFAULTS.direct_screen else ''})")
     p.add_argument("--tiebreak", type=int, default=DEFAULTS.n_tiebreak,
                    help="when the two best candidates' σ intervals overlap, this many more synthetic texts for "
                         f"each before the final ranking (default: {DEFAULTS.n_tiebreak}: off)")
@@ -124,8 +123,8 @@ def method_config(args: argparse.Namespace, **fields: Any) -> ExplainConfig:
     """The default config with the options of :func:`add_method_args`, and ``fields``, applied."""
     return dataclasses.replace(
         DEFAULTS, n_candidates=args.candidates, summary_styles=parse_styles(args.summary_styles),
-        n_synthetic=args.synthetic, synthetic_style=args.synthetic_style, n_screen=args.screen,
-        n_finalists=args.finalists, n_tiebreak=args.tiebreak,
+        n_synthetic=args.synthetic, synthetic_style=args.synthetic_style, direct_screen=args.direct_screen,
+        n_tiebreak=args.tiebreak,
         n_unrelated=args.unrelated, n_generic=args.generic_size, **fields)
 
 
@@ -186,6 +185,9 @@ def format_result(result: Any, n_ngrams: int = 10) -> str:
         lines.append(f"  {'σ':>6} {'95% CI':>15}{f' {chr(963)}(paper)' if paper else ''}  explanation")
         for c in u.candidates:
             s = c.score
+            if not s.n_related:
+                lines.append(f"  {'unscored':>22}  {c.explanation}")
+                continue
             lines.append(f"  {s.sigma:6.2f} [{s.ci_low:5.2f}, {s.ci_high:5.2f}]{f' {s.sigma_paper:8.2f}' if paper else ''}"
                          f"  {c.explanation}")
         if not u.candidates:

@@ -18,6 +18,7 @@ NOT_FOUND -> NotFoundError, ...) with ``.code`` set to the status name.
 from __future__ import annotations
 
 import json
+import math
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -136,7 +137,8 @@ def result_from_proto(r: jpb.ExplainResult) -> ExplainResult:
     units = [UnitExplanation(
         u.unit, [TopNgram(t.ngram, t.response, t.count) for t in u.top_ngrams],
         [ScoredCandidate(c.explanation, SigmaScore(**{f.name: getattr(c.score, f.name) for f in fields(SigmaScore)}),
-                         list(c.ngrams), list(c.related_texts), list(c.unrelated_texts), list(c.related_responses))
+                         list(c.ngrams), list(c.related_texts), list(c.unrelated_texts), list(c.related_responses),
+                         c.direct_response if c.HasField("direct_response") else math.nan)
          for c in u.candidates]) for u in r.units]
     load = lambda s: json.loads(s) if s else {}  # noqa: E731
     return ExplainResult(units=units, module=load(r.module_json), helper=r.helper,

@@ -36,14 +36,12 @@ class ExplainConfig:
     ``"about"``, sentences about the candidate; ``"example"``, texts that are examples of it;
     ``"mixed"``, half of each.
     On D3 (54 tasks) ``"example"`` gave the same top-1 (42/54) with lower similarity, so ``"about"``."""
-    n_screen: int = 0
-    """When > 0 (and there are more candidates than ``n_finalists``), every candidate is first
-    scored on this many synthetic texts, and only the ``n_finalists`` best get the rest of the
-    ``n_synthetic`` (successive halving): more candidates for the same helper time. Finalists
-    rank first by their final σ, the others after them by their screening σ. 0: off, every
-    candidate gets ``n_synthetic`` texts."""
-    n_finalists: int = 3
-    """Candidates that get all ``n_synthetic`` texts after screening (with ``n_screen`` > 0)."""
+    direct_screen: int = 0
+    """When > 0 and there are more candidates, only the ``direct_screen`` candidates the module
+    responds to most *as texts themselves* (the explanation string scored like an n-gram) get
+    synthetic texts; the others are kept in the result unscored, after the scored ones. 0: every
+    candidate is scored. A cheap first filter: it drops candidates worded away from what the
+    module responds to before the helper writes anything for them."""
     n_unrelated: int = 0
     """Synthetic texts unrelated to each candidate, only for the paper's σ variant
     (``sigma_paper``); 0 writes none and halves the helper's work. The σ that ranks
@@ -71,16 +69,13 @@ class ExplainConfig:
         object.__setattr__(self, "summary_styles", check_styles(self.summary_styles))  # a JSON list becomes a tuple
         check_synthetic_style(self.synthetic_style)
         for name in ("n_top_reported", "n_top_considered", "n_per_summary", "n_candidates",
-                     "n_synthetic", "n_finalists", "n_bootstrap", "shard_size"):
+                     "n_synthetic", "n_bootstrap", "shard_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.seed < 0:
             raise ConfigError(f"seed must be >= 0, got {self.seed}")
-        for name in ("n_unrelated", "n_tiebreak", "n_screen"):
+        for name in ("n_unrelated", "n_tiebreak", "direct_screen"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.n_screen >= self.n_synthetic:
-            raise ConfigError(f"n_screen ({self.n_screen}) must be below n_synthetic ({self.n_synthetic}): "
-                              "screening scores every candidate on fewer texts than the finalists get")
         if self.n_generic < 2:
             raise ConfigError(f"n_generic must be >= 2, got {self.n_generic}")

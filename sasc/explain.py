@@ -24,7 +24,7 @@ from .ngrams import NgramTable, count_ngrams
 from .progress import ProgressEvent, ProgressFn, no_progress
 from .responses import ResponseTable, ShardRunner, ngram_responses
 from .results import ExplainResult, ScoredCandidate, TopNgram, UnitExplanation
-from .scoring import intervals_overlap, score_sigma, top_k_indices
+from .scoring import intervals_overlap, score_sigma, top_k_indices, unscored_score
 from .summarize import Candidate, summarize
 from .synthetic import dedupe_texts, synthetic_texts
 
@@ -98,10 +98,11 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
     """Summarize and score one unit given its n-gram responses ``values`` ``[n_ngrams]``.
 
     ``progress`` receives ``"summarize"`` and ``"score"`` (one step per candidate scored) events.
-    With ``config.n_screen``, every candidate is first scored on that many synthetic texts and
-    only the ``config.n_finalists`` best get the rest of ``config.n_synthetic`` (see
-    :func:`screen_then_score`). With ``config.n_tiebreak``, the two best candidates get more
-    synthetic texts when their σ intervals overlap (see :func:`more_evidence`).
+    Every candidate's explanation text is also scored by the module itself
+    (``direct_response``); with ``config.direct_screen``, only that many candidates, those with
+    the highest direct responses, get synthetic texts, and the rest follow them unscored. With
+    ``config.n_tiebreak``, the two best candidates get more synthetic texts when their σ
+    intervals overlap (see :func:`more_evidence`).
     """
     top = top_k_indices(values, max(config.n_top_reported, config.n_top_considered))
     top_ngrams = [TopNgram(table.ngrams[i], float(values[i]), int(table.counts[i])) for i in top]
@@ -111,83 +112,58 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
                       n_pick=config.n_per_summary, sampling=config.summary_sampling, seed=config.seed,
                       styles=config.summary_styles)
     progress(ProgressEvent("summarize", 1, 1, f"{len(cands)} candidates"))
-    scored = screen_then_score(bank, col, cands, generic_values, helper, config, progress)
+    direct = bank_column(bank, [c.explanation for c in cands], col)
+    keep = direct_screen(direct, config.direct_screen)
+    scored = []
+    for step, i in enumerate(keep):
+        progress(ProgressEvent("score", step, len(keep), cands[i].explanation))
+        scored.append(score_candidate(bank, col, cands[i], generic_values, helper, config, float(direct[i])))
+    progress(ProgressEvent("score", len(keep), len(keep)))
+    scored.sort(key=_by_sigma)
     if config.n_tiebreak and len(scored) >= 2 and intervals_overlap(scored[0].score, scored[1].score):
         scored[:2] = [more_evidence(bank, col, c, generic_values, helper, config) for c in scored[:2]]
-        head = config.n_finalists if _screens(config, len(cands)) else len(scored)  # fully scored ones
-        scored[:head] = sorted(scored[:head], key=_by_sigma)
-    return UnitExplanation(bank.units[col], top_ngrams[: config.n_top_reported], scored)
+        scored.sort(key=_by_sigma)
+    unscored = [ScoredCandidate(cands[i].explanation, unscored_score(len(generic_values)), cands[i].ngrams, [], [],
+                                direct_response=float(direct[i]))
+                for i in sorted(set(range(len(cands))) - set(keep), key=lambda i: -direct[i])]
+    return UnitExplanation(bank.units[col], top_ngrams[: config.n_top_reported], scored + unscored)
+
+
+def direct_screen(direct: np.ndarray, n_keep: int) -> list[int]:
+    """Indices of the candidates to score: the ``n_keep`` highest direct responses, in candidate
+    order (ties: the earlier candidate); every index when ``n_keep`` is 0 or not below their number."""
+    if not 0 < n_keep < len(direct):
+        return list(range(len(direct)))
+    return sorted(np.argsort(-np.asarray(direct), kind="stable")[:n_keep].tolist())
 
 
 TIEBREAK_SEED = 1000
 """Added to the synthetic sampling seed for tie-break texts, so they differ from the first ones."""
-TOPUP_SEED = 500
-"""Added to the synthetic sampling seed for a finalist's texts after screening."""
 
 
 def _by_sigma(c: ScoredCandidate) -> float:
     return -c.score.sigma if np.isfinite(c.score.sigma) else np.inf
 
 
-def _screens(config: ExplainConfig, n_cands: int) -> bool:
-    return 0 < config.n_screen and n_cands > config.n_finalists
-
-
 def score_candidate(bank: Any, col: int, cand: Candidate, generic_values: np.ndarray, helper: HelperLLM,
-                    config: ExplainConfig, n_texts: int) -> ScoredCandidate:
-    """``cand`` scored on ``n_texts`` fresh synthetic texts (plus ``config.n_unrelated`` unrelated ones)."""
-    related = synthetic_texts(helper, cand.explanation, n_texts, related=True,
+                    config: ExplainConfig, direct_response: float = float("nan")) -> ScoredCandidate:
+    """``cand`` scored on ``config.n_synthetic`` synthetic texts (and ``config.n_unrelated`` unrelated ones)."""
+    related = synthetic_texts(helper, cand.explanation, config.n_synthetic, related=True,
                               sampling=config.synthetic_sampling, style=config.synthetic_style)
     unrelated = synthetic_texts(helper, cand.explanation, config.n_unrelated, related=False,
                                 sampling=config.synthetic_sampling)
     r = bank_column(bank, related, col)
     u = bank_column(bank, unrelated, col)
     score = score_sigma(r, generic_values, u, n_boot=config.n_bootstrap, seed=config.seed)
-    return ScoredCandidate(cand.explanation, score, cand.ngrams, related, unrelated, [float(x) for x in r])
-
-
-def screen_then_score(bank: Any, col: int, cands: Sequence[Candidate], generic_values: np.ndarray,
-                      helper: HelperLLM, config: ExplainConfig,
-                      progress: ProgressFn = no_progress) -> list[ScoredCandidate]:
-    """Candidates scored and ranked by σ, best first.
-
-    Without screening (``config.n_screen == 0``, or no more candidates than finalists) each gets
-    ``config.n_synthetic`` texts. With it (successive halving), each gets ``n_screen`` texts;
-    the ``n_finalists`` best by that σ get ``n_synthetic - n_screen`` more (new seeds) and are
-    ranked first by their final σ, the others follow by their screening σ. Screening spends the
-    helper's time on the candidates that can win, so more candidates fit in the same time.
-    """
-    screening = _screens(config, len(cands))
-    first = config.n_screen if screening else config.n_synthetic
-    n_steps = len(cands) + (config.n_finalists if screening else 0)
-    scored = []
-    for i, c in enumerate(cands):
-        progress(ProgressEvent("score", i, n_steps, c.explanation))
-        scored.append(score_candidate(bank, col, c, generic_values, helper, config, first))
-    scored.sort(key=_by_sigma)
-    if screening:
-        finalists = []
-        for j, c in enumerate(scored[: config.n_finalists]):
-            progress(ProgressEvent("score", len(cands) + j, n_steps, c.explanation))
-            finalists.append(add_texts(bank, col, c, generic_values, helper, config,
-                                       config.n_synthetic - config.n_screen, TOPUP_SEED))
-        scored = sorted(finalists, key=_by_sigma) + scored[config.n_finalists:]
-    progress(ProgressEvent("score", n_steps, n_steps))
-    return scored
+    return ScoredCandidate(cand.explanation, score, cand.ngrams, related, unrelated, [float(x) for x in r],
+                           direct_response)
 
 
 def more_evidence(bank: Any, col: int, cand: ScoredCandidate, generic_values: np.ndarray, helper: HelperLLM,
                   config: ExplainConfig) -> ScoredCandidate:
     """``cand`` rescored with ``config.n_tiebreak`` more synthetic texts (new seeds; repeats dropped)."""
-    return add_texts(bank, col, cand, generic_values, helper, config, config.n_tiebreak, TIEBREAK_SEED)
-
-
-def add_texts(bank: Any, col: int, cand: ScoredCandidate, generic_values: np.ndarray, helper: HelperLLM,
-              config: ExplainConfig, n_more: int, seed_offset: int) -> ScoredCandidate:
-    """``cand`` rescored with ``n_more`` more synthetic texts, sampled with seeds shifted by
-    ``seed_offset``; texts repeating earlier ones are dropped, so it may get fewer."""
-    extra = synthetic_texts(helper, cand.explanation, n_more, related=True,
-                            sampling=config.synthetic_sampling.seeded(seed_offset), style=config.synthetic_style)
+    extra = synthetic_texts(helper, cand.explanation, config.n_tiebreak, related=True,
+                            sampling=config.synthetic_sampling.seeded(TIEBREAK_SEED), style=config.synthetic_style)
     new = dedupe_texts(cand.related_texts + extra)[len(cand.related_texts):]
     if not new:
         return cand

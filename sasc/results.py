@@ -40,6 +40,8 @@ class ScoredCandidate:
     """Synthetic texts unrelated to it (the paper's baseline)."""
     related_responses: list[float] = field(default_factory=list)
     """Module responses to ``related_texts``."""
+    direct_response: float = float("nan")
+    """The module's response to the explanation text itself (NaN: not measured)."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,9 @@ class ExplainResult:
         units = [
             UnitExplanation(
                 u["unit"], [TopNgram(**t) for t in u["top_ngrams"]],
-                [ScoredCandidate(**{**c, "score": _score(c["score"])}) for c in u["candidates"]],
+                [ScoredCandidate(**{**c, "score": _score(c["score"]),
+                                    "direct_response": jsonio.nan_if_none(c.get("direct_response"))})
+                 for c in u["candidates"]],
             )
             for u in d["units"]
         ]

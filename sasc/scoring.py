@@ -71,6 +71,12 @@ def bootstrap_sigma_ci(related: np.ndarray, generic: np.ndarray, n_boot: int = 1
     return float(np.quantile(stats, a)), float(np.quantile(stats, 1 - a))
 
 
+def unscored_score(n_generic: int) -> SigmaScore:
+    """The score of a candidate left without synthetic texts: NaN σ, no texts (``n_related == 0``)."""
+    nan = float("nan")
+    return SigmaScore(nan, nan, nan, nan, nan, 0, 0, n_generic)
+
+
 def score_sigma(related: np.ndarray, generic: np.ndarray, unrelated: np.ndarray | None = None,
                 n_boot: int = 1000, seed: int = 0) -> SigmaScore:
     """All explanation-score figures for one candidate.

@@ -31,7 +31,7 @@ SETTING_RANGES = {
     "max_n": (1, 10), "min_count": (1, 1_000_000), "n_top_reported": (1, 10_000), "n_top_considered": (1, 10_000),
     "n_per_summary": (1, 1_000), "n_candidates": (1, 50), "n_synthetic": (1, 200), "n_generic": (2, 100_000),
     "n_bootstrap": (1, 100_000), "seed": (0, 2**32 - 1), "shard_size": (1, 1_000_000),
-    "n_unrelated": (0, 200), "n_tiebreak": (0, 200), "n_screen": (0, 200), "n_finalists": (1, 50),
+    "n_unrelated": (0, 200), "n_tiebreak": (0, 200), "direct_screen": (0, 50),
 }
 """What one job may ask for: bounds that keep a request from costing unbounded time or memory."""
 
@@ -206,7 +206,8 @@ def _unit_to_proto(u: UnitExplanation) -> jpb.UnitExplanation:
         unit=u.unit, top_ngrams=[jpb.TopNgram(ngram=t.ngram, response=t.response, count=t.count) for t in u.top_ngrams],
         candidates=[jpb.ScoredCandidate(explanation=c.explanation, score=jpb.SigmaScore(**dataclasses.asdict(c.score)),
                                         ngrams=c.ngrams, related_texts=c.related_texts,
-                                        unrelated_texts=c.unrelated_texts, related_responses=c.related_responses)
+                                        unrelated_texts=c.unrelated_texts, related_responses=c.related_responses,
+                                        direct_response=None if math.isnan(c.direct_response) else c.direct_response)
                     for c in u.candidates])
 
 

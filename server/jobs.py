@@ -137,9 +137,14 @@ class JobQueue:
 
     def get(self, owner: str | None, job_id: str) -> JobRecord:
         """The job with its freshest progress."""
-        rec = self.store.job(owner, job_id)
+        # live progress first, then the stored job: _finish stores the final state before it drops
+        # the live entry, so a job read here is never between the two with stale stored progress
         live = self._live.get(job_id)
-        return dataclasses.replace(rec, progress=dict(live.progress)) if live and rec.state not in FINAL_STATES else rec
+        progress = dict(live.progress) if live else None
+        rec = self.store.job(owner, job_id)
+        if progress is None or rec.state in FINAL_STATES:
+            return rec
+        return dataclasses.replace(rec, progress=progress)
 
     def cancel(self, owner: str, job_id: str) -> JobRecord:
         rec = self.store.job(owner, job_id)
@@ -268,7 +273,7 @@ class JobQueue:
         self._notify()
 
     def _finish(self, job_id: str, state: str, *, error: tuple[str, str] | None = None, result: str | None = None) -> None:
-        live = self._live.pop(job_id, None)
+        live = self._live.get(job_id)
         fields: dict[str, Any] = {"state": state}
         if live is not None:
             fields["progress"] = live.progress
@@ -277,6 +282,7 @@ class JobQueue:
         if result is not None:
             fields["result"] = result
         self.store.update_job(job_id, **fields)
+        self._live.pop(job_id, None)  # only now: see get()
         self._notify()
 
     def _notify(self) -> None:

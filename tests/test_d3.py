@@ -151,8 +151,8 @@ def test_run_keys_of_earlier_records_stay_valid():
     assert run_key(task, "default", 0, helper, about, D3Options()) == "8e653a903ba95a99"
     assert run_key(task, "noisy", 0, helper, about, D3Options()) == "2ab7c19a73a91cef"
     keys = {run_key(task, "default", 0, helper, dataclasses.replace(about, **change), D3Options())
-            for change in ({"synthetic_style": "example"}, {"synthetic_style": "mixed"}, {"n_screen": 3},
-                           {"n_screen": 3, "n_finalists": 2})}
+            for change in ({"synthetic_style": "example"}, {"synthetic_style": "mixed"}, {"direct_screen": 2},
+                           {"direct_screen": 3})}
     assert len(keys) == 4 and "8e653a903ba95a99" not in keys
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import sasc
-from sasc.cli import main
+from sasc.cli import format_result, main
 from sasc.config import ExplainConfig
 from sasc.errors import ConfigError
 from sasc.llm import ScriptedLLM
@@ -182,43 +182,41 @@ def test_tiebreak_adds_texts_to_the_top_two_only_when_their_intervals_overlap(ke
         dataclasses.replace(SMALL, n_tiebreak=-1)
 
 
-def test_screening_gives_all_texts_to_the_finalists_only(keyword_module):
+def test_direct_screen_scores_only_the_candidates_the_module_responds_to_most(keyword_module):
     import dataclasses
     import itertools
-    import re
 
-    numbers = itertools.count()
-    themes = itertools.cycle(["weather", "pizza", "rain", "soup", "bread"])
-
-    def reply(prompt):
-        if prompt.startswith("Here is a list of phrases"):
-            return next(themes)
-        k = int(re.match(r"Write (\d+) ", prompt).group(1))
-        topic = re.search(r"clearly about: (.*)\.\n", prompt).group(1)
-        return json.dumps({"sentences": [f"{topic} and talk number {next(numbers)}" for _ in range(k)]})
-
-    helper = ScriptedLLM(reply)
-    config = dataclasses.replace(SMALL, n_candidates=5, n_screen=2, n_finalists=2)
+    # "pizza soup" is all food words (direct response 1), "pizza talk" half, the others none
+    themes = itertools.cycle(["weather report", "pizza talk", "rain", "pizza soup", "office news"])
+    helper = ScriptedLLM(lambda p: next(themes) if p.startswith("Here is a list of phrases") else topical_reply(p))
+    config = dataclasses.replace(SMALL, n_candidates=5, direct_screen=2)
     res = sasc.explain(keyword_module, corpus=FOOD_CORPUS, generic=GENERIC, helper=helper, config=config)
     cands = res.units[0].candidates
-    assert [c.score.n_related for c in cands] == [5, 5, 2, 2, 2]
-    assert {c.explanation for c in cands[:2]} <= {"pizza", "soup", "bread"}  # food beats weather at screening
-    assert {"weather", "rain"} <= {c.explanation for c in cands[2:]}
-    assert cands[0].score.sigma >= cands[1].score.sigma and cands[2].score.sigma >= cands[3].score.sigma
-    asked = [int(re.match(r"Write (\d+) ", c.prompt).group(1)) for c in helper.calls
-             if not c.prompt.startswith("Here is a list")]
-    assert asked == [2] * 5 + [3] * 2  # five screening calls, then the rest of the texts for two finalists
-    assert len(set(cands[0].related_texts)) == 5 == len(cands[0].related_responses)
+    assert {c.explanation for c in cands[:2]} == {"pizza soup", "pizza talk"}
+    assert [c.score.n_related for c in cands] == [5, 5, 0, 0, 0]
+    assert all(np.isnan(c.score.sigma) and c.related_texts == [] for c in cands[2:])
+    assert sorted(c.direct_response for c in cands[:2]) == [0.5, 1.0]
+    assert [c.direct_response for c in cands[2:]] == [0, 0, 0]
+    asked = [c.prompt for c in helper.calls if not c.prompt.startswith("Here is a list")]
+    assert len(asked) == 2 and all("pizza" in p for p in asked)  # the helper wrote texts for the two kept only
+    back = ExplainResult.from_json(res.to_json())
+    assert back == res and back.units[0].candidates[0].direct_response == cands[0].direct_response
+    assert "unscored" in format_result(res)
 
-    # no more candidates than finalists: no screening, every candidate gets all its texts at once
-    few = ScriptedLLM(reply)
-    res = sasc.explain(keyword_module, corpus=FOOD_CORPUS, generic=GENERIC, helper=few,
-                       config=dataclasses.replace(config, n_candidates=2))
-    assert [c.score.n_related for c in res.units[0].candidates] == [5, 5] and len(few.calls) == 2 + 2
-    with pytest.raises(sasc.ConfigError, match="n_screen .* must be below n_synthetic"):
-        dataclasses.replace(SMALL, n_screen=5)
-    with pytest.raises(sasc.ConfigError, match="n_finalists must be >= 1"):
-        dataclasses.replace(SMALL, n_screen=2, n_finalists=0)
+    # 0 (the default) or at least as many as the candidates: every candidate is scored
+    every = sasc.explain(keyword_module, corpus=FOOD_CORPUS, generic=GENERIC, helper=ScriptedLLM(topical_reply),
+                         config=dataclasses.replace(SMALL, direct_screen=3))
+    assert all(c.score.n_related == 5 and np.isfinite(c.direct_response) for c in every.units[0].candidates)
+    with pytest.raises(sasc.ConfigError, match="direct_screen must be >= 0"):
+        dataclasses.replace(SMALL, direct_screen=-1)
+
+
+@pytest.mark.parametrize("k,n,expected", [(2, [0.1, 0.9, 0.5, 0.9], [1, 3]), (0, [0.1, 0.9], [0, 1]),
+                                          (3, [0.2, 0.1], [0, 1]), (1, [0.5, 0.5], [0])])
+def test_direct_screen_keeps_the_highest_in_candidate_order(k, n, expected):
+    from sasc.explain import direct_screen
+
+    assert direct_screen(np.array(n), k) == expected
 
 
 @pytest.mark.parametrize("argv", [["explain"], ["benchmark", "d3"], ["fmri", "explain", "model.npz"]])
@@ -226,12 +224,11 @@ def test_method_options_reach_the_config_of_every_command(argv):
     from sasc.cli import build_parser, method_config
 
     flags = ["--candidates", "3", "--summary-styles", "source", "--synthetic", "7", "--tiebreak", "4",
-             "--unrelated", "2", "--generic-size", "50", "--synthetic-style", "example", "--screen", "3",
-             "--finalists", "2"]
+             "--unrelated", "2", "--generic-size", "50", "--synthetic-style", "example", "--direct-screen", "3"]
     config = method_config(build_parser().parse_args(argv + flags))
     assert (config.n_candidates, config.summary_styles, config.n_synthetic, config.n_tiebreak, config.n_unrelated,
-            config.n_generic, config.synthetic_style, config.n_screen, config.n_finalists) == (
-        3, ("source",), 7, 4, 2, 50, "example", 3, 2)
+            config.n_generic, config.synthetic_style, config.direct_screen) == (
+        3, ("source",), 7, 4, 2, 50, "example", 3)
     assert method_config(build_parser().parse_args(argv)) == ExplainConfig()  # no flags: the library defaults
     with pytest.raises(ConfigError, match="summary styles"):
         method_config(build_parser().parse_args(argv + ["--summary-styles", "theme,poem"]))

@@ -112,7 +112,7 @@ def test_cancel_a_running_job(client):
     ({"settings": {"summary_styles": ["theme", "poem"]}}, ConfigError, "summary styles"),
     ({"settings": {"n_tiebreak": 500}}, ConfigError, "n_tiebreak must be in 0..200"),
     ({"settings": {"synthetic_style": "poem"}}, ConfigError, "synthetic style must be one of"),
-    ({"settings": {"n_screen": 10, "n_synthetic": 10}}, ConfigError, "n_screen .10. must be below n_synthetic"),
+    ({"settings": {"direct_screen": 51}}, ConfigError, "direct_screen must be in 0..50"),
     ({"units": ["nope"]}, ConfigError, None),
     ({"concurrency": 99}, ConfigError, "concurrency"),
 ])
@@ -126,9 +126,12 @@ def test_bad_jobs_are_refused_or_fail_with_a_clear_status(client, module, kw, er
 def test_prompt_styles_reach_the_job(client, module):
     result = client.explain(module.id, units=[0], corpus=FOOD_CORPUS, generic=GENERIC, helper="fake",
                             settings={**SETTINGS, "summary_styles": ["source"], "synthetic_style": "example",
-                                      "n_screen": 1, "n_finalists": 1}, progress=False)
+                                      "direct_screen": 1}, progress=False)
     assert result.config["summary_styles"] == ["source"] and result.config["synthetic_style"] == "example"
-    assert (result.config["n_screen"], result.config["n_finalists"]) == (1, 1)
+    assert result.config["direct_screen"] == 1
+    cands = result.units[0].candidates
+    assert cands[0].score.n_related > 0 and np.isfinite(cands[0].direct_response)  # direct response over gRPC
+    assert all(c.score.n_related == 0 and np.isnan(c.score.sigma) for c in cands[1:])
     default = client.explain(module.id, units=[0], corpus=FOOD_CORPUS, generic=GENERIC, helper="fake",
                              settings=SETTINGS, progress=False)
     assert default.config["summary_styles"] == list(sasc.ExplainConfig().summary_styles)

@@ -37,7 +37,7 @@ class TextList(_message.Message):
     def __init__(self, texts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExplainSettings(_message.Message):
-    __slots__ = ("max_n", "min_count", "lowercase", "n_top_reported", "n_top_considered", "n_per_summary", "n_candidates", "n_synthetic", "n_generic", "n_bootstrap", "seed", "shard_size", "n_unrelated", "summary_styles", "n_tiebreak", "synthetic_style", "n_screen", "n_finalists")
+    __slots__ = ("max_n", "min_count", "lowercase", "n_top_reported", "n_top_considered", "n_per_summary", "n_candidates", "n_synthetic", "n_generic", "n_bootstrap", "seed", "shard_size", "n_unrelated", "summary_styles", "n_tiebreak", "synthetic_style", "direct_screen")
     MAX_N_FIELD_NUMBER: _ClassVar[int]
     MIN_COUNT_FIELD_NUMBER: _ClassVar[int]
     LOWERCASE_FIELD_NUMBER: _ClassVar[int]
@@ -54,8 +54,7 @@ class ExplainSettings(_message.Message):
     SUMMARY_STYLES_FIELD_NUMBER: _ClassVar[int]
     N_TIEBREAK_FIELD_NUMBER: _ClassVar[int]
     SYNTHETIC_STYLE_FIELD_NUMBER: _ClassVar[int]
-    N_SCREEN_FIELD_NUMBER: _ClassVar[int]
-    N_FINALISTS_FIELD_NUMBER: _ClassVar[int]
+    DIRECT_SCREEN_FIELD_NUMBER: _ClassVar[int]
     max_n: int
     min_count: int
     lowercase: bool
@@ -72,9 +71,8 @@ class ExplainSettings(_message.Message):
     summary_styles: _containers.RepeatedScalarFieldContainer[str]
     n_tiebreak: int
     synthetic_style: str
-    n_screen: int
-    n_finalists: int
-    def __init__(self, max_n: _Optional[int] = ..., min_count: _Optional[int] = ..., lowercase: _Optional[bool] = ..., n_top_reported: _Optional[int] = ..., n_top_considered: _Optional[int] = ..., n_per_summary: _Optional[int] = ..., n_candidates: _Optional[int] = ..., n_synthetic: _Optional[int] = ..., n_generic: _Optional[int] = ..., n_bootstrap: _Optional[int] = ..., seed: _Optional[int] = ..., shard_size: _Optional[int] = ..., n_unrelated: _Optional[int] = ..., summary_styles: _Optional[_Iterable[str]] = ..., n_tiebreak: _Optional[int] = ..., synthetic_style: _Optional[str] = ..., n_screen: _Optional[int] = ..., n_finalists: _Optional[int] = ...) -> None: ...
+    direct_screen: int
+    def __init__(self, max_n: _Optional[int] = ..., min_count: _Optional[int] = ..., lowercase: _Optional[bool] = ..., n_top_reported: _Optional[int] = ..., n_top_considered: _Optional[int] = ..., n_per_summary: _Optional[int] = ..., n_candidates: _Optional[int] = ..., n_synthetic: _Optional[int] = ..., n_generic: _Optional[int] = ..., n_bootstrap: _Optional[int] = ..., seed: _Optional[int] = ..., shard_size: _Optional[int] = ..., n_unrelated: _Optional[int] = ..., summary_styles: _Optional[_Iterable[str]] = ..., n_tiebreak: _Optional[int] = ..., synthetic_style: _Optional[str] = ..., direct_screen: _Optional[int] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("module_id", "unit_names", "unit_indices", "corpus", "generic", "helper", "settings", "concurrency", "idempotency_key")
@@ -217,20 +215,22 @@ class TopNgram(_message.Message):
     def __init__(self, ngram: _Optional[str] = ..., response: _Optional[float] = ..., count: _Optional[int] = ...) -> None: ...
 
 class ScoredCandidate(_message.Message):
-    __slots__ = ("explanation", "score", "ngrams", "related_texts", "unrelated_texts", "related_responses")
+    __slots__ = ("explanation", "score", "ngrams", "related_texts", "unrelated_texts", "related_responses", "direct_response")
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     NGRAMS_FIELD_NUMBER: _ClassVar[int]
     RELATED_TEXTS_FIELD_NUMBER: _ClassVar[int]
     UNRELATED_TEXTS_FIELD_NUMBER: _ClassVar[int]
     RELATED_RESPONSES_FIELD_NUMBER: _ClassVar[int]
+    DIRECT_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     explanation: str
     score: SigmaScore
     ngrams: _containers.RepeatedScalarFieldContainer[str]
     related_texts: _containers.RepeatedScalarFieldContainer[str]
     unrelated_texts: _containers.RepeatedScalarFieldContainer[str]
     related_responses: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, explanation: _Optional[str] = ..., score: _Optional[_Union[SigmaScore, _Mapping]] = ..., ngrams: _Optional[_Iterable[str]] = ..., related_texts: _Optional[_Iterable[str]] = ..., unrelated_texts: _Optional[_Iterable[str]] = ..., related_responses: _Optional[_Iterable[float]] = ...) -> None: ...
+    direct_response: float
+    def __init__(self, explanation: _Optional[str] = ..., score: _Optional[_Union[SigmaScore, _Mapping]] = ..., ngrams: _Optional[_Iterable[str]] = ..., related_texts: _Optional[_Iterable[str]] = ..., unrelated_texts: _Optional[_Iterable[str]] = ..., related_responses: _Optional[_Iterable[float]] = ..., direct_response: _Optional[float] = ...) -> None: ...
 
 class UnitExplanation(_message.Message):
     __slots__ = ("unit", "top_ngrams", "candidates")

@@ -124,7 +124,7 @@ class TaskRecord:
     """The full :class:`~sasc.results.UnitExplanation` (top n-grams, candidates, texts, scores)."""
 
 
-KEY_ADDED_SETTINGS: dict[str, Any] = {"synthetic_style": "about", "n_screen": 0, "n_finalists": 3}
+KEY_ADDED_SETTINGS: dict[str, Any] = {"synthetic_style": "about", "direct_screen": 0}
 """Settings added to :class:`ExplainConfig` after D3 records were first kept, with the value
 that reproduces the behaviour from before they existed. At that value a setting is left out
 of the run key, so adding a setting does not throw away finished runs (hours of helper time);
