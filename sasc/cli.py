@@ -192,6 +192,9 @@ def format_result(result: Any, n_ngrams: int = 10) -> str:
                          f"  {c.explanation}")
         if not u.candidates:
             lines.append("  (the helper produced no usable candidate)")
+        elif any(not c.score.n_related for c in u.candidates):
+            lines.append("  (unscored: the module responds less to their own text than to the scored ones; "
+                         "--direct-screen 0 scores every candidate)")
     usage = result.usage or {}
     t = result.timings
     lines.append(f"\nhelper calls: {usage.get('calls', '?')} ({usage.get('cached_calls', 0)} cached), tokens: "

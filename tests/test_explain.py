@@ -12,7 +12,8 @@ from sasc.results import ExplainResult
 
 from fakes import FOOD_CORPUS, KeywordModule, refuse_nan, topical_reply
 
-SMALL = ExplainConfig(n_candidates=3, n_synthetic=5, n_generic=20, n_bootstrap=200)
+SMALL = ExplainConfig(n_candidates=3, n_synthetic=5, n_generic=20, n_bootstrap=200,
+                      direct_screen=0)  # every candidate scored: these tests are about the synthetic stage
 GENERIC = ["The committee met on Tuesday to discuss the budget.", "Rain is expected later this week.",
            "He drove to the office early.", "The film was long but moving.",
            "Pizza night at the office."] * 6
@@ -201,9 +202,9 @@ def test_direct_screen_scores_only_the_candidates_the_module_responds_to_most(ke
     assert len(asked) == 2 and all("pizza" in p for p in asked)  # the helper wrote texts for the two kept only
     back = ExplainResult.from_json(res.to_json())
     assert back == res and back.units[0].candidates[0].direct_response == cands[0].direct_response
-    assert "unscored" in format_result(res)
+    assert "unscored: the module responds less" in format_result(res)
 
-    # 0 (the default) or at least as many as the candidates: every candidate is scored
+    # 0 or at least as many as the candidates: every candidate is scored
     every = sasc.explain(keyword_module, corpus=FOOD_CORPUS, generic=GENERIC, helper=ScriptedLLM(topical_reply),
                          config=dataclasses.replace(SMALL, direct_screen=3))
     assert all(c.score.n_related == 5 and np.isfinite(c.direct_response) for c in every.units[0].candidates)
