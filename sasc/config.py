@@ -28,7 +28,10 @@ class ExplainConfig:
     summary_styles: tuple[str, ...] = ("theme", "source")
     """Summary prompt styles, cycled over the candidates (see ``sasc.summarize.SUMMARY_STYLES``):
     ``"theme"`` asks for the phrases' common theme (the paper's prompt), ``"source"`` for the kind of
-    text they come from (what it is about, does, or what attitude it expresses)."""
+    text they come from (what it is about, does, or what attitude it expresses), ``"property"``
+    for what the texts have in common (topic, stance, tone or purpose). On D3 (54 tasks, seed 0)
+    ``"property"`` named the keyphrase in 66% of its replies against 59% for theme and source, but
+    ``("theme", "source", "property")`` gave 42/54 top-1 and 45/54 any-candidate against 44 and 47."""
     n_synthetic: int = 10
     """Synthetic texts about each candidate; their mean response ranks the candidates."""
     synthetic_style: str = "about"

@@ -22,6 +22,11 @@ SUMMARY_STYLES: dict[str, tuple[str, str, str]] = {
                "What kind of text are these phrases from? Say what the texts are about, or what they do, "
                "or what attitude they express.",
                "Answer in English with a short phrase of at most 8 words."),
+    # what the texts share along any of four named dimensions: more replies name the property itself
+    "property": ("Here is a list of phrases taken from texts:",
+                 "What do these texts have in common? It may be what they are about, a stance for or against "
+                 "something, their tone, or what the text is for.",
+                 "Answer in English with a short phrase of at most 8 words."),
 }
 """Summary prompt styles: (preamble, question, instruction). ``summarize`` cycles through the
 styles it is given, one per n-gram subset."""

@@ -22,6 +22,13 @@ def test_prompt_exact_strings():
         "or what attitude they express.\n"
         "Answer in English with a short phrase of at most 8 words."
     )
+    assert summary_prompt(["pizza"], "property") == (
+        "Here is a list of phrases taken from texts:\n"
+        "- pizza\n"
+        "What do these texts have in common? It may be what they are about, a stance for or against something, "
+        "their tone, or what the text is for.\n"
+        "Answer in English with a short phrase of at most 8 words."
+    )
 
 
 def test_styles_are_checked():
