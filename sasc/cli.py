@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .config import ExplainConfig
 from .corpora import BUILTIN_CORPORA, DEFAULT_GENERIC, DEFAULT_REFERENCE
@@ -242,6 +243,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_ints(value: str | None, what: str) -> list[int] | None:
+    """Integers from ``"0,1,5-9"`` (None for an empty value); ``what`` names the option in the error."""
+    if value is None or not value.strip():
+        return None
+    try:
+        out: list[int] = []
+        for part in value.split(","):
+            lo, _, hi = part.strip().partition("-")
+            out.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
+        return out
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be integers or ranges like 0,1,5-9, got {value!r}") from None
+
+
 COMMAND_PROVIDERS = ("server.cli", "sasc.bench.cli", "sasc.fmri.cli", "sasc.modules.cli")
 """Modules with ``add_commands(subparsers)`` adding commands (serve, benchmark d3, fmri...)."""
 
@@ -261,11 +276,38 @@ def _extra_commands() -> list[Any]:
     return hooks
 
 
+@contextlib.contextmanager
+def library_bars_silenced(silence: bool = True) -> Iterator[None]:
+    """Turn off other libraries' progress bars (transformers weight loading, GGUF de-quantizing).
+
+    Set in the environment, so worker processes started inside the block inherit it; restored on exit.
+    """
+    if not silence:
+        yield
+        return
+    keys = ("HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE")
+    before = {k: os.environ.get(k) for k in keys}
+    os.environ.update(dict.fromkeys(keys, "1"))
+    if "transformers" in sys.modules:
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if "transformers" in sys.modules and before["HF_HUB_DISABLE_PROGRESS_BARS"] is None:
+            sys.modules["transformers"].utils.logging.enable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
-    except SascError as e:
+        with library_bars_silenced(getattr(args, "quiet", False)):
+            return int(args.func(args) or 0)
+    except (SascError, argparse.ArgumentTypeError) as e:
         print(f"sasc: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

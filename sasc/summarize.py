@@ -86,7 +86,9 @@ _FILLER = re.compile(
     r"(?:(?:is\s+)?a\s+)?(?:list\s+of\s+)?"
     r"(?:phrases|texts?|words)\s+(?:(?:is|are)\s+)?(?:(?:all|likely|probably|mostly)\s+)?"
     r"(?:(?:taken|come|coming)\s+)?(?:from|about|describ(?:e|ing)|discuss(?:ing)?|express(?:ing)?)\s+"
-    r"|^(?:an?\s+)?(?:text|texts|article|articles)\s+(?:about|on)\s+|^(?:taken\s+)?from\s+",
+    r"|^(?:an?\s+)?(?:text|texts|article|articles)\s+(?:about|on)\s+|^(?:taken\s+)?from\s+"
+    # replies to the "property" style: "All texts deal with irony", "The texts share a religious theme"
+    r"|^(?:all\s+(?:the\s+)?|the\s+)texts?\s+(?:all\s+)?(?:deals?\s+with|discuss(?:es)?|focus(?:es)?\s+on|share\s+(?:an?|the)\s+)",
     re.IGNORECASE,
 )
 _THEME_SUFFIX = re.compile(

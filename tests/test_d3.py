@@ -156,15 +156,17 @@ def test_run_keys_of_earlier_records_stay_valid():
     assert len(keys) == 4 and "8e653a903ba95a99" not in keys
 
 
-def test_task_and_seed_lists_parse_with_a_clear_error():
+def test_task_and_seed_lists_parse_with_a_clear_error(capsys):
     import argparse
 
-    from sasc.bench.cli import parse_ints
+    from sasc.cli import main, parse_ints
 
     assert parse_ints("0,3, 5-7", "--tasks") == [0, 3, 5, 6, 7]
     assert parse_ints("  ", "--tasks") is None
     with pytest.raises(argparse.ArgumentTypeError, match="--seeds must be integers or ranges like 0,1,5-9"):
         parse_ints("1-x", "--seeds")
+    assert main(["benchmark", "d3", "--tasks", "1-x", "--helper", "fake"]) == 2
+    assert "sasc: error: --tasks must be integers or ranges" in capsys.readouterr().err
 
 
 def test_options_validation():

@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -91,6 +92,36 @@ def test_cli_explain_writes_json_and_table(tmp_path, capsys, monkeypatch):
     printed = capsys.readouterr().out
     assert "== unit food-words" in printed and "top n-grams:" in printed and "σ" in printed
     assert ExplainResult.from_json(out).units[0].unit == "food-words"
+
+
+def test_quiet_turns_off_other_libraries_bars_only_while_the_command_runs(tmp_path, capsys, monkeypatch):
+    import subprocess
+    import sys
+
+    from transformers.utils import logging as hf_logging
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    hf_logging.enable_progress_bar()
+    child = [sys.executable, "-c", "from tqdm.auto import tqdm; print(tqdm(range(2)).disable)"]
+    seen = []
+
+    def module():  # built while the command runs, as a model is loaded in a D3 worker (spawned)
+        worker = subprocess.run(child, capture_output=True, text=True, check=True).stdout.strip()
+        seen.append((worker, hf_logging.is_progress_bar_enabled()))
+        return KeywordModule()
+
+    sasc.register_kind("test_quiet_words", module, replace=True)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(FOOD_CORPUS))
+    args = ["explain", "--module", "test_quiet_words", "--corpus", str(corpus), "--generic", str(corpus),
+            "--helper", "fake", "--candidates", "1", "--synthetic", "2", "--generic-size", "5",
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "r.json")]
+    assert main(args + ["--quiet"]) == 0
+    assert seen == [("True", False)]
+    assert "TQDM_DISABLE" not in os.environ and hf_logging.is_progress_bar_enabled()
+    assert main(args) == 0
+    assert seen[1] == ("False", True)
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):

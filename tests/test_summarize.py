@@ -72,6 +72,12 @@ def test_styles_are_checked():
     ("The text is a list of phrases about expressing opinions", "expressing opinions"),
     ("from texts about mathematics and science, particularly in the natural sciences", "mathematics and science"),
     ("Words of love", "Words of love"),
+    # replies to the "property" style
+    ("All texts deal with irony", "irony"),
+    ("The texts all deal with the regime", "the regime"),
+    ("All text focus on water sanitation and management", "water sanitation and management"),
+    ("The texts share a religious theme", "religious theme"),
+    ("All texts advocate or criticize religion", "All texts advocate or criticize religion"),
 ])
 def test_clean_explanation(reply, expected):
     assert clean_explanation(reply) == expected

@@ -6,26 +6,12 @@ import argparse
 import os
 from pathlib import Path
 
-from ..cli import TqdmProgress, _cache_dir, add_method_args, method_config
+from ..cli import TqdmProgress, _cache_dir, add_method_args, method_config, parse_ints
 from .d3 import SETTINGS, D3Options
 from ..llm.factory import is_local_spec
 from ..llm.local import available_cores
 from .parallel import auto_workers, total_memory_gib
 from .tasks import DEFAULT_DATA
-
-
-def parse_ints(value: str | None, what: str) -> list[int] | None:
-    """Integers from ``"0,1,5-9"`` (None for an empty value); ``what`` names the option in the error."""
-    if value is None or not value.strip():
-        return None
-    try:
-        out: list[int] = []
-        for part in value.split(","):
-            lo, _, hi = part.strip().partition("-")
-            out.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
-        return out
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{what} must be integers or ranges like 0,1,5-9, got {value!r}") from None
 
 
 def add_commands(subparsers) -> None:

@@ -8,12 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli import DEFAULTS, TqdmProgress, add_method_args, config_from_args
+from ..cli import DEFAULTS, TqdmProgress, add_method_args, config_from_args, parse_ints
 from ..corpora import BUILTIN_CORPORA, DEFAULT_GENERIC, DEFAULT_REFERENCE
-
-
-def _ints(value: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in value.split(",") if v.strip())
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -38,8 +34,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     data = load_bids(args.data, args.subject, mask=args.mask, tr=args.tr, task=args.task)
     test = int(args.test_runs) if args.test_runs.isdigit() else [t.strip() for t in args.test_runs.split(",")]
-    trims = _ints(args.trim)
-    cfg = EncodingConfig(features=FeatureSettings(delays=_ints(args.delays), trim_start=trims[0], trim_end=trims[-1]),
+    trims = parse_ints(args.trim, "--trim") or [0]
+    cfg = EncodingConfig(features=FeatureSettings(delays=tuple(parse_ints(args.delays, "--delays") or ()), trim_start=trims[0], trim_end=trims[-1]),
                          backend=args.backend)
     feats = FeatureModel(args.feature_kind, args.feature_model, args.context, args.decay)
     bar = TqdmProgress(not args.quiet)
@@ -65,7 +61,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     cache = args.cache_dir or os.environ.get("SASC_CACHE")
     bar = TqdmProgress(not args.quiet)
     try:
-        rep = explain_voxels(model, voxels=list(_ints(args.voxels)) if args.voxels else None, top_k=args.top_k,
+        rep = explain_voxels(model, voxels=parse_ints(args.voxels, "--voxels"), top_k=args.top_k,
                              min_r=args.min_r, corpus=args.corpus, generic=args.generic, helper=args.helper,
                              config=config, cache_dir=Path(cache) if cache else None, progress=bar)
     finally:
@@ -124,7 +120,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("model", help="encoding model written by `sasc fmri fit`")
     e.add_argument("--top-k", type=int, default=10, help="explain the k voxels with the best test r (default: 10)")
     e.add_argument("--min-r", type=float, default=None, help="only voxels with test r >= this")
-    e.add_argument("--voxels", default=None, help="comma-separated voxel indices (overrides --top-k/--min-r)")
+    e.add_argument("--voxels", default=None, help="voxel indices or ranges, e.g. 3,10-12 (overrides --top-k/--min-r)")
     e.add_argument("--corpus", default=DEFAULT_REFERENCE, help=f"reference corpus: {', '.join(BUILTIN_CORPORA)} or a path "
                                                                f"(default: {DEFAULT_REFERENCE})")
     e.add_argument("--generic", default=DEFAULT_GENERIC, help=f"generic corpus for σ (default: {DEFAULT_GENERIC})")
