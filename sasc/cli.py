@@ -28,27 +28,41 @@ def _cache_dir(args: argparse.Namespace) -> Path | None:
 
 
 class TqdmProgress:
-    """Draws one tqdm bar per stage from library progress events."""
+    """Draws one tqdm bar per stage from library progress events.
 
-    def __init__(self, enabled: bool = True):
+    On a terminal the bars redraw at most every 0.1 s; written to a file or pipe (a log), at most
+    every ``log_interval`` seconds and when a stage completes, so logs stay short.
+    """
+
+    def __init__(self, enabled: bool = True, file: Any = None, log_interval: float = 30.0):
         self.enabled = enabled
+        self.file = file if file is not None else sys.stderr
+        isatty = getattr(self.file, "isatty", None)
+        self.interval = 0.1 if isatty is not None and isatty() else log_interval
         self.bars: dict[str, Any] = {}
+        self._drawn: dict[str, float] = {}
 
     def __call__(self, ev: ProgressEvent) -> None:
         if not self.enabled:
             return
+        import time
+
         from tqdm import tqdm
 
         bar = self.bars.get(ev.stage)
         if bar is None:
-            bar = self.bars[ev.stage] = tqdm(total=ev.total or None, desc=ev.stage, unit="it", file=sys.stderr,
-                                             dynamic_ncols=True, leave=True)
+            bar = self.bars[ev.stage] = tqdm(total=ev.total or None, desc=ev.stage, unit="it", file=self.file,
+                                             dynamic_ncols=True, leave=True, mininterval=self.interval)
+            self._drawn[ev.stage] = time.monotonic()
         if ev.total and bar.total != ev.total:
             bar.total = ev.total
         bar.n = ev.done
         if ev.detail:
             bar.set_postfix_str(ev.detail[:40], refresh=False)
-        bar.refresh()
+        now = time.monotonic()
+        if now - self._drawn[ev.stage] >= self.interval or (ev.total and ev.done >= ev.total):
+            bar.refresh()
+            self._drawn[ev.stage] = now
 
     def close(self) -> None:
         for bar in self.bars.values():

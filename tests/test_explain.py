@@ -124,6 +124,28 @@ def test_quiet_turns_off_other_libraries_bars_only_while_the_command_runs(tmp_pa
     assert seen[1] == ("False", True)
 
 
+def test_progress_written_to_a_log_draws_rarely_but_ends_complete():
+    import io
+
+    from sasc.cli import TqdmProgress
+    from sasc.progress import ProgressEvent
+
+    log = io.StringIO()
+    bar = TqdmProgress(file=log)
+    for i in range(1, 201):
+        bar(ProgressEvent("d3", i, 200))
+    bar.close()
+    draws = [d for d in log.getvalue().replace("\n", "\r").split("\r") if d.strip()]
+    assert 2 <= len(draws) <= 4, draws  # first draw, completion (and tqdm's own close)
+    assert "200/200" in draws[-1]
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert TqdmProgress(file=Terminal()).interval == 0.1 and bar.interval == 30.0
+
+
 def test_cli_errors_are_one_line(tmp_path, capsys):
     code = main(["explain", "--module", "nope:x=1", "--helper", "fake", "--quiet"])
     err = capsys.readouterr().err
