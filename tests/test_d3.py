@@ -222,8 +222,11 @@ def test_summarize_setting_by_hand():
     assert s.sigma_incorrect == pytest.approx((1.0 + 1.5 + 0.0) / 3)
     assert (s.paper_top1, s.paper_any_candidate) == (PAPER["default"]["top1"], PAPER["default"]["any_candidate"])
     assert (s.llm_calls, s.llm_cached_calls, s.tokens, s.seconds) == (9, 3, 45, 6.0)
+    assert (s.seeds, s.top1_by_seed) == ((0, 1), (50.0, 0.0))
     table = format_table([s])
     assert "88.3" in table and "33.3" in table and "66.7" in table
+    assert "default top-1 % by seed: 50.0 (seed 0), 0.0 (seed 1); sd 35.4" in table
+    assert "by seed" not in format_table([summarize_setting("noisy", records)])  # one seed
 
 
 # --------------------------------------------------------------------------- end to end (scripted helper)

@@ -38,6 +38,10 @@ class SettingSummary:
     """% of runs with some matching candidate."""
     top1_seed_sd: float
     """Standard deviation of top-1 % across seeds (NaN with one seed)."""
+    seeds: tuple[int, ...]
+    """The seeds run, ascending."""
+    top1_by_seed: tuple[float, ...]
+    """Top-1 % of each seed, in the order of ``seeds``."""
     similarity: float
     """Mean judge similarity of the best candidate to the keyphrase (NaN without a judge)."""
     sigma_correct: float
@@ -66,12 +70,14 @@ def summarize_setting(setting: str, records: Sequence) -> SettingSummary:
     by_seed: dict[int, list[bool]] = {}
     for r in recs:
         by_seed.setdefault(r.seed, []).append(r.top1)
-    per_seed = [100.0 * sum(v) / len(v) for v in by_seed.values()]
+    seeds = tuple(sorted(by_seed))
+    per_seed = [100.0 * sum(by_seed[k]) / len(by_seed[k]) for k in seeds]
     paper = PAPER.get(setting, {})
     return SettingSummary(
         setting=setting, n_tasks=len({r.index for r in recs}), n_runs=n,
         top1=pct([r.top1 for r in recs]), any_candidate=pct([r.any_candidate for r in recs]),
         top1_seed_sd=float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else math.nan,
+        seeds=seeds, top1_by_seed=tuple(per_seed),
         similarity=mean_or_nan([r.similarity for r in recs]),
         sigma_correct=mean_or_nan([s for r in recs for s, m in zip(r.sigmas, r.matches) if m]),
         sigma_incorrect=mean_or_nan([s for r in recs for s, m in zip(r.sigmas, r.matches) if not m]),
@@ -90,6 +96,12 @@ def format_table(summaries: Sequence[SettingSummary]) -> str:
         lines.append(f"{s.setting:<11} {s.n_runs:>5} {s.top1:>8.1f} {s.paper_top1:>6.1f} {s.any_candidate:>7.1f} "
                      f"{s.paper_any_candidate:>6.1f} {s.similarity:>6.3f} {s.sigma_correct:>6.2f} "
                      f"{s.sigma_incorrect:>8.2f} {s.llm_calls:>6} {s.tokens:>8} {s.seconds:>8.0f}")
+    several = [s for s in summaries if len(s.seeds) > 1]
+    if several:
+        lines.append("")
+        for s in several:
+            by_seed = ", ".join(f"{v:.1f} (seed {k})" for k, v in zip(s.seeds, s.top1_by_seed))
+            lines.append(f"{s.setting} top-1 % by seed: {by_seed}; sd {s.top1_seed_sd:.1f}")
     return "\n".join(lines)
 
 
@@ -145,7 +157,9 @@ def plot_accuracy(summaries: Sequence[SettingSummary], path: Path) -> None:
             ("any (paper)", [s.paper_any_candidate for s in summaries], "#ffbb78")]
     w = 0.2
     for i, (label, vals, color) in enumerate(bars):
-        ax.bar(x + (i - 1.5) * w, np.nan_to_num(vals), w, label=label, color=color)
+        sd = [s.top1_seed_sd for s in summaries] if i == 0 else None  # spread across seeds, where several
+        ax.bar(x + (i - 1.5) * w, np.nan_to_num(vals), w, label=label, color=color,
+               yerr=None if sd is None or all(math.isnan(v) for v in sd) else np.nan_to_num(sd), capsize=3)
     ax.set_xticks(x, names)
     ax.set_ylim(0, 100)
     ax.set_ylabel("tasks recovered (%)")
