@@ -281,6 +281,8 @@ def test_run_d3_writes_table_files_and_traceable_records(tmp_path):
     assert len(rows) == 9 and rows[0]["best_explanation"] == report.records[0].explanations[0]
     summary_rows = list(csv.DictReader(report.files["summary_csv"].open()))
     assert float(summary_rows[0]["top1"]) == pytest.approx(report.summaries[0].top1)
+    assert summary_rows[0]["seeds"] == "0" and float(summary_rows[0]["top1_by_seed"]) == pytest.approx(
+        report.summaries[0].top1, abs=1e-3)  # per-seed tuples as space-separated numbers
     assert report.files["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "default" in report.table and "88.3" in report.table
     assert len(list((tmp_path / "out" / "records").rglob("*.json"))) == 9

@@ -127,8 +127,9 @@ def write_outputs(out: Path, summaries: Sequence[SettingSummary], records: Seque
              "tasks_csv": out / "tasks.csv", "plot": out / "accuracy.png"}
     doc = {"meta": meta, "settings": [dataclasses.asdict(s) for s in summaries], "tasks": task_rows(records)}
     paths["summary_json"].write_text(dumps(doc, indent=1, ensure_ascii=False), "utf-8")
-    _write_csv(paths["summary_csv"], [dataclasses.asdict(s) for s in summaries],
-               [f.name for f in dataclasses.fields(SettingSummary)])
+    flat = [{k: " ".join(f"{x:g}" for x in v) if isinstance(v, tuple) else v  # per-seed tuples: "0 1 2"
+             for k, v in dataclasses.asdict(s).items()} for s in summaries]
+    _write_csv(paths["summary_csv"], flat, [f.name for f in dataclasses.fields(SettingSummary)])
     _write_csv(paths["tasks_csv"], task_rows(records), list(TASK_COLUMNS))
     plot_accuracy(summaries, paths["plot"])
     return paths
