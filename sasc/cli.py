@@ -313,7 +313,11 @@ def library_bars_silenced(silence: bool = True) -> Iterator[None]:
             else:
                 os.environ[k] = v
         if "transformers" in sys.modules and before["HF_HUB_DISABLE_PROGRESS_BARS"] is None:
-            sys.modules["transformers"].utils.logging.enable_progress_bar()
+            import warnings
+
+            with warnings.catch_warnings():  # huggingface_hub imported inside the block keeps its bars off, and says so
+                warnings.simplefilter("ignore", UserWarning)
+                sys.modules["transformers"].utils.logging.enable_progress_bar()
 
 
 def main(argv: list[str] | None = None) -> int:
