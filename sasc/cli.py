@@ -52,7 +52,7 @@ class TqdmProgress:
         bar = self.bars.get(ev.stage)
         if bar is None:
             bar = self.bars[ev.stage] = tqdm(total=ev.total or None, desc=ev.stage, unit="it", file=self.file,
-                                             dynamic_ncols=True, leave=True, mininterval=self.interval)
+                                             dynamic_ncols=True, leave=True)
             self._drawn[ev.stage] = time.monotonic()
         if ev.total and bar.total != ev.total:
             bar.total = ev.total

@@ -156,11 +156,12 @@ def plot_accuracy(summaries: Sequence[SettingSummary], path: Path) -> None:
             ("any (sasc)", [s.any_candidate for s in summaries], "#aec7e8"),
             ("top-1 (paper)", [s.paper_top1 for s in summaries], "#ff7f0e"),
             ("any (paper)", [s.paper_any_candidate for s in summaries], "#ffbb78")]
+    sd = [s.top1_seed_sd for s in summaries]  # spread of sasc's top-1 across seeds, where several ran
+    top1_err = None if all(math.isnan(v) for v in sd) else np.nan_to_num(sd)
     w = 0.2
     for i, (label, vals, color) in enumerate(bars):
-        sd = [s.top1_seed_sd for s in summaries] if i == 0 else None  # spread across seeds, where several
         ax.bar(x + (i - 1.5) * w, np.nan_to_num(vals), w, label=label, color=color,
-               yerr=None if sd is None or all(math.isnan(v) for v in sd) else np.nan_to_num(sd), capsize=3)
+               yerr=top1_err if i == 0 else None, capsize=3)
     ax.set_xticks(x, names)
     ax.set_ylim(0, 100)
     ax.set_ylabel("tasks recovered (%)")
