@@ -157,7 +157,7 @@ def plot_accuracy(summaries: Sequence[SettingSummary], path: Path) -> None:
             ("top-1 (paper)", [s.paper_top1 for s in summaries], "#ff7f0e"),
             ("any (paper)", [s.paper_any_candidate for s in summaries], "#ffbb78")]
     sd = [s.top1_seed_sd for s in summaries]  # spread of sasc's top-1 across seeds, where several ran
-    top1_err = None if all(math.isnan(v) for v in sd) else np.nan_to_num(sd)
+    top1_err = None if all(math.isnan(v) for v in sd) else np.array(sd)  # NaN (one seed): no error bar
     w = 0.2
     for i, (label, vals, color) in enumerate(bars):
         ax.bar(x + (i - 1.5) * w, np.nan_to_num(vals), w, label=label, color=color,
