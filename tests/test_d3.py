@@ -17,13 +17,14 @@ import pytest
 from sasc.bench.d3 import D3Options, TaskRecord, run_d3
 from sasc.bench.judging import judge_candidates, noisy_responses, recovers
 from sasc.bench.report import PAPER, format_table, summarize_setting
+from sasc.bench.responses import D3Responses
 from sasc.bench.similarity import SimilarityJudge, cosine_centred
 from sasc.bench.tasks import D3Corpora, load_tasks, restricted_partner, select_tasks
 from sasc.config import ExplainConfig
 from sasc.errors import ConfigError, CorpusError
 from sasc.llm import ScriptedLLM, wrap_helper
 
-from fakes import refuse_nan
+from fakes import KeywordModule, refuse_nan
 
 
 
@@ -318,6 +319,21 @@ def test_shared_and_per_corpus_responses_agree(tmp_path):
         assert ga[:5] == gb[:5]
         np.testing.assert_allclose([t["response"] for t in ra.unit["top_ngrams"]],
                                    [t["response"] for t in rb.unit["top_ngrams"]], atol=1e-5)
+
+
+def test_response_tables_stay_in_memory_for_the_last_corpora_only(tmp_path):
+    tasks = load_tasks(make_data(tmp_path / "d3"))
+    module = KeywordModule()
+    resp = D3Responses(module, D3Corpora(tasks), ExplainConfig().ngrams, cache=None, keep=2)
+    first = resp.for_task(tasks[0])
+    assert resp.for_task(tasks[0])[1] is first[1]  # kept: no recount
+    resp.for_task(tasks[1])
+    resp.for_task(tasks[2])  # the pooled corpus: tasks[0]'s table is now the least recently used, dropped
+    again = resp.for_task(tasks[0])
+    assert again[1] is not first[1] and again[0].ngrams == first[0].ngrams
+    np.testing.assert_array_equal(again[1], first[1])
+    with pytest.raises(ConfigError, match="keep"):
+        D3Responses(module, D3Corpora(tasks), ExplainConfig().ngrams, cache=None, keep=0)
 
 
 def test_cli_benchmark_d3_with_fake_helper(tmp_path, capsys):
