@@ -213,3 +213,14 @@ def test_local_missing_file_is_asset_error(tmp_path):
     llm = LocalLLM(tmp_path / "absent.gguf")
     with pytest.raises(ModelAssetError, match="not found"):
         llm.complete("hi", sampling=S)
+
+
+def test_local_engine_keeps_no_host_prompt_cache(tmp_path):
+    # llama.cpp's server saves each evicted prompt's KV state in RAM (8 GiB by default); sasc's
+    # calls are independent prompts, so the cache is off (it grew D3 workers to ~10 GB)
+    xllamacpp = pytest.importorskip("xllamacpp")
+    params = LocalLLM(tmp_path / "m.gguf", n_threads=2)._params(xllamacpp, tmp_path / "m.gguf")
+    assert params.n_ctx == 4096 and params.cpuparams.n_threads == 2
+    if hasattr(xllamacpp.CommonParams(), "cache_ram_mib"):
+        assert xllamacpp.CommonParams().cache_ram_mib != 0  # the engine's default is on
+        assert params.cache_ram_mib == 0 and params.cache_idle_slots is False

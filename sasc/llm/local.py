@@ -263,7 +263,13 @@ class LocalLLM:
         params.verbosity = 0  # no llama.cpp log output
         params.warmup = False
         params.use_jinja = True  # chat template from the GGUF
-        optional = {  # hardening of the unused HTTP listener; absent in older xllamacpp
+        optional = {  # absent in older xllamacpp
+            # llama.cpp's host-memory prompt cache saves every evicted prompt's KV state, up to
+            # 8 GiB by default: each call here is an independent prompt (cache_prompt is off),
+            # so it only grew a D3 worker's RSS to ~10 GB. Off.
+            "cache_ram_mib": 0,
+            "cache_idle_slots": False,
+            # hardening of the unused HTTP listener
             "n_threads_http": 1,
             "api_keys": [secrets.token_urlsafe(32)],
             "endpoint_metrics": False,
