@@ -148,7 +148,8 @@ def test_run_keys_of_earlier_records_stay_valid():
 
     task = D3Task(index=3, task="x", name="x", keyphrase="x", check_regex="x", corpus_file="x")
     helper = "llama.cpp:qwen2.5-coder-1.5b-instruct-q4_k_m"
-    about = ExplainConfig(synthetic_style="about", direct_screen=0)  # the defaults of that version
+    about = ExplainConfig(synthetic_style="about", direct_screen=0, n_candidates=5,
+                          summary_styles=("theme", "source"))  # the defaults of that version
     assert run_key(task, "default", 0, helper, about, D3Options()) == "8e653a903ba95a99"
     assert run_key(task, "noisy", 0, helper, about, D3Options()) == "2ab7c19a73a91cef"
     keys = {run_key(task, "default", 0, helper, dataclasses.replace(about, **change), D3Options())

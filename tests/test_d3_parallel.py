@@ -31,7 +31,8 @@ def test_core_groups_share_cores_when_workers_outnumber_them():
 def test_auto_workers_one_per_core_within_memory_for_a_local_helper():
     assert auto_workers(2, 23.5, helper_is_local=True) == 2
     assert auto_workers(16, 128, helper_is_local=True) == 4  # capped
-    assert auto_workers(16, 9, helper_is_local=True) == 2  # 4 GiB each
+    assert auto_workers(16, 9, helper_is_local=True) == 2  # 4.5 GiB each
+    assert auto_workers(16, 8.9, helper_is_local=True) == 1
     assert auto_workers(8, 2, helper_is_local=True) == 1  # never 0
     assert auto_workers(1, 64, helper_is_local=True) == 1
     assert auto_workers(16, 128, helper_is_local=False) == 1  # a remote helper gains nothing from cores

@@ -10,7 +10,7 @@ from ..cli import TqdmProgress, _cache_dir, add_method_args, method_config, pars
 from .d3 import SETTINGS, D3Options
 from ..llm.factory import is_local_spec
 from ..llm.local import available_cores
-from .parallel import auto_workers, total_memory_gib
+from .parallel import WORKER_MEMORY_GIB, auto_workers, total_memory_gib
 from .tasks import DEFAULT_DATA
 
 
@@ -36,8 +36,8 @@ def add_commands(subparsers) -> None:
                    "instead of reading them from the pooled-corpus table (cheaper for a few small tasks)")
     p.add_argument("--workers", type=int, default=None,
                    help="parallel worker processes, each with its own helper and a share of the cores "
-                        "(default: one per core, at most 4 and 4 GiB of memory each, for a local helper; "
-                        "1 for a remote one)")
+                        f"(default: one per core, at most 4 and {WORKER_MEMORY_GIB:g} GiB of memory each, "
+                        "for a local helper; 1 for a remote one)")
     p.add_argument("--no-similarity", action="store_true", help="skip the SmolLM2 similarity judge")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_d3)
