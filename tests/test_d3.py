@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sasc.bench.d3 import D3Options, TaskRecord, run_d3
+from sasc.bench.d3 import D3Options, run_d3
 from sasc.bench.judging import judge_candidates, noisy_responses, recovers
 from sasc.bench.report import PAPER, format_table, summarize_setting
 from sasc.bench.responses import D3Responses
@@ -24,6 +24,7 @@ from sasc.config import ExplainConfig
 from sasc.errors import ConfigError, CorpusError
 from sasc.llm import ScriptedLLM, wrap_helper
 
+from d3_records import rec
 from fakes import KeywordModule, refuse_nan
 
 
@@ -199,15 +200,6 @@ def test_similarity_judge_prefers_the_matching_phrase():
 
 
 # --------------------------------------------------------------------------- records and table
-
-
-def rec(setting, seed, index, explanations, sigmas, regex, sim=0.5):
-    matches = [bool(re.search(regex, e, re.I)) for e in explanations]
-    return TaskRecord(task=f"t{index}", index=index, setting=setting, seed=seed, keyphrase="k", check_regex=regex,
-                      corpus="c", n_ngrams=10, explanations=explanations, sigmas=sigmas, matches=matches,
-                      top1=bool(matches and matches[0]), any_candidate=any(matches), similarity=sim,
-                      similarity_judge="j", llm_calls=3, llm_cached_calls=1, prompt_tokens=10, completion_tokens=5,
-                      seconds=2.0, run_key="x")
 
 
 def test_summarize_setting_by_hand():

@@ -41,6 +41,18 @@ def add_commands(subparsers) -> None:
     p.add_argument("--no-similarity", action="store_true", help="skip the SmolLM2 similarity judge")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_d3)
+    c = bsub.add_parser("compare", help="compare two D3 output folders run by run",
+                        description="Pair the runs of two `sasc benchmark d3` output folders by setting, seed and "
+                                    "task; print top-1 and any-candidate counts, every run whose top-1 outcome "
+                                    "changed, an exact sign test on those changes, and the cost in helper calls "
+                                    "and time.")
+    c.add_argument("base", help="output folder of the reference run (its --out)")
+    c.add_argument("new", help="output folder of the run to compare with it")
+    c.add_argument("--settings", default=None, help=f"among {', '.join(SETTINGS)} (default: those in either folder)")
+    c.add_argument("--json", default=None, help="also write the comparison to this JSON file")
+    c.add_argument("--max-listed", type=int, default=30,
+                   help="changed runs listed per setting and direction, 0 for none (default: 30)")
+    c.set_defaults(func=cmd_compare)
 
 
 def cmd_d3(args: argparse.Namespace) -> int:
@@ -68,4 +80,27 @@ def cmd_d3(args: argparse.Namespace) -> int:
           f"{int(u.get('completion_tokens', 0))} completion;  wall time {report.wall_s:.0f}s "
           f"(n-gram responses {report.responses_s:.0f}s, {workers} worker{'s' if workers > 1 else ''})")
     print("wrote " + ", ".join(str(p) for p in report.files.values()) + f" and records under {args.out}{os.sep}records")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..jsonio import dumps
+    from .compare import compare_records, comparison_dict, format_comparison, read_records
+
+    settings = None
+    if args.settings:
+        settings = [x.strip() for x in args.settings.split(",") if x.strip()]
+        bad = [x for x in settings if x not in SETTINGS]
+        if bad or not settings:
+            raise ConfigError(f"unknown D3 setting(s) {bad or '(none)'}; accepted: {', '.join(SETTINGS)}")
+    if args.max_listed < 0:
+        raise ConfigError(f"--max-listed must be >= 0, got {args.max_listed}")
+    comparisons = compare_records(read_records(args.base), read_records(args.new), settings)
+    print(f"base: {args.base}\nnew:  {args.new}\n")
+    print(format_comparison(comparisons, args.max_listed))
+    if args.json:
+        Path(args.json).write_text(dumps(comparison_dict(comparisons, args.base, args.new), indent=1,
+                                         ensure_ascii=False), encoding="utf-8")
+        print(f"\nwrote {args.json}")
     return 0

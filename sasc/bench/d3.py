@@ -158,12 +158,18 @@ def record_path(out: Path, setting: str, seed: int, task: D3Task) -> Path:
     return out / "records" / setting / f"seed{seed}" / f"{task.task}.json"
 
 
+def read_record(path: Path) -> TaskRecord:
+    """The record at ``path``, whatever run made it; raises ``OSError``, ``ValueError``,
+    ``TypeError`` or ``KeyError`` when it is missing or not a record."""
+    d = json.loads(path.read_text(encoding="utf-8"))
+    d.update(sigmas=nan_if_none(d["sigmas"]), similarity=nan_if_none(d["similarity"]))
+    return TaskRecord(**d)
+
+
 def load_record(path: Path, key: str) -> TaskRecord | None:
     """The record at ``path`` if it exists, parses, and was made by the run ``key``."""
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-        d.update(sigmas=nan_if_none(d["sigmas"]), similarity=nan_if_none(d["similarity"]))
-        rec = TaskRecord(**d)
+        rec = read_record(path)
     except (OSError, ValueError, TypeError, KeyError):
         return None
     return rec if rec.run_key == key else None
