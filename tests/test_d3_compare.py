@@ -14,7 +14,7 @@ from sasc.bench.compare import compare_records, format_comparison, read_records,
 from sasc.bench.d3 import record_path, save_record
 from sasc.bench.tasks import D3Task
 from sasc.cli import main
-from sasc.errors import CorpusError
+from sasc.errors import ConfigError, CorpusError
 
 from d3_records import rec
 
@@ -80,6 +80,15 @@ def test_compare_only_the_settings_asked_for():
     assert "restricted: no run in both folders (0 in base only, 0 in new only)" in format_comparison(only)
 
 
+def test_unknown_settings_and_negative_listing_limits_are_config_errors():
+    with pytest.raises(ConfigError, match=r"unknown D3 setting\(s\) \['dflt'\]"):
+        compare_records(BASE, NEW, ["default", "dflt"])
+    with pytest.raises(ConfigError, match="unknown D3 setting"):
+        compare_records(BASE, NEW, [])
+    with pytest.raises(ConfigError, match="max_listed"):
+        format_comparison(compare_records(BASE, NEW), max_listed=-1)
+
+
 def test_many_changes_are_listed_up_to_the_limit():
     base = [rec("default", 0, i, ["x"], [1.0], "food") for i in range(12)]
     new = [rec("default", 0, i, ["food"], [1.0], "food") for i in range(12)]
@@ -119,3 +128,5 @@ def test_cli_compare_errors(tmp_path, capsys):
     assert "no D3 records under" in capsys.readouterr().err
     assert main(["benchmark", "compare", str(a), str(a), "--settings", "dflt"]) == 2
     assert "unknown D3 setting" in capsys.readouterr().err
+    assert main(["benchmark", "compare", str(a), str(a), "--max-listed", "-1"]) == 2
+    assert "--max-listed" in capsys.readouterr().err

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import CorpusError
-from .d3 import SETTINGS, TaskRecord, read_record
+from ..errors import ConfigError, CorpusError
+from .d3 import SETTINGS, TaskRecord, check_settings, read_record
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,10 @@ def _best(r: TaskRecord) -> str:
 def compare_records(base: Sequence[TaskRecord], new: Sequence[TaskRecord],
                     settings: Sequence[str] | None = None) -> list[SettingComparison]:
     """Pair runs by (setting, seed, task) and compare them, one entry per setting present in
-    either list (in :data:`~sasc.bench.d3.SETTINGS` order), or per setting of ``settings``."""
+    either list (in :data:`~sasc.bench.d3.SETTINGS` order), or per setting of ``settings``
+    (:class:`ConfigError` for one that is not a D3 setting)."""
+    if settings is not None:
+        settings = check_settings(settings)
     b = {(r.setting, r.seed, r.task): r for r in base}
     n = {(r.setting, r.seed, r.task): r for r in new}
     present = {k[0] for k in b} | {k[0] for k in n}
@@ -141,7 +144,10 @@ def _arrow(a: float, b: float, fmt: str = "d") -> str:
 
 
 def format_comparison(comparisons: Sequence[SettingComparison], max_listed: int = 30) -> str:
-    """A plain-text report: per setting, paired counts, the sign test, cost, and the changed runs."""
+    """A plain-text report: per setting, paired counts, the sign test, cost, and the changed runs
+    (at most ``max_listed`` per setting and direction; :class:`ConfigError` when negative)."""
+    if max_listed < 0:
+        raise ConfigError(f"max_listed (--max-listed) must be >= 0, got {max_listed}")
     lines = []
     for c in comparisons:
         if not c.n_paired:

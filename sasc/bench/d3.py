@@ -49,6 +49,15 @@ SETTINGS = ("default", "restricted", "noisy")
 """The paper's three settings."""
 
 
+def check_settings(settings: Sequence[str]) -> tuple[str, ...]:
+    """``settings`` as a tuple; raises :class:`ConfigError` when empty or naming one not in :data:`SETTINGS`."""
+    settings = tuple(settings)
+    bad = [s for s in settings if s not in SETTINGS]
+    if bad or not settings:
+        raise ConfigError(f"unknown D3 setting(s) {bad or '(none)'}; accepted: {', '.join(SETTINGS)}")
+    return settings
+
+
 @dataclass(frozen=True)
 class D3Options:
     """Benchmark settings besides the explanation config."""
@@ -67,9 +76,7 @@ class D3Options:
     """Use only the first N texts of each corpus file (None: all); for smoke tests."""
 
     def __post_init__(self) -> None:
-        bad = [s for s in self.settings if s not in SETTINGS]
-        if bad or not self.settings:
-            raise ConfigError(f"unknown D3 setting(s) {bad or '(none)'}; accepted: {', '.join(SETTINGS)}")
+        check_settings(self.settings)
         if not self.seeds:
             raise ConfigError("at least one seed is needed")
 
