@@ -13,6 +13,7 @@ from typing import Any, Iterator
 from .config import ExplainConfig
 from .corpora import BUILTIN_CORPORA, DEFAULT_GENERIC, DEFAULT_REFERENCE
 from .errors import SascError
+from .lists import parse_ranges, split_list
 from .ngrams import NgramSettings
 from .progress import ProgressEvent
 from .summarize import SUMMARY_STYLES, parse_styles
@@ -151,7 +152,7 @@ def config_from_args(args: argparse.Namespace) -> ExplainConfig:
 def _units(value: str | None) -> list[str | int] | None:
     if not value:
         return None
-    return [int(u) if u.strip().isdigit() else u.strip() for u in value.split(",") if u.strip()]
+    return [int(u) if u.isdigit() else u for u in split_list(value)]
 
 
 def backend_runners(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -262,11 +263,7 @@ def parse_ints(value: str | None, what: str) -> list[int] | None:
     if value is None or not value.strip():
         return None
     try:
-        out: list[int] = []
-        for part in value.split(","):
-            lo, _, hi = part.strip().partition("-")
-            out.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
-        return out
+        return parse_ranges(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{what} must be integers or ranges like 0,1,5-9, got {value!r}") from None
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ConfigError
+from .lists import split_list
 from .llm.base import HelperLLM, Sampling
 
 SUMMARY_STYLES: dict[str, tuple[str, str, str]] = {
@@ -64,7 +65,7 @@ def check_styles(styles: Sequence[str]) -> tuple[str, ...]:
 
 def parse_styles(text: str) -> tuple[str, ...]:
     """Styles from a comma-separated list (a CLI flag), checked: ``"theme, source"`` -> ``("theme", "source")``."""
-    return check_styles([s.strip() for s in text.split(",") if s.strip()])
+    return check_styles(split_list(text))
 
 
 def choose_subsets(n_top: int, n_pick: int, n_subsets: int, seed: int) -> list[list[int]]:
@@ -74,6 +75,7 @@ def choose_subsets(n_top: int, n_pick: int, n_subsets: int, seed: int) -> list[l
     return [sorted(rng.choice(n_top, size=n_pick, replace=False).tolist()) for _ in range(n_subsets)]
 
 
+_COMMON_NOUN = r"(?:elements?|goals?|phrases?|subjects?|purposes?|features?|stances?|threads?|denominators?)"
 _FILLER = re.compile(
     r"^(?:the\s+)?(?:common\s+)?(?:theme|topic|concept)s?\s+(?:among|of|in)\s+(?:these|the)\s+"
     r"(?:phrases|words|terms)\s+(?:is|are|seems to be|appears to be)\s*:?\s*"
@@ -88,9 +90,29 @@ _FILLER = re.compile(
     r"(?:(?:taken|come|coming)\s+)?(?:from|about|describ(?:e|ing)|discuss(?:ing)?|express(?:ing)?)\s+"
     r"|^(?:an?\s+)?(?:text|texts|article|articles)\s+(?:about|on)\s+|^(?:taken\s+)?from\s+"
     # replies to the "property" style: "All texts deal with irony", "The texts share a religious theme"
-    r"|^(?:all\s+(?:the\s+)?|the\s+)texts?\s+(?:all\s+)?(?:deals?\s+with|discuss(?:es)?|focus(?:es)?\s+on|share\s+(?:an?|the)\s+)",
+    r"|^(?:all\s+(?:the\s+)?|the\s+)texts?\s+(?:all\s+)?(?:deals?\s+with|discuss(?:es)?|focus(?:es)?\s+on|share\s+(?:an?|the)\s+"
+    r"|explore|concern|contain|address|describe|mention|express|relate\s+to"
+    r"|have\s+(?:a\s+)?(?:common\s+)?(?:theme|topic|focus)\s+(?:of|on)\s+)"
+    # lead-ins of CLEANING_VERSION 2: "Commonality: Atheist stance", "Tone: critical", "Common themes
+    # include ...", "They all discuss ...", "All are about ...", "A collection of texts about ..."
+    r"|^(?:the\s+)?(?:common\s+)?(?:themes|topics|commonalit(?:y|ies)|tone|stance|category|genre|purpose)\s*:\s*"
+    r"|^(?:the\s+)?common(?:\s+" + _COMMON_NOUN + r")?\s*(?:is\s*)?:\s*"
+    r"|^(?:the\s+)?common\s+(?:themes?|topics?|threads?)\s+(?:include|includes|are|about|of)\s+"
+    r"|^(?:the\s+)?common\s+(?:elements?|goals?|purposes?|features?|stances?|threads?|denominators?)\s+(?:is|are)\s+"
+    r"|^commonality\s+(?:is|lies\s+in|of)\s+(?:(?:their|the|a)\s+focus\s+on\s+)?"
+    r"|^they(?:'re|\s+are)\s+(?:all\s+)?(?:about|related\s+to)\s+"
+    r"|^(?:they|it)\s+(?:all\s+)?(?:discuss(?:es)?|concerns?|address(?:es)?|describes?|mentions?|express(?:es)?"
+    r"|contains?|involves?|deals?\s+with|focus(?:es)?\s+on|relates?\s+to)\s+"
+    r"|^all\s+(?:(?:the\s+)?(?:texts?|phrases)\s+)?(?:are\s+(?:about\s+|related\s+to\s+)?|about\s+|relate\s+to\s+"
+    r"|related\s+to\s+|mention\s+|discuss\s+|involve\s+|concern\s+)"
+    r"|^this\s+(?:list|text)\s+is\s+(?:about|related\s+to)\s+"
+    r"|^texts?\s+(?:focus\s+on|are\s+about|discuss|describe|mention|involve)\s+"
+    r"|^a\s+collection\s+of\s+(?:(?:texts?|phrases)\s+(?:about|on|related\s+to|dealing\s+with|concerning)\s+)?",
     re.IGNORECASE,
 )
+CLEANING_VERSION = 2
+"""Version of :func:`clean_explanation`'s rules, part of a D3 run's key: candidates cleaned
+another way are other candidates. 2 strips the lead-ins of the ``property`` style's replies."""
 _THEME_SUFFIX = re.compile(
     r"\s+(?:is|are|seems to be|appears to be)\s+(?:a|the)\s+(?:(?:common|recurring|central|main|shared|key|core|major)\s+)?"
     r"(?:theme|topic|thread)\b.*$",

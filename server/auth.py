@@ -14,6 +14,7 @@ from pathlib import Path
 import grpc
 
 from sasc.errors import AuthenticationError, ConfigError, PermissionDeniedError
+from sasc.lists import split_list
 
 ANONYMOUS = "local"
 """Client name of every caller when no token is configured."""
@@ -49,7 +50,7 @@ def parse_tokens(text: str, source: str) -> dict[str, Client]:
 def parse_inline_tokens(text: str) -> dict[str, Client]:
     """``'alice=tok1,bob=tok2'`` -> {sha256(token): Client}."""
     out: dict[str, Client] = {}
-    for item in filter(None, (p.strip() for p in text.split(","))):
+    for item in split_list(text):
         name, eq, token = item.partition("=")
         if not eq or not name.strip() or not token.strip():
             raise ConfigError(f"bad inline token {name.strip() or item[:3]!r}...: expected client=token")

@@ -151,12 +151,29 @@ def test_run_keys_of_earlier_records_stay_valid():
     helper = "llama.cpp:qwen2.5-coder-1.5b-instruct-q4_k_m"
     about = ExplainConfig(synthetic_style="about", direct_screen=0, n_candidates=5,
                           summary_styles=("theme", "source"))  # the defaults of that version
-    assert run_key(task, "default", 0, helper, about, D3Options()) == "8e653a903ba95a99"
-    assert run_key(task, "noisy", 0, helper, about, D3Options()) == "2ab7c19a73a91cef"
-    keys = {run_key(task, "default", 0, helper, dataclasses.replace(about, **change), D3Options())
+    assert run_key(task, "default", 0, helper, about, D3Options(), cleaning=1) == "8e653a903ba95a99"
+    assert run_key(task, "noisy", 0, helper, about, D3Options(), cleaning=1) == "2ab7c19a73a91cef"
+    keys = {run_key(task, "default", 0, helper, dataclasses.replace(about, **change), D3Options(), cleaning=1)
             for change in ({"synthetic_style": "example"}, {"synthetic_style": "mixed"}, {"direct_screen": 2},
                            {"direct_screen": 3})}
     assert len(keys) == 4 and "8e653a903ba95a99" not in keys
+
+
+def test_run_keys_change_with_the_cleaning_rules():
+    """Version 1 of the cleaning rules keeps the earlier keys; later versions clean some replies
+    into other candidates, so their runs are new runs."""
+    from sasc.bench.d3 import run_key
+    from sasc.bench.tasks import D3Task
+    from sasc.summarize import CLEANING_VERSION
+
+    task = D3Task(index=3, task="x", name="x", keyphrase="x", check_regex="x", corpus_file="x")
+    helper = "llama.cpp:qwen2.5-coder-1.5b-instruct-q4_k_m"
+    about = ExplainConfig(synthetic_style="about", direct_screen=0, n_candidates=5, summary_styles=("theme", "source"))
+    assert run_key(task, "default", 0, helper, about, D3Options(), cleaning=1) == "8e653a903ba95a99"
+    assert CLEANING_VERSION >= 2
+    current = run_key(task, "default", 0, helper, about, D3Options())
+    assert current == run_key(task, "default", 0, helper, about, D3Options(), cleaning=CLEANING_VERSION)
+    assert current not in {"8e653a903ba95a99", run_key(task, "default", 0, helper, about, D3Options(), cleaning=3)}
 
 
 def test_task_and_seed_lists_parse_with_a_clear_error(capsys):

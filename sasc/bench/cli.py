@@ -9,6 +9,7 @@ from pathlib import Path
 from ..cli import TqdmProgress, _cache_dir, add_method_args, method_config, parse_ints
 from .d3 import SETTINGS, D3Options
 from ..llm.factory import is_local_spec
+from ..lists import split_list
 from ..llm.local import available_cores
 from .parallel import WORKER_MEMORY_GIB, auto_workers, total_memory_gib
 from .tasks import DEFAULT_DATA
@@ -101,4 +102,4 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def _split(text: str) -> tuple[str, ...]:
     """A comma-separated flag value as its stripped, non-empty parts: ``"default, noisy"`` -> 2 parts."""
-    return tuple(x.strip() for x in text.split(",") if x.strip())
+    return tuple(split_list(text))

@@ -37,7 +37,7 @@ from ..jsonio import dumps, nan_if_none
 from ..llm.base import HelperLLM
 from ..modules.base import to_response_array
 from ..progress import ProgressEvent, ProgressFn, no_progress
-from ..summarize import summary_prompt
+from ..summarize import CLEANING_VERSION, summary_prompt
 from ..synthetic import RETRY_POLICY, sentences_schema, style_parts, synthetic_prompt
 from .judging import judge_candidates, noisy_responses, recovers
 from .parallel import WorkerSpec, run_in_workers
@@ -139,11 +139,14 @@ any other value is part of the key."""
 
 
 def run_key(task: D3Task, setting: str, seed: int, helper_name: str, config: ExplainConfig,
-            options: D3Options) -> str:
-    """Identity of one run: task, setting, seed, helper, config and ablation parameters."""
+            options: D3Options, cleaning: int = CLEANING_VERSION) -> str:
+    """Identity of one run: task, setting, seed, helper, config, ablation parameters and the
+    version of the rules that clean the helper's summaries (``cleaning``; version 1, from before
+    it was versioned, is left out so that its keys stay as they were)."""
     fields = {k: v for k, v in dataclasses.asdict(config).items()
               if not (k in KEY_ADDED_SETTINGS and v == KEY_ADDED_SETTINGS[k])}
-    payload = json.dumps({"task": dataclasses.asdict(task) | {"corpus_file": None}, "setting": setting,
+    versions = {"cleaning": cleaning} if cleaning != 1 else {}
+    payload = json.dumps(versions | {"task": dataclasses.asdict(task) | {"corpus_file": None}, "setting": setting,
                           "seed": seed, "helper": helper_name, "config": fields,
                           "noise": [options.noise_scale, options.noise_top] if setting == "noisy" else None,
                           "max_texts": options.max_corpus_texts, "prompts": prompt_templates(config)},

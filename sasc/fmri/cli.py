@@ -10,6 +10,7 @@ import numpy as np
 
 from ..cli import DEFAULTS, TqdmProgress, add_method_args, config_from_args, parse_ints
 from ..corpora import BUILTIN_CORPORA, DEFAULT_GENERIC, DEFAULT_REFERENCE
+from ..lists import split_list
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -17,7 +18,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from .features import FeatureModel
 
     cfg = SimulationConfig(n_runs=args.runs, words_per_run=args.words, tr=args.tr, snr=args.snr,
-                           voxel_size_mm=args.voxel_size, concepts=tuple(c.strip() for c in args.concepts.split(",")),
+                           voxel_size_mm=args.voxel_size, concepts=tuple(split_list(args.concepts)),
                            voxels_per_concept=args.per_concept, seed=args.seed)
     feats = FeatureModel(args.feature_kind, args.feature_model, args.context, args.decay)
     sim = simulate(cfg, feats)
@@ -33,7 +34,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from .io import load_bids
 
     data = load_bids(args.data, args.subject, mask=args.mask, tr=args.tr, task=args.task)
-    test = int(args.test_runs) if args.test_runs.isdigit() else [t.strip() for t in args.test_runs.split(",")]
+    test = int(args.test_runs) if args.test_runs.isdigit() else split_list(args.test_runs)
     trims = parse_ints(args.trim, "--trim") or [0]
     cfg = EncodingConfig(features=FeatureSettings(delays=tuple(parse_ints(args.delays, "--delays") or ()), trim_start=trims[0], trim_end=trims[-1]),
                          backend=args.backend)

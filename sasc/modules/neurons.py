@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..lists import parse_ranges
 from .base import stable_hash
 from .causal_lm import LoadedLM, canonical_site, load_causal_lm, read_sites
 from .prefix import (
@@ -62,13 +63,10 @@ def parse_indices(spec: Any, limit: int, what: str) -> list[int]:
         if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
             out.append(int(item))
             continue
-        for part in filter(None, (p.strip() for p in str(item).split(","))):
-            lo, dash, hi = part.partition("-")
-            try:
-                out.extend(range(int(lo), int(hi) + 1) if dash else [int(lo)])
-            except ValueError:
-                raise ConfigError(f"bad {what} {part!r}: expected an index, a range like '0-1535' "
-                                  "or a comma-separated list") from None
+        try:
+            out.extend(parse_ranges(str(item), what))
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
     bad = [i for i in out if not 0 <= i < limit]
     if bad:
         raise ConfigError(f"{what} {bad[0]} out of range: valid {what}s are 0..{limit - 1}")

@@ -11,6 +11,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from ..errors import ConfigError, UnknownKindError
+from ..lists import split_list
 
 ModuleFactory = Callable[..., Any]
 _KINDS: dict[str, ModuleFactory] = {}
@@ -105,7 +106,7 @@ def parse_module_spec(spec: str) -> tuple[str, dict[str, Any]]:
         return str(obj.pop("kind")), obj
     kind, _, rest = spec.partition(":")
     params: dict[str, Any] = {}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
+    for item in split_list(rest):
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
             raise ConfigError(f"bad module parameter {item!r} in {spec!r}: expected key=value")
