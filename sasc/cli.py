@@ -113,6 +113,10 @@ def add_method_args(p: argparse.ArgumentParser, per: str) -> None:
     `sasc fmri explain`; :func:`method_config` reads them. ``per``: what one explanation is for."""
     p.add_argument("--candidates", type=int, default=DEFAULTS.n_candidates,
                    help=f"summary prompts per {per} (default: {DEFAULTS.n_candidates})")
+    p.add_argument("--top-considered", type=int, default=DEFAULTS.n_top_considered,
+                   help=f"top n-grams a summary draws its n-grams from (default: {DEFAULTS.n_top_considered})")
+    p.add_argument("--per-summary", type=int, default=DEFAULTS.n_per_summary,
+                   help=f"n-grams shown in one summary prompt (default: {DEFAULTS.n_per_summary})")
     p.add_argument("--summary-styles", default=",".join(DEFAULTS.summary_styles),
                    help=f"summary prompt styles cycled over the candidates, among {', '.join(SUMMARY_STYLES)} "
                         f"(default: {','.join(DEFAULTS.summary_styles)})")
@@ -139,6 +143,7 @@ def method_config(args: argparse.Namespace, **fields: Any) -> ExplainConfig:
     """The default config with the options of :func:`add_method_args`, and ``fields``, applied."""
     return dataclasses.replace(
         DEFAULTS, n_candidates=args.candidates, summary_styles=parse_styles(args.summary_styles),
+        n_top_considered=args.top_considered, n_per_summary=args.per_summary,
         n_synthetic=args.synthetic, synthetic_style=args.synthetic_style, direct_screen=args.direct_screen,
         n_tiebreak=args.tiebreak,
         n_unrelated=args.unrelated, n_generic=args.generic_size, **fields)

@@ -278,11 +278,12 @@ def test_method_options_reach_the_config_of_every_command(argv):
     from sasc.cli import build_parser, method_config
 
     flags = ["--candidates", "3", "--summary-styles", "source", "--synthetic", "7", "--tiebreak", "4",
-             "--unrelated", "2", "--generic-size", "50", "--synthetic-style", "example", "--direct-screen", "3"]
+             "--unrelated", "2", "--generic-size", "50", "--synthetic-style", "example", "--direct-screen", "3",
+             "--top-considered", "120", "--per-summary", "40"]
     config = method_config(build_parser().parse_args(argv + flags))
     assert (config.n_candidates, config.summary_styles, config.n_synthetic, config.n_tiebreak, config.n_unrelated,
-            config.n_generic, config.synthetic_style, config.direct_screen) == (
-        3, ("source",), 7, 4, 2, 50, "example", 3)
+            config.n_generic, config.synthetic_style, config.direct_screen, config.n_top_considered,
+            config.n_per_summary) == (3, ("source",), 7, 4, 2, 50, "example", 3, 120, 40)
     assert method_config(build_parser().parse_args(argv)) == ExplainConfig()  # no flags: the library defaults
     with pytest.raises(ConfigError, match="summary styles"):
         method_config(build_parser().parse_args(argv + ["--summary-styles", "theme,poem"]))
