@@ -75,7 +75,9 @@ def choose_subsets(n_top: int, n_pick: int, n_subsets: int, seed: int) -> list[l
     return [sorted(rng.choice(n_top, size=n_pick, replace=False).tolist()) for _ in range(n_subsets)]
 
 
-_COMMON_NOUN = r"(?:elements?|goals?|phrases?|subjects?|purposes?|features?|stances?|threads?|denominators?)"
+# what "Common ..." replies name before the content: "Common goal: X" / "Common goal is X"
+_COMMON_ROLE = r"elements?|goals?|purposes?|features?|stances?|threads?|denominators?"
+_COMMON_NOUN = r"(?:" + _COMMON_ROLE + r"|phrases?|subjects?)"  # also before a colon only
 _FILLER = re.compile(
     r"^(?:the\s+)?(?:common\s+)?(?:theme|topic|concept)s?\s+(?:among|of|in)\s+(?:these|the)\s+"
     r"(?:phrases|words|terms)\s+(?:is|are|seems to be|appears to be)\s*:?\s*"
@@ -98,7 +100,7 @@ _FILLER = re.compile(
     r"|^(?:the\s+)?(?:common\s+)?(?:themes|topics|commonalit(?:y|ies)|tone|stance|category|genre|purpose)\s*:\s*"
     r"|^(?:the\s+)?common(?:\s+" + _COMMON_NOUN + r")?\s*(?:is\s*)?:\s*"
     r"|^(?:the\s+)?common\s+(?:themes?|topics?|threads?)\s+(?:include|includes|are|about|of)\s+"
-    r"|^(?:the\s+)?common\s+(?:elements?|goals?|purposes?|features?|stances?|threads?|denominators?)\s+(?:is|are)\s+"
+    r"|^(?:the\s+)?common\s+(?:" + _COMMON_ROLE + r")\s+(?:is|are)\s+"
     r"|^commonality\s+(?:is|lies\s+in|of)\s+(?:(?:their|the|a)\s+focus\s+on\s+)?"
     r"|^they(?:'re|\s+are)\s+(?:all\s+)?(?:about|related\s+to)\s+"
     r"|^(?:they|it)\s+(?:all\s+)?(?:discuss(?:es)?|concerns?|address(?:es)?|describes?|mentions?|express(?:es)?"

@@ -60,7 +60,7 @@ def cmd_d3(args: argparse.Namespace) -> int:
     from .d3 import run_d3
 
     config = method_config(args)
-    options = D3Options(settings=_split(args.settings),
+    options = D3Options(settings=tuple(split_list(args.settings)),
                         seeds=tuple(parse_ints(args.seeds, "--seeds") or [0]),
                         shared_responses=not args.per_corpus_responses, max_corpus_texts=args.max_corpus_texts)
     workers = args.workers
@@ -88,7 +88,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..jsonio import dumps
     from .compare import compare_records, comparison_dict, format_comparison, read_records
 
-    settings = None if args.settings is None else _split(args.settings)
+    settings = None if args.settings is None else split_list(args.settings)
     comparisons = compare_records(read_records(args.base), read_records(args.new), settings)
     report = format_comparison(comparisons, args.max_listed)
     print(f"base: {args.base}\nnew:  {args.new}\n")
@@ -98,8 +98,3 @@ def cmd_compare(args: argparse.Namespace) -> int:
                                          ensure_ascii=False), encoding="utf-8")
         print(f"\nwrote {args.json}")
     return 0
-
-
-def _split(text: str) -> tuple[str, ...]:
-    """A comma-separated flag value as its stripped, non-empty parts: ``"default, noisy"`` -> 2 parts."""
-    return tuple(split_list(text))
