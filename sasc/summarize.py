@@ -109,12 +109,25 @@ _FILLER = re.compile(
     r"|related\s+to\s+|mention\s+|discuss\s+|involve\s+|concern\s+)"
     r"|^this\s+(?:list|text)\s+is\s+(?:about|related\s+to)\s+"
     r"|^texts?\s+(?:focus\s+on|are\s+about|discuss|describe|mention|involve)\s+"
-    r"|^a\s+collection\s+of\s+(?:(?:texts?|phrases)\s+(?:about|on|related\s+to|dealing\s+with|concerning)\s+)?",
+    r"|^a\s+collection\s+of\s+(?:(?:texts?|phrases)\s+(?:about|on|related\s+to|dealing\s+with|concerning)\s+)?"
+    # lead-ins of CLEANING_VERSION 3: "They all talk about ...", "Texts are descriptions of ...",
+    # "Phrases relate to ...", "A list of phrases, describing ...", "This list contains phrases from ..."
+    r"|^(?:they|these|texts?|phrases)\s+(?:all\s+)?(?:(?:appear|seem)\s+to\s+be\s+)?(?:talk(?:ing)?\s+about|discussing)\s+"
+    r"|^texts?\s+(?:are\s+descriptions?\s+of|address(?:\s+topics\s+related\s+to)?|deal\s+with"
+    r"|share\s+(?:a\s+common|the\s+same)\s+theme\s+of(?:\s+discussing)?)\s+"
+    r"|^phrases\s+(?:primarily\s+)?(?:relate\s+to|involving(?!\s*[\"“])|describe)\s+"
+    r"|^(?:(?:this|it)\s+is\s+)?a\s+list\s+of\s+phrases,?\s+(?:all\s+)?(?:related\s+to|describing"
+    r"|conveying(?:\s+information\s+about)?)\s+"
+    r"|^common\s+(?:purpose|goal|topic)\s+(?:of|to|related\s+to)\s+"
+    r"|^this\s+list\s+(?:contains\s+phrases\s+from|is\s+from)\s+(?:various\s+|an?\s+)?(?:texts?\s+about\s+)?"
+    r"|^(?:these\s+are|they\s+are)\s+(?:all\s+)?phrases\s+(?:expressing\s+|from\s+(?:an?\s+)?(?:texts?\s+(?:about|discussing)\s+)?)",
     re.IGNORECASE,
 )
-CLEANING_VERSION = 2
+CLEANING_VERSION = 3
 """Version of :func:`clean_explanation`'s rules, part of a D3 run's key: candidates cleaned
-another way are other candidates. 2 strips the lead-ins of the ``property`` style's replies."""
+another way are other candidates. 2 strips the lead-ins of the ``property`` style's replies;
+3 those of replies that start with "They all talk about", "Texts are descriptions of",
+"Phrases relate to", "A list of phrases, describing" and the like."""
 _THEME_SUFFIX = re.compile(
     r"\s+(?:is|are|seems to be|appears to be)\s+(?:a|the)\s+(?:(?:common|recurring|central|main|shared|key|core|major)\s+)?"
     r"(?:theme|topic|thread)\b.*$",
