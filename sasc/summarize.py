@@ -108,13 +108,14 @@ _FILLER = re.compile(
     r"|^all\s+(?:(?:the\s+)?(?:texts?|phrases)\s+)?(?:are\s+(?:about\s+|related\s+to\s+)?|about\s+|relate\s+to\s+"
     r"|related\s+to\s+|mention\s+|discuss\s+|involve\s+|concern\s+)"
     r"|^this\s+(?:list|text)\s+is\s+(?:about|related\s+to)\s+"
-    r"|^texts?\s+(?:focus\s+on|are\s+about|discuss|describe|mention|involve)\s+"
-    r"|^a\s+collection\s+of\s+(?:(?:texts?|phrases)\s+(?:about|on|related\s+to|dealing\s+with|concerning)\s+)?"
-    # lead-ins of CLEANING_VERSION 3: "They all talk about ...", "Texts are descriptions of ...",
-    # "Phrases relate to ...", "A list of phrases, describing ...", "This list contains phrases from ..."
-    r"|^(?:they|these|texts?|phrases)\s+(?:all\s+)?(?:(?:appear|seem)\s+to\s+be\s+)?(?:talk(?:ing)?\s+about|discussing)\s+"
-    r"|^texts?\s+(?:are\s+descriptions?\s+of|address(?:\s+topics\s+related\s+to)?|deal\s+with"
+    r"|^texts?\s+(?:focus\s+on|are\s+about|discuss|describe|mention|involve"
+    r"|are\s+descriptions?\s+of|address(?:\s+topics\s+related\s+to)?|deal\s+with"  # version 3
     r"|share\s+(?:a\s+common|the\s+same)\s+theme\s+of(?:\s+discussing)?)\s+"
+    r"|^a\s+collection\s+of\s+(?:(?:texts?|phrases)\s+(?:about|on|related\s+to|dealing\s+with|concerning)\s+)?"
+    # lead-ins of CLEANING_VERSION 3 ("Texts are descriptions of ..." is with the "Texts ..." ones
+    # above): "They all talk about ...", "Phrases relate to ...", "A list of phrases, describing ...",
+    # "This list contains phrases from ..."
+    r"|^(?:they|these|texts?|phrases)\s+(?:all\s+)?(?:(?:appear|seem)\s+to\s+be\s+)?(?:talk(?:ing)?\s+about|discussing)\s+"
     r"|^phrases\s+(?:primarily\s+)?(?:relate\s+to|involving(?!\s*[\"“])|describe)\s+"
     r"|^(?:(?:this|it)\s+is\s+)?a\s+list\s+of\s+phrases,?\s+(?:all\s+)?(?:related\s+to|describing"
     r"|conveying(?:\s+information\s+about)?)\s+"
