@@ -34,7 +34,8 @@ class ExplainConfig:
     alternating theme and source, then 5 property ones. On D3 (54 tasks x 3 seeds, the pre-screen
     keeping 2) it gave 82.1% / 73.5% / 71.6% top-1 (default / restricted / noisy setting) against
     77.8% / 67.3% / 67.3% for its first 5 alone (``n_candidates=5``), for 68% more helper calls
-    (both with version 1 of the summary cleaning; version 2 gave 82.1% / 73.5% / 72.2%).
+    (both with version 1 of the summary cleaning; version 2 gave 82.1% / 73.5% / 72.2%, version 3,
+    the current one, 82.1% / 73.5% / 71.6%).
     Cycling ``("theme", "source", "property")`` over 5 summaries gave 42/54 top-1 against 44/54
     (seed 0)."""
     n_synthetic: int = 10
