@@ -19,6 +19,7 @@ import numpy as np
 from .cache import ResponseCache, response_key
 from .errors import ConfigError
 from .modules.base import as_bank, check_finite, fingerprint, is_cacheable, module_name, to_response_array
+from .modules.tokens import TokenKeys
 from .ngrams import NgramTable
 from .progress import ProgressEvent, ProgressFn, no_progress
 
@@ -31,6 +32,10 @@ class WorkShard:
     """Position in the plan."""
     rows: np.ndarray = field(repr=False)
     """int64 indices into the unique texts."""
+    keys: Sequence[tuple[int, ...]] | None = field(default=None, repr=False, compare=False)
+    """The rows' dedupe keys (token ids), for a bank that scores from them
+    (``responses_from_keys``), so a text is tokenized once, when the shards are planned.
+    None: score from the texts."""
 
 
 @dataclass(frozen=True)
@@ -73,18 +78,21 @@ class LocalRunner:
 
 
 def score_shard(bank: Any, texts: Sequence[str], shard: WorkShard) -> np.ndarray:
-    """Run one shard through the bank; validate shape and finiteness."""
+    """Run one shard through the bank (from its keys when it has them); validate shape and finiteness."""
     batch = [texts[i] for i in shard.rows]
     n_units = len(bank.units)
-    values = to_response_array(bank.responses(batch), len(batch), module_name(bank), n_units)
+    raw = bank.responses(batch) if shard.keys is None else bank.responses_from_keys(shard.keys)
+    values = to_response_array(raw, len(batch), module_name(bank), n_units)
     return check_finite(values, batch, module_name(bank))
 
 
 def plan_shards(bank: Any, texts: Sequence[str], shard_size: int) -> tuple[list[WorkShard], np.ndarray]:
     """Shards over de-duplicated texts, sorted so each shard is cheap to run.
 
-    Order: the bank's ``sort_keys(texts)`` when it has one; else token length (from
-    ``token_lengths`` or from token-tuple ``dedupe_keys``); else character length.
+    Order: the dedupe keys themselves when the bank ``sorts_by_dedupe_keys``; else the bank's
+    ``sort_keys(texts)`` when it has one; else token length (from ``token_lengths`` or from
+    token-tuple ``dedupe_keys``); else character length. A bank with ``responses_from_keys``
+    gets each shard's keys with it (:attr:`WorkShard.keys`).
 
     Returns ``(shards, inverse)`` where ``inverse[i]`` is the unique row of ``texts[i]``;
     shard rows index the unique representatives (first occurrences in ``texts``).
@@ -102,7 +110,9 @@ def plan_shards(bank: Any, texts: Sequence[str], shard_size: int) -> tuple[list[
             reps.append(i)
         inverse[i] = j
     rep_texts = [texts[i] for i in reps]
-    if hasattr(bank, "sort_keys"):
+    if getattr(bank, "sorts_by_dedupe_keys", False) and keys is not texts:
+        order = np.asarray(sorted(range(len(reps)), key=lambda j: keys[reps[j]]), dtype=np.int64)
+    elif hasattr(bank, "sort_keys"):
         # e.g. token-id tuples, so n-grams sharing a prefix land in one shard
         skeys = bank.sort_keys(rep_texts)
         order = np.asarray(sorted(range(len(rep_texts)), key=skeys.__getitem__), dtype=np.int64)
@@ -116,7 +126,9 @@ def plan_shards(bank: Any, texts: Sequence[str], shard_size: int) -> tuple[list[
         order = np.argsort(lengths, kind="stable")
     rep_rows = np.asarray(reps, dtype=np.int64)[order]
     # shard rows are positions in `texts`; remember which unique slot each fills
-    shards = [WorkShard(i, rep_rows[s:s + shard_size]) for i, s in enumerate(range(0, len(rep_rows), shard_size))]
+    with_keys = hasattr(bank, "responses_from_keys") and keys is not texts
+    shards = [WorkShard(i, rows, TokenKeys([keys[r] for r in rows]) if with_keys else None)
+              for i, rows in enumerate(rep_rows[s:s + shard_size] for s in range(0, len(rep_rows), shard_size))]
     return shards, inverse
 
 

@@ -57,6 +57,18 @@ def test_uncased_duplicates_share_a_key(minilm_food):
     assert keys[0] == keys[1] != keys[2]
 
 
+def test_ngram_stage_tokenizes_once_and_equals_direct_responses():
+    from sasc.modules.embedding import EmbeddingDistanceBank
+
+    bank = EmbeddingDistanceBank(["food"], device="cpu", dtype="float32")
+    table = count_ngrams(["Pizza and pasta for dinner. The soup was cold, the PIZZA hot."])
+    tokenized, tokenize = [], bank.encoder._tokenize
+    bank.encoder._tokenize = lambda texts: tokenized.append(len(texts)) or tokenize(texts)
+    res = ngram_responses(bank, table, shard_size=4)
+    assert sum(tokenized) == len(table)  # once, when the shards are planned
+    np.testing.assert_allclose(res.values, bank.responses(table.ngrams), rtol=1e-5, atol=1e-6)
+
+
 def test_top_ngrams_are_on_topic(minilm_food):
     corpus = sasc.load_corpus("news100").texts[:30]
     table = count_ngrams(corpus, NgramSettings(max_n=2))

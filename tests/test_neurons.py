@@ -226,7 +226,10 @@ def test_ngram_stage_is_cached_and_orders_prefix_families(smollm2, tmp_path):
     shards, _ = plan_shards(bank, table.ngrams, 100)
     order = [table.ngrams[i] for i in shards[0].rows]
     assert order[order.index("the cat") + 1].startswith("the cat ")  # a family is adjacent
+    tokenized, tokenize = [], bank._tokenize
+    bank._tokenize = lambda texts: tokenized.append(len(texts)) or tokenize(texts)
     first = ngram_responses(bank, table, cache=ResponseCache(tmp_path))
+    assert sum(tokenized) == len(table)  # once, when the shards are planned
     second = ngram_responses(bank, table, cache=ResponseCache(tmp_path))
     assert not first.from_cache and second.from_cache
     np.testing.assert_allclose(first.values, naive_responses(bank, table.ngrams), rtol=1e-4, atol=1e-5)

@@ -133,3 +133,52 @@ def test_runner_is_prepared_before_planning_and_abandoned_when_planning_fails(tm
     with pytest.raises(RuntimeError, match="tokenizer broke"):
         ngram_responses(BadTokenizer(), table, runner=failing)
     assert failing.log == ["prepare", "abandon"]
+
+
+class CharCodeBank:
+    """A bank whose dedupe keys are its inputs (character codes, like token ids): it can score
+    from the keys, and counts what it was asked to encode each way."""
+
+    units = ["code-sum"]
+    fingerprint = "char-code-bank"
+
+    def __init__(self, sorts_by_keys=False):
+        self.encoded = 0
+        self.from_texts = 0
+        self.sorts_by_dedupe_keys = sorts_by_keys
+
+    def dedupe_keys(self, texts):
+        self.encoded += len(texts)
+        return [tuple(ord(c) for c in t.lower()) for t in texts]
+
+    def responses(self, texts):
+        self.from_texts += len(texts)
+        return self.responses_from_keys(self.dedupe_keys(texts))
+
+    def responses_from_keys(self, keys):
+        return np.asarray([[float(sum(k))] for k in keys], dtype=np.float32)
+
+
+def test_a_bank_that_scores_from_its_keys_encodes_each_text_once():
+    table = count_ngrams(FOOD_CORPUS)
+    bank = CharCodeBank()
+    res = ngram_responses(bank, table, shard_size=5)
+    assert bank.encoded == len(table) and bank.from_texts == 0  # planning only; shards reuse the keys
+    expected = [sum(ord(c) for c in g.lower()) for g in table.ngrams]
+    np.testing.assert_array_equal(res.values[:, 0], expected)
+
+
+def test_shards_carry_their_rows_keys_and_sort_by_them_when_asked():
+    texts = ["bb", "a", "ab", "B", "ba", "a"]
+    shards, inverse = plan_shards(CharCodeBank(sorts_by_keys=True), texts, shard_size=2)
+    rows = np.concatenate([s.rows for s in shards]).tolist()
+    assert [texts[i].lower() for i in rows] == ["a", "ab", "b", "ba", "bb"]  # by key ("B" is "b")
+    assert [k for s in shards for k in s.keys] == [tuple(ord(c) for c in texts[i].lower()) for i in rows]
+    assert inverse[1] == inverse[5]
+    by_length = plan_shards(CharCodeBank(), texts, shard_size=2)[0]
+    assert [len(texts[i]) for s in by_length for i in s.rows] == [1, 1, 2, 2, 2]
+
+
+def test_plain_modules_get_shards_without_keys(keyword_module):
+    shards, _ = plan_shards(keyword_module, ["a b", "c"], shard_size=1)
+    assert all(s.keys is None for s in shards)

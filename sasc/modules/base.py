@@ -2,6 +2,13 @@
 
 A plain callable ``f(list[str]) -> array-like`` is a module; anything with a
 ``responses(texts)`` method returning ``[n_texts, n_units]`` and a ``units`` list is a bank.
+
+Optional hooks the n-gram stage uses to plan its work (:func:`sasc.responses.plan_shards`):
+``dedupe_keys(texts)`` (texts with equal keys respond equally, e.g. token-id tuples),
+``token_lengths(texts)`` or ``sort_keys(texts)`` (an order that makes batches cheap),
+``sorts_by_dedupe_keys = True`` (order by the dedupe keys themselves), and
+``responses_from_keys(keys)`` (score texts given as their dedupe keys, so they are tokenized
+once, when planned).
 """
 
 from __future__ import annotations
@@ -80,7 +87,7 @@ class SingleUnitBank:
         fp = getattr(module, "fingerprint", None)
         self.fingerprint = fp
         self.device = getattr(module, "device", "cpu")
-        for hook in ("dedupe_keys", "token_lengths", "sort_keys"):  # optional planning hooks
+        for hook in ("dedupe_keys", "token_lengths", "sort_keys", "sorts_by_dedupe_keys"):  # planning hooks
             if hasattr(module, hook):
                 setattr(self, hook, getattr(module, hook))
 

@@ -32,6 +32,7 @@ from .device import best_device
 from .embedding import DEFAULT_ENCODER, resolve_encoder
 from .neurons import array_sha256, parse_indices
 from .sparse_coding import fista, lipschitz_constant
+from .tokens import BatchTokenizer
 
 _ENCODERS: dict[tuple[str, str, str, int], "BertEncoder"] = {}
 _LOCK = threading.Lock()
@@ -52,6 +53,9 @@ class BertEncoder:
     max_tokens: int = 256
     """Tokens per text including special tokens (longer texts are truncated)."""
 
+    def __post_init__(self) -> None:
+        self._tokenize = BatchTokenizer(self.tokenizer, add_special_tokens=True, max_length=self.max_tokens)
+
     @property
     def n_layers(self) -> int:
         return int(self.model.config.num_hidden_layers)
@@ -62,11 +66,7 @@ class BertEncoder:
 
     def token_ids(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
         """Token ids with special tokens, truncated to ``max_tokens``."""
-        if not texts:
-            return []
-        enc = self.tokenizer(list(texts), add_special_tokens=True, truncation=True, max_length=self.max_tokens,
-                             return_attention_mask=False, return_token_type_ids=False)["input_ids"]
-        return [tuple(ids) for ids in enc]
+        return [tuple(ids) for ids in self._tokenize(texts)]
 
     def hidden_states(self, texts: Sequence[str], layer: int, max_batch_tokens: int = 8192) -> list[Any]:
         """Per text, a ``[n_tokens, d]`` float32 tensor of layer ``layer``'s states (special tokens dropped).

@@ -17,11 +17,12 @@ import numpy as np
 from ..errors import ConfigError, ModelAssetError
 from .base import stable_hash
 from .device import best_device, resolve_dtype
+from .tokens import BatchTokenizer, TokenKeys
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 _ENCODERS: dict[tuple[str, str], Any] = {}
-TOKENIZE_CHUNK = 16384
-"""Texts tokenized per tokenizer call (bounds transient memory)."""
+PENDING_ROWS = 65536
+"""Embeddings kept on the device before they are copied back (bounds device memory)."""
 
 
 def default_encoder_path() -> str:
@@ -79,39 +80,44 @@ class SentenceEncoder:
         self.tokenizer = self.st.tokenizer
         self.max_seq_length = int(self.st.max_seq_length or 512)
         self.max_batch_tokens = max_batch_tokens
+        self._tokenize = BatchTokenizer(self.tokenizer, add_special_tokens=True, max_length=self.max_seq_length)
         dim_fn = getattr(self.st, "get_embedding_dimension", None) or self.st.get_sentence_embedding_dimension
         self.dim = int(dim_fn())
         self.identity = stable_hash("sentence-encoder", resolve_encoder(model), self.max_seq_length, self.dtype)
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids (with special tokens, truncated to the model's max length) per text."""
-        ids: list[list[int]] = []
-        # in chunks: a fast tokenizer keeps a heavy Encoding object per text until the call returns
-        for s in range(0, len(texts), TOKENIZE_CHUNK):
-            enc = self.tokenizer(list(texts[s:s + TOKENIZE_CHUNK]), add_special_tokens=True, truncation=True,
-                                 max_length=self.max_seq_length, return_attention_mask=False,
-                                 return_token_type_ids=False)
-            ids.extend(enc["input_ids"])
-        return ids
+        return self._tokenize(texts)
 
     def encode_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
-        """Embeddings ``[n, dim]`` float32 for pre-tokenized inputs."""
+        """Embeddings ``[n, dim]`` float32 for pre-tokenized inputs (lists, or :class:`TokenKeys`)."""
         import torch
 
-        out = np.empty((len(ids), self.dim), dtype=np.float32)
-        by_len: dict[int, list[int]] = {}
-        for i, seq in enumerate(ids):
-            by_len.setdefault(len(seq), []).append(i)
+        keys = ids if isinstance(ids, TokenKeys) else TokenKeys(ids)
+        out = np.empty((len(keys), self.dim), dtype=np.float32)
+        lengths = keys.lengths
         autocast = torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.dtype == "bfloat16")
+        # results stay on the device until PENDING_ROWS are waiting: no host sync per batch, so
+        # the host prepares and launches the next batch while the GPU runs this one
+        pending: list[tuple[np.ndarray, Any]] = []
+
+        def flush() -> None:
+            for part, emb in pending:
+                out[part] = emb.cpu().numpy()
+            pending.clear()
+
         with torch.inference_mode(), autocast:
-            for length, rows in by_len.items():
-                step = max(1, self.max_batch_tokens // length)
+            for length in np.unique(lengths):
+                rows = np.flatnonzero(lengths == length)
+                step = max(1, self.max_batch_tokens // max(int(length), 1))
                 for s in range(0, len(rows), step):
                     part = rows[s:s + step]
-                    x = torch.tensor([ids[i] for i in part], dtype=torch.long, device=self.device)
+                    x = torch.from_numpy(keys.matrix(part)).to(self.device, non_blocking=True)
                     feats = {"input_ids": x, "attention_mask": torch.ones_like(x)}
-                    emb = self.st(feats)["sentence_embedding"]
-                    out[part] = emb.float().cpu().numpy()
+                    pending.append((part, self.st(feats)["sentence_embedding"].float()))
+                    if sum(len(p) for p, _ in pending) >= PENDING_ROWS:
+                        flush()
+            flush()
         return out
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -152,14 +158,15 @@ class EmbeddingDistanceBank:
     def dedupe_keys(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
         """Token-id tuples: equal keys give equal responses (e.g. case, for uncased models); their
         lengths also order the work into padding-free batches."""
-        keys: list[tuple[int, ...]] = []
-        for s in range(0, len(texts), TOKENIZE_CHUNK):
-            keys.extend(tuple(t) for t in self.encoder.token_ids(texts[s:s + TOKENIZE_CHUNK]))
-        return keys
+        return [tuple(t) for t in self.encoder.token_ids(texts)]
 
     def responses(self, texts: Sequence[str]) -> np.ndarray:
-        emb = self.encoder.encode(texts)
-        return distance_responses(emb, self.targets)
+        return self.responses_from_keys(self.encoder.token_ids(texts))
+
+    def responses_from_keys(self, keys: Sequence[Sequence[int]]) -> np.ndarray:
+        """Responses to texts given as their :meth:`dedupe_keys` (token ids), so the n-gram stage
+        tokenizes each n-gram once."""
+        return distance_responses(self.encoder.encode_ids(keys), self.targets)
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """First unit's responses, so a one-keyphrase bank is also a plain module."""

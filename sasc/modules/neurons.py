@@ -19,8 +19,9 @@ token trie of a call's texts into rows where each token attends only to its ance
 only texts that are not a strict token prefix of another and reads the others from their
 host's pass; ``"none"`` runs each text alone. ``"auto"`` (default) uses tree packing when the
 model honours custom 4-D attention masks (checked once at construction), else leaves. All
-modes give the naive per-text values up to float rounding. ``sort_keys`` returns token-id
-tuples so the stage runner puts prefix families into one shard.
+modes give the naive per-text values up to float rounding. The dedupe keys are token-id
+tuples and the bank sorts by them (``sorts_by_dedupe_keys``), so the stage runner puts prefix
+families into one shard; it scores shards from those keys, so each text is tokenized once.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .prefix import (
     AGGREGATIONS, ancestor_mask, batch_leaves, plan_prefix_sharing, plan_tree_packing, running_aggregate,
     tree_aggregate,
 )
+from .tokens import BatchTokenizer
 
 DEFAULT_AGGREGATION = "max"
 """Aggregation over a text's tokens when none is given."""
@@ -117,6 +119,7 @@ class CausalLMBank:
             bos = getattr(lm.model.config, "bos_token_id", None)
         self.bos_id: int | None = int(bos) if prepend_bos and bos is not None else None
         self.max_tokens = int(max_tokens)
+        self._tokenize = BatchTokenizer(tok, add_special_tokens=False)
         self.padding_side = padding_side
         if max_row_tokens < 1:
             raise ConfigError(f"max_row_tokens must be >= 1, got {max_row_tokens}")
@@ -135,17 +138,15 @@ class CausalLMBank:
         """Token ids per text: ``[BOS] + tokens(text)`` truncated to ``max_tokens`` text tokens."""
         if not texts:
             return []
-        enc = self.lm.tokenizer(list(texts), add_special_tokens=False, return_attention_mask=False)["input_ids"]
         head = () if self.bos_id is None else (self.bos_id,)
-        return [head + tuple(ids[: self.max_tokens]) for ids in enc]
+        return [head + tuple(ids[: self.max_tokens]) for ids in self._tokenize(texts)]
 
     def dedupe_keys(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
         """Texts with equal token ids respond equally."""
         return self.token_ids(texts)
 
-    def sort_keys(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
-        """Token-id tuples: sorting by them puts prefix families next to each other."""
-        return self.token_ids(texts)
+    sorts_by_dedupe_keys = True
+    """The stage runner orders texts by their token-id tuples: prefix families sit together."""
 
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
         return [len(s) for s in self.token_ids(texts)]
@@ -164,14 +165,17 @@ class CausalLMBank:
 
     def responses(self, texts: Sequence[str]) -> np.ndarray:
         """float32 ``[len(texts), len(units)]`` responses (see module docstring)."""
-        seqs = self.token_ids(texts)
+        return self.responses_from_keys(self.token_ids(texts))
+
+    def responses_from_keys(self, seqs: Sequence[tuple[int, ...]]) -> np.ndarray:
+        """Responses to texts given as their :meth:`dedupe_keys` (token ids with BOS)."""
         planned = [s if len(s) > self.n_skip else () for s in seqs]  # no text tokens: response 0
-        out = np.zeros((len(texts), len(self.units)), dtype=np.float32)
+        out = np.zeros((len(seqs), len(self.units)), dtype=np.float32)
         if self.sharing == "tree":
             self._tree_responses(planned, out)
         else:
             self._leaf_responses(planned, out)
-        self.stats.texts += len(texts)
+        self.stats.texts += len(seqs)
         return out
 
     def _leaf_responses(self, planned: list[tuple[int, ...]], out: np.ndarray) -> None:
