@@ -18,6 +18,7 @@ import numpy as np
 
 from .cache import ResponseCache, response_key
 from .errors import ConfigError
+from .gcpause import gc_paused
 from .modules.base import as_bank, check_finite, fingerprint, is_cacheable, module_name, to_response_array
 from .modules.tokens import TokenKeys
 from .ngrams import NgramTable
@@ -99,6 +100,11 @@ def plan_shards(bank: Any, texts: Sequence[str], shard_size: int) -> tuple[list[
     """
     if shard_size < 1:
         raise ConfigError(f"shard_size must be >= 1, got {shard_size}")
+    with gc_paused():  # a key tuple per text: the collector's scans would cost more than the planning
+        return _plan_shards(bank, texts, shard_size)
+
+
+def _plan_shards(bank: Any, texts: Sequence[str], shard_size: int) -> tuple[list[WorkShard], np.ndarray]:
     keys = bank.dedupe_keys(texts) if hasattr(bank, "dedupe_keys") else texts
     first: dict[Any, int] = {}
     inverse = np.empty(len(texts), dtype=np.int64)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..gcpause import gc_paused
+
 AGGREGATIONS = ("max", "mean", "last")
 """Ways to reduce a text's per-token activations to one value per unit."""
 
@@ -194,6 +196,11 @@ def plan_tree_packing(seqs: Sequence[tuple[int, ...]], max_row_tokens: int = 256
     """Pack the trie of ``seqs`` into rows of at most ``max_row_tokens`` nodes (longer inputs get
     their own longer row). Every distinct prefix is computed once per row it appears in; subtrees
     share their ancestors within a row."""
+    with gc_paused():  # a node object per distinct prefix
+        return _plan_tree_packing(seqs, max_row_tokens)
+
+
+def _plan_tree_packing(seqs: Sequence[tuple[int, ...]], max_row_tokens: int) -> TreePlan:
     roots = _build_trie(seqs)
     rows: list[TreeRow] = []
     placed: dict[int, int] = {}  # id(node) -> position in the current row
