@@ -19,8 +19,9 @@ class BatchTokenizer:
     A fast (Rust-backed) tokenizer is called through its backend directly, on a private copy
     configured once (truncation to ``max_length``, no padding). That skips the transformers
     wrapper's per-text Python objects, which cost more than the tokenization itself on short
-    texts (about 2x faster on n-grams on 2 cores, 5x on a 16-core machine). A slow (pure
-    Python) tokenizer goes through the wrapper.
+    texts: 300,000 news n-grams took 2.2-2.5 s against 4.4-5.1 s through the wrapper (2 cores;
+    MiniLM's and SmolLM2's tokenizers, the same ids). A slow (pure Python) tokenizer goes
+    through the wrapper.
     """
 
     def __init__(self, tokenizer: Any, *, add_special_tokens: bool, max_length: int | None = None):
