@@ -164,9 +164,14 @@ def _build_trie(seqs: Sequence[tuple[int, ...]]) -> list[_Node]:
     for i, s in enumerate(seqs):
         if not s:
             continue
-        node = roots.setdefault(s[0], _Node(s[0]))
+        node = roots.get(s[0])
+        if node is None:
+            node = roots[s[0]] = _Node(s[0])
         for t in s[1:]:
-            node = node.children.setdefault(t, _Node(t))
+            child = node.children.get(t)
+            if child is None:
+                child = node.children[t] = _Node(t)
+            node = child
         node.ends.append(i)
     stack = [(n, False) for n in roots.values()]
     while stack:  # post-order subtree sizes
