@@ -76,8 +76,8 @@ def bank_dtype(bank) -> str:
 
 def compare_banks(make, ngrams: list[str], n_cpu: int, gpu: str = "cuda") -> dict:
     """``make(device, dtype)`` builds a bank; runs it on ``gpu`` (auto, float32) and cpu (float32)."""
-    out: dict = {"n_ngrams_gpu": len(ngrams), "n_ngrams_cpu": min(n_cpu, len(ngrams))}
     cpu_vals, cpu_s = timed_responses(make("cpu", "float32"), ngrams[:n_cpu])
+    out: dict = {"units": cpu_vals.shape[1], "n_ngrams_gpu": len(ngrams), "n_ngrams_cpu": len(cpu_vals)}
     out["cpu_float32_ngrams_per_s"] = round(len(cpu_vals) / cpu_s, 1)
     for dtype in ("auto", "float32"):
         bank = make(gpu, dtype)
@@ -97,7 +97,7 @@ def embedding_stage(args, ngrams: list[str]) -> dict:
     def make(device, dtype):
         return EmbeddingDistanceBank(KEYPHRASE, model=args.encoder, device=device, dtype=dtype)
 
-    return {"model": args.encoder or "all-MiniLM-L6-v2 (packaged)", "units": 1,
+    return {"model": args.encoder or "all-MiniLM-L6-v2 (packaged)",
             **compare_banks(make, ngrams, args.cpu_ngrams, args.gpu)}
 
 
@@ -108,8 +108,7 @@ def neurons_stage(args, ngrams: list[str]) -> dict:
         return build_llm_neuron_bank(args.lm, site="mlp", layer=args.layer, units=None, aggregation="max",
                                      device=device, dtype=dtype)
 
-    n_units = len(make("cpu", "float32").units)
-    return {"model": args.lm or "SmolLM2-135M-Instruct", "layer": args.layer, "units": n_units,
+    return {"model": args.lm or "SmolLM2-135M-Instruct", "layer": args.layer,
             **compare_banks(make, ngrams[:args.lm_ngrams], args.lm_cpu_ngrams, args.gpu)}
 
 

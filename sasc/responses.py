@@ -116,11 +116,10 @@ def _plan_shards(bank: Any, texts: Sequence[str], shard_size: int) -> tuple[list
             reps.append(i)
         inverse[i] = j
     rep_texts = [texts[i] for i in reps]
-    if getattr(bank, "sorts_by_dedupe_keys", False) and keys is not texts:
-        order = np.asarray(sorted(range(len(reps)), key=lambda j: keys[reps[j]]), dtype=np.int64)
-    elif hasattr(bank, "sort_keys"):
+    by_keys = getattr(bank, "sorts_by_dedupe_keys", False) and keys is not texts
+    if by_keys or hasattr(bank, "sort_keys"):
         # e.g. token-id tuples, so n-grams sharing a prefix land in one shard
-        skeys = bank.sort_keys(rep_texts)
+        skeys = [keys[i] for i in reps] if by_keys else bank.sort_keys(rep_texts)
         order = np.asarray(sorted(range(len(rep_texts)), key=skeys.__getitem__), dtype=np.int64)
     else:
         if hasattr(bank, "token_lengths"):
