@@ -14,12 +14,9 @@ from .config import ExplainConfig
 from .corpora import BUILTIN_CORPORA, DEFAULT_GENERIC, DEFAULT_REFERENCE
 from .errors import SascError
 from .lists import parse_ranges, split_list
-from .ngrams import NgramSettings
+from .options import option_fields, with_options
 from .progress import ProgressEvent
-from .summarize import SUMMARY_STYLES, parse_styles
-from .synthetic import STYLE_NAMES
 
-DEFAULTS = ExplainConfig()
 DEFAULT_MODULE = "embedding_distance:keyphrase=food and cooking"
 
 
@@ -91,11 +88,7 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", "-o", default="sasc_result.json", help="where to write the JSON result (default: sasc_result.json)")
     p.add_argument("--cache-dir", default=None, help="cache root for n-gram responses and helper replies "
                                                      "(default: $SASC_CACHE or ~/.cache/sasc; models stay in ~/.cache/sasc/models)")
-    p.add_argument("--max-n", type=int, default=DEFAULTS.ngrams.max_n, help=f"longest n-gram in words (default: {DEFAULTS.ngrams.max_n})")
-    p.add_argument("--min-count", type=int, default=DEFAULTS.ngrams.min_count,
-                   help=f"drop n-grams seen fewer times (default: {DEFAULTS.ngrams.min_count})")
-    add_method_args(p, per="unit")
-    p.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default: {DEFAULTS.seed})")
+    add_method_args(p)
     p.add_argument("--concurrency", type=int, default=1, help="units explained at once; with --backend ray, helper "
                                                               "calls in flight across the cluster (default: 1)")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
@@ -108,50 +101,28 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
 
-def add_method_args(p: argparse.ArgumentParser, per: str) -> None:
-    """Options of the explanation method shared by `sasc explain`, `sasc benchmark d3` and
-    `sasc fmri explain`; :func:`method_config` reads them. ``per``: what one explanation is for."""
-    p.add_argument("--candidates", type=int, default=DEFAULTS.n_candidates,
-                   help=f"summary prompts per {per} (default: {DEFAULTS.n_candidates})")
-    p.add_argument("--top-considered", type=int, default=DEFAULTS.n_top_considered,
-                   help=f"top n-grams a summary draws its n-grams from (default: {DEFAULTS.n_top_considered})")
-    p.add_argument("--per-summary", type=int, default=DEFAULTS.n_per_summary,
-                   help=f"n-grams shown in one summary prompt (default: {DEFAULTS.n_per_summary})")
-    p.add_argument("--summary-styles", default=",".join(DEFAULTS.summary_styles),
-                   help=f"summary prompt styles cycled over the candidates, among {', '.join(SUMMARY_STYLES)} "
-                        f"(default: {','.join(DEFAULTS.summary_styles)})")
-    p.add_argument("--synthetic", type=int, default=DEFAULTS.n_synthetic,
-                   help=f"synthetic texts per candidate (default: {DEFAULTS.n_synthetic})")
-    p.add_argument("--synthetic-style", choices=sorted(STYLE_NAMES), default=DEFAULTS.synthetic_style,
-                   help="how the helper is asked for them: sentences 'about' the candidate, texts that are "
-                        f"an 'example' of it, or half of each ('mixed') (default: {DEFAULTS.synthetic_style})")
-    p.add_argument("--direct-screen", type=int, default=DEFAULTS.direct_screen,
-                   help="score only the N candidates the module responds to most as texts themselves; the "
-                        f"rest are listed unscored (default: {DEFAULTS.direct_screen}"
-                        f"{': every candidate is scored' if not DEFAULTS.direct_screen else ''})")
-    p.add_argument("--tiebreak", type=int, default=DEFAULTS.n_tiebreak,
-                   help="when the two best candidates' σ intervals overlap, this many more synthetic texts for "
-                        f"each before the final ranking (default: {DEFAULTS.n_tiebreak}: off)")
-    p.add_argument("--unrelated", type=int, default=DEFAULTS.n_unrelated,
-                   help=f"unrelated synthetic texts per candidate, for the paper's σ variant only "
-                        f"(default: {DEFAULTS.n_unrelated}: none)")
-    p.add_argument("--generic-size", type=int, default=DEFAULTS.n_generic,
-                   help=f"generic-corpus texts in the σ baseline (default: {DEFAULTS.n_generic})")
+def add_method_args(p: argparse.ArgumentParser, benchmark: bool = False) -> None:
+    """One flag per explain option that has one (see :mod:`sasc.options`), for `sasc explain`,
+    `sasc fmri explain` and (``benchmark``: without the options it sets per run) `sasc benchmark d3`;
+    :func:`method_config` reads them. Help texts and defaults come from :class:`ExplainConfig`."""
+    for o in option_fields(ExplainConfig):
+        if not o.spec.flag or (benchmark and not o.spec.benchmark):
+            continue
+        zero = f": {o.spec.zero}" if o.spec.zero and o.default == 0 else ""
+        p.add_argument(o.spec.flag, dest=o.name, type=_flag_type(o.type), default=o.default_text,
+                       choices=o.spec.choices if o.type is str else None,
+                       metavar=None if o.spec.choices and o.type is str else o.spec.flag[2:].upper().replace("-", "_"),
+                       help=f"{o.help.rstrip('.')} (default: {o.default_text}{zero})")
+
+
+def _flag_type(t: type) -> Any:
+    return (lambda text: tuple(split_list(text))) if t is tuple else t
 
 
 def method_config(args: argparse.Namespace, **fields: Any) -> ExplainConfig:
-    """The default config with the options of :func:`add_method_args`, and ``fields``, applied."""
-    return dataclasses.replace(
-        DEFAULTS, n_candidates=args.candidates, summary_styles=parse_styles(args.summary_styles),
-        n_top_considered=args.top_considered, n_per_summary=args.per_summary,
-        n_synthetic=args.synthetic, synthetic_style=args.synthetic_style, direct_screen=args.direct_screen,
-        n_tiebreak=args.tiebreak,
-        n_unrelated=args.unrelated, n_generic=args.generic_size, **fields)
-
-
-def config_from_args(args: argparse.Namespace) -> ExplainConfig:
-    """The config of `sasc explain` and `sasc fmri explain`: method options, n-grams and seed."""
-    return method_config(args, ngrams=NgramSettings(max_n=args.max_n, min_count=args.min_count), seed=args.seed)
+    """The default config with the options of :func:`add_method_args` found on ``args``, and ``fields``, applied."""
+    values = {o.name: getattr(args, o.name) for o in option_fields(ExplainConfig) if hasattr(args, o.name)}
+    return dataclasses.replace(with_options(ExplainConfig(), values), **fields)
 
 
 def _units(value: str | None) -> list[str | int] | None:
@@ -183,7 +154,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     try:
         result = explain(args.module, units=_units(args.units), corpus=load_corpus(args.corpus, args.column),
                          generic=load_corpus(args.generic, args.column), helper=args.helper,
-                         config=config_from_args(args), cache_dir=_cache_dir(args),
+                         config=method_config(args), cache_dir=_cache_dir(args),
                          concurrency=args.concurrency, progress=bar, runner=runner, unit_runner=unit_runner)
     finally:
         bar.close()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ConfigError, CorpusError
+from .options import check_minimums, option
 
 _TOKEN = re.compile(r"(\w+(?:['’.,\-]\w+)*)|([.!?;:]+|\n)")
 
@@ -33,18 +34,15 @@ _TOKEN = re.compile(r"(\w+(?:['’.,\-]\w+)*)|([.!?;:]+|\n)")
 class NgramSettings:
     """How n-grams are extracted; part of every cache key."""
 
-    max_n: int = 3
-    """Longest n-gram, in words (the paper uses 3)."""
-    min_count: int = 1
+    max_n: int = option(3, flag="--max-n", min=1, job_max=10, benchmark=False)
+    """Longest n-gram in words (the paper uses 3)."""
+    min_count: int = option(1, flag="--min-count", min=1, job_max=1_000_000, benchmark=False)
     """Drop n-grams seen fewer times than this in the corpus."""
-    lowercase: bool = False
+    lowercase: bool = option(False)
     """Lowercase words before counting (off: the module sees the corpus's casing)."""
 
     def __post_init__(self) -> None:
-        if self.max_n < 1:
-            raise ConfigError(f"max_n must be >= 1, got {self.max_n}")
-        if self.min_count < 1:
-            raise ConfigError(f"min_count must be >= 1, got {self.min_count}")
+        check_minimums(self)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ from google.protobuf import json_format, struct_pb2
 
 from sasc._grpc import jobs_pb2 as jpb
 from sasc._grpc import modules_pb2 as mpb
+from sasc.config import ExplainConfig
 from sasc.corpora import BUILTIN_CORPORA
 from sasc.errors import ConfigError, QuotaExceededError
+from sasc.options import job_ranges
 from sasc.results import ExplainResult, UnitExplanation
 
 from .jobs import JobSpec
@@ -27,13 +29,9 @@ JOB_STATES = {"queued": jpb.JOB_STATE_QUEUED, "running": jpb.JOB_STATE_RUNNING,
 SETTINGS_FIELDS = [f.name for f in jpb.ExplainSettings.DESCRIPTOR.fields]
 LIST_SETTINGS = ("summary_styles",)
 """Repeated fields of ExplainSettings: set when non-empty (proto3 has no presence for them)."""
-SETTING_RANGES = {
-    "max_n": (1, 10), "min_count": (1, 1_000_000), "n_top_reported": (1, 10_000), "n_top_considered": (1, 10_000),
-    "n_per_summary": (1, 1_000), "n_candidates": (1, 50), "n_synthetic": (1, 200), "n_generic": (2, 100_000),
-    "n_bootstrap": (1, 100_000), "seed": (0, 2**32 - 1), "shard_size": (1, 1_000_000),
-    "n_unrelated": (0, 200), "n_tiebreak": (0, 200), "direct_screen": (0, 50),
-}
-"""What one job may ask for: bounds that keep a request from costing unbounded time or memory."""
+SETTING_RANGES = job_ranges(ExplainConfig)
+"""What one job may ask for: bounds that keep a request from costing unbounded time or memory
+(declared beside each option in :class:`ExplainConfig`)."""
 
 
 # ---------------------------------------------------------------- params and arrays

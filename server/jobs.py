@@ -24,7 +24,7 @@ from sasc.config import ExplainConfig
 from sasc.errors import CancelledError, ConfigError, QuotaExceededError, SascError
 from sasc.explain import explain, select_units
 from sasc.llm import build_backend, wrap_helper
-from sasc.ngrams import NgramSettings
+from sasc.options import with_options
 from sasc.progress import ProgressEvent
 from sasc.results import ScoredCandidate, SigmaScore, TopNgram, UnitExplanation
 
@@ -34,7 +34,6 @@ from .status import status_of
 from .store import FINAL_STATES, JobRecord, Store
 
 log = logging.getLogger("sasc.server")
-NGRAM_FIELDS = ("max_n", "min_count", "lowercase")
 MAX_JOB_CONCURRENCY = 8
 
 
@@ -59,11 +58,9 @@ class JobSpec:
 
     def config(self) -> ExplainConfig:
         """The library config: library defaults overridden by the set fields."""
-        ngram = {k: v for k, v in self.settings.items() if k in NGRAM_FIELDS}
-        rest = {k: v for k, v in self.settings.items() if k not in NGRAM_FIELDS}
         if not 1 <= self.concurrency <= MAX_JOB_CONCURRENCY:
             raise ConfigError(f"concurrency must be in 1..{MAX_JOB_CONCURRENCY}, got {self.concurrency}")
-        return dataclasses.replace(ExplainConfig(), ngrams=NgramSettings(**ngram), **rest)
+        return with_options(ExplainConfig(), self.settings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

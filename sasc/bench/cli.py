@@ -30,7 +30,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--out", "-o", default="d3_results", help="output folder; records there are resumed "
                                                              "(default: d3_results)")
     p.add_argument("--cache-dir", default=None, help="cache root (default: $SASC_CACHE or ~/.cache/sasc)")
-    add_method_args(p, per="task")
+    add_method_args(p, benchmark=True)
     p.add_argument("--max-corpus-texts", type=int, default=None, help="use the first N texts of each corpus "
                    "(default: all; for smoke runs)")
     p.add_argument("--per-corpus-responses", action="store_true", help="score each corpus's n-grams separately "

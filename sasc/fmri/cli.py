@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli import DEFAULTS, TqdmProgress, add_method_args, config_from_args, parse_ints
+from ..cli import TqdmProgress, add_method_args, method_config, parse_ints
 from ..corpora import BUILTIN_CORPORA, DEFAULT_GENERIC, DEFAULT_REFERENCE
 from ..lists import split_list
 
@@ -58,7 +58,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .report import write_report
 
     model = EncodingModel.load(args.model)
-    config = config_from_args(args)
+    config = method_config(args)
     cache = args.cache_dir or os.environ.get("SASC_CACHE")
     bar = TqdmProgress(not args.quiet)
     try:
@@ -126,10 +126,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                                                                f"(default: {DEFAULT_REFERENCE})")
     e.add_argument("--generic", default=DEFAULT_GENERIC, help=f"generic corpus for σ (default: {DEFAULT_GENERIC})")
     e.add_argument("--helper", default="local", help="helper LLM spec, as for `sasc explain` (default: local)")
-    add_method_args(e, per="voxel")
-    e.add_argument("--max-n", type=int, default=DEFAULTS.ngrams.max_n, help=f"longest n-gram (default: {DEFAULTS.ngrams.max_n})")
-    e.add_argument("--min-count", type=int, default=DEFAULTS.ngrams.min_count, help=f"rarest n-gram kept (default: {DEFAULTS.ngrams.min_count})")
-    e.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default: {DEFAULTS.seed})")
+    add_method_args(e)
     e.add_argument("--cache-dir", default=None, help="cache root (default: $SASC_CACHE or ~/.cache/sasc)")
     e.add_argument("--out", "-o", default="fmri_report", help="report folder (default: fmri_report)")
     e.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
