@@ -4,67 +4,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import os
 import sys
-from pathlib import Path
 from typing import Any, Iterator
 
-from .config import ExplainConfig
+from .cli_common import TqdmProgress, _cache_dir, add_method_args, method_config, parse_ints  # noqa: F401 (parse_ints: re-exported)
 from .corpora import BUILTIN_CORPORA, DEFAULT_GENERIC, DEFAULT_REFERENCE
 from .errors import SascError
-from .lists import parse_ranges, split_list
-from .options import option_fields, with_options
-from .progress import ProgressEvent
+from .lists import split_list
 
 DEFAULT_MODULE = "embedding_distance:keyphrase=food and cooking"
-
-
-def _cache_dir(args: argparse.Namespace) -> Path | None:
-    value = args.cache_dir or os.environ.get("SASC_CACHE")
-    return Path(value) if value else None
-
-
-class TqdmProgress:
-    """Draws one tqdm bar per stage from library progress events.
-
-    On a terminal the bars redraw at most every 0.1 s; written to a file or pipe (a log), at most
-    every ``log_interval`` seconds and when a stage completes, so logs stay short.
-    """
-
-    def __init__(self, enabled: bool = True, file: Any = None, log_interval: float = 30.0):
-        self.enabled = enabled
-        self.file = file if file is not None else sys.stderr
-        isatty = getattr(self.file, "isatty", None)
-        self.interval = 0.1 if isatty is not None and isatty() else log_interval
-        self.bars: dict[str, Any] = {}
-        self._drawn: dict[str, float] = {}
-
-    def __call__(self, ev: ProgressEvent) -> None:
-        if not self.enabled:
-            return
-        import time
-
-        from tqdm import tqdm
-
-        bar = self.bars.get(ev.stage)
-        if bar is None:
-            bar = self.bars[ev.stage] = tqdm(total=ev.total or None, desc=ev.stage, unit="it", file=self.file,
-                                             dynamic_ncols=True, leave=True)
-            self._drawn[ev.stage] = time.monotonic()
-        if ev.total and bar.total != ev.total:
-            bar.total = ev.total
-        bar.n = ev.done
-        if ev.detail:
-            bar.set_postfix_str(ev.detail[:40], refresh=False)
-        now = time.monotonic()
-        if now - self._drawn[ev.stage] >= self.interval or (ev.total and ev.done >= ev.total):
-            bar.refresh()
-            self._drawn[ev.stage] = now
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
 
 
 def add_explain_args(p: argparse.ArgumentParser) -> None:
@@ -99,30 +48,6 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-workers", type=int, default=2,
                    help="with --backend ray: actors scoring n-gram shards, one module load each (default: 2)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
-
-
-def add_method_args(p: argparse.ArgumentParser, benchmark: bool = False) -> None:
-    """One flag per explain option that has one (see :mod:`sasc.options`), for `sasc explain`,
-    `sasc fmri explain` and (``benchmark``: without the options it sets per run) `sasc benchmark d3`;
-    :func:`method_config` reads them. Help texts and defaults come from :class:`ExplainConfig`."""
-    for o in option_fields(ExplainConfig):
-        if not o.spec.flag or (benchmark and not o.spec.benchmark):
-            continue
-        zero = f": {o.spec.zero}" if o.spec.zero and o.default == 0 else ""
-        p.add_argument(o.spec.flag, dest=o.name, type=_flag_type(o.type), default=o.default_text,
-                       choices=o.spec.choices if o.type is str else None,
-                       metavar=None if o.spec.choices and o.type is str else o.spec.flag[2:].upper().replace("-", "_"),
-                       help=f"{o.help.rstrip('.')} (default: {o.default_text}{zero})")
-
-
-def _flag_type(t: type) -> Any:
-    return (lambda text: tuple(split_list(text))) if t is tuple else t
-
-
-def method_config(args: argparse.Namespace, **fields: Any) -> ExplainConfig:
-    """The default config with the options of :func:`add_method_args` found on ``args``, and ``fields``, applied."""
-    values = {o.name: getattr(args, o.name) for o in option_fields(ExplainConfig) if hasattr(args, o.name)}
-    return dataclasses.replace(with_options(ExplainConfig(), values), **fields)
 
 
 def _units(value: str | None) -> list[str | int] | None:
@@ -234,33 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_ints(value: str | None, what: str) -> list[int] | None:
-    """Integers from ``"0,1,5-9"`` (None for an empty value); ``what`` names the option in the error."""
-    if value is None or not value.strip():
-        return None
-    try:
-        return parse_ranges(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{what} must be integers or ranges like 0,1,5-9, got {value!r}") from None
-
-
-COMMAND_PROVIDERS = ("server.cli", "sasc.bench.cli", "sasc.fmri.cli", "sasc.modules.cli")
-"""Modules with ``add_commands(subparsers)`` adding commands (serve, benchmark d3, fmri...)."""
-
-
 def _extra_commands() -> list[Any]:
-    import importlib
+    """``add_commands(subparsers)`` of the other command providers: serve, benchmark, fmri, and the
+    many-unit commands (units-summary, neurons, dictionary)."""
+    from server.cli import add_commands as serve
 
-    hooks = []
-    for name in COMMAND_PROVIDERS:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name and name.startswith(e.name):
-                continue  # that provider is not part of this install
-            raise
-        hooks.append(mod.add_commands)
-    return hooks
+    from .bench.cli import add_commands as benchmark
+    from .fmri.cli import add_commands as fmri
+    from .modules.cli import add_commands as many_units
+
+    return [serve, benchmark, fmri, many_units]
 
 
 @contextlib.contextmanager

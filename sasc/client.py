@@ -373,7 +373,7 @@ class Client:
         """Follow a job to its end (tqdm bars when ``progress`` is True); its result, or its error raised."""
         bar = None
         if progress is True:
-            from .cli import TqdmProgress
+            from .cli_common import TqdmProgress
 
             bar = progress = TqdmProgress()
         last = None

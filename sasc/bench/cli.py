@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from ..cli import TqdmProgress, _cache_dir, add_method_args, method_config, parse_ints
+from ..cli_common import TqdmProgress, _cache_dir, add_method_args, method_config, parse_ints
 from .d3 import SETTINGS, D3Options
 from ..llm.factory import is_local_spec
 from ..lists import split_list

@@ -40,7 +40,7 @@ from ..progress import ProgressEvent, ProgressFn, no_progress
 from ..summarize import CLEANING_VERSION, summary_prompt
 from ..synthetic import RETRY_POLICY, sentences_schema, style_parts, synthetic_prompt
 from .judging import judge_candidates, noisy_responses, recovers
-from .parallel import WorkerSpec, run_in_workers
+from .parallel import run_in_workers
 from .responses import D3Responses, d3_bank
 from .similarity import SimilarityJudge
 from .tasks import D3Corpora, D3Task, restricted_partner
@@ -234,6 +234,11 @@ class D3Runner:
             v = noisy_responses(v, self.options.noise_scale, self.options.noise_top, seed)
         return table, v, self.corpora.source(task)
 
+    def run_job(self, job: tuple[str, int, int]) -> TaskRecord:
+        """:meth:`run_one` for a ``(setting, seed, task index)`` job of the worker pool."""
+        setting, seed, index = job
+        return self.run_one(next(t for t in self.all_tasks if t.index == index), setting, seed)
+
     def run_one(self, task: D3Task, setting: str, seed: int) -> TaskRecord:
         """Explain and judge one task; the record is written before returning."""
         config = dataclasses.replace(self.config, seed=seed)
@@ -355,6 +360,32 @@ class D3Report:
     """Seconds spent on n-gram response tables (near 0 with a warm cache)."""
     usage: dict[str, float]
     """Helper usage of the whole call: calls, cached_calls, prompt/completion tokens, wall_s."""
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a D3 worker process needs to build its own runner (all picklable); calling it
+    there builds the runner and returns its :meth:`D3Runner.run_job`."""
+
+    data: str
+    helper: str
+    config: Any
+    options: Any
+    out: str
+    cache_dir: str | None
+    judge: bool
+    generic: Any
+
+    def __call__(self) -> Callable[[tuple[str, int, int]], TaskRecord]:
+        from ..explain import resolve_helper
+        from .similarity import smollm2_judge
+        from .tasks import load_tasks
+
+        tasks = load_tasks(self.data)
+        judge = smollm2_judge([t.keyphrase for t in tasks]) if self.judge else None
+        llm = resolve_helper(self.helper, self.cache_dir)
+        return D3Runner(tasks, D3Corpora(tasks, self.options.max_corpus_texts), llm, self.config, self.options,
+                        Path(self.out), self.cache_dir, judge, self.generic).run_job
 
 
 def run_d3(data: str | Path, *, tasks: Sequence[int] | None = None, helper: str | HelperLLM = "local",

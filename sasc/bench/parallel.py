@@ -24,8 +24,6 @@ import pickle
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SascError
@@ -68,42 +66,22 @@ def total_memory_gib() -> float:
         return 0.0
 
 
-@dataclass(frozen=True)
-class WorkerSpec:
-    """Everything a worker needs to build its own runner (all picklable)."""
+Job = tuple[str, int, int]
+"""One run: (setting, seed, task index)."""
 
-    data: str
-    helper: str
-    config: Any
-    options: Any
-    out: str
-    cache_dir: str | None
-    judge: bool
-    generic: Any
+_RUN: Callable[[Job], Any] | None = None
 
 
-_RUNNER: Any = None
-
-
-def _init_worker(spec: WorkerSpec, groups: Any) -> None:
-    """Pin this process to its core group, then build its runner (helper loads lazily)."""
-    global _RUNNER
+def _init_worker(build: Callable[[], Callable[[Job], Any]], groups: Any) -> None:
+    """Pin this process to its core group, then build its run function (helper loads lazily)."""
+    global _RUN
     cores = groups.get()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cores)  # LocalLLM and torch size their threads from the affinity
     import torch
 
     torch.set_num_threads(len(cores))
-    from .d3 import D3Runner
-    from .similarity import smollm2_judge
-    from .tasks import D3Corpora, load_tasks
-    from ..explain import resolve_helper
-
-    tasks = load_tasks(spec.data)
-    judge = smollm2_judge([t.keyphrase for t in tasks]) if spec.judge else None
-    llm = resolve_helper(spec.helper, spec.cache_dir)
-    _RUNNER = D3Runner(tasks, D3Corpora(tasks, spec.options.max_corpus_texts), llm, spec.config, spec.options,
-                       Path(spec.out), spec.cache_dir, judge, spec.generic)
+    _RUN = build()
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -115,18 +93,19 @@ def _portable(exc: BaseException) -> BaseException:
         return SascError(f"{type(exc).__name__}: {exc}")
 
 
-def _run_job(job: tuple[str, int, int]) -> Any:
-    setting, seed, index = job
-    task = next(t for t in _RUNNER.all_tasks if t.index == index)
+def _run_job(job: Job) -> Any:
     try:
-        return _RUNNER.run_one(task, setting, seed)
+        return _RUN(job)
     except Exception as exc:
         raise _portable(exc) from None
 
 
-def run_in_workers(spec: WorkerSpec, jobs: Sequence[tuple[str, int, int]], workers: int,
-                   on_done: Callable[[tuple[str, int, int], Any], None]) -> None:
+def run_in_workers(build: Callable[[], Callable[[Job], Any]], jobs: Sequence[Job], workers: int,
+                   on_done: Callable[[Job, Any], None]) -> None:
     """Run ``jobs`` (setting, seed, task index) in ``workers`` spawned processes.
+
+    ``build``, a picklable callable (:class:`sasc.bench.d3.WorkerSpec`), is called once in each
+    worker and returns the function that runs one job there.
 
     ``on_done(job, record)`` is called in the parent as each run finishes, in finishing
     order. There are never more workers than jobs, so every core is used. The first
@@ -139,7 +118,7 @@ def run_in_workers(spec: WorkerSpec, jobs: Sequence[tuple[str, int, int]], worke
     for g in core_groups(process_cores(), workers):
         groups.put(g)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(spec, groups)) as pool:
+                             initargs=(build, groups)) as pool:
         pending = {pool.submit(_run_job, job): job for job in jobs}
         try:
             while pending:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli import TqdmProgress, add_method_args, method_config, parse_ints
+from ..cli_common import TqdmProgress, add_method_args, method_config, parse_ints
 from ..corpora import BUILTIN_CORPORA, DEFAULT_GENERIC, DEFAULT_REFERENCE
 from ..lists import split_list
 

@@ -1,4 +1,4 @@
-"""CLI commands for many-unit modules (added to ``sasc`` through ``COMMAND_PROVIDERS``).
+"""CLI commands for many-unit modules (added to ``sasc`` by ``sasc.cli.build_parser``).
 
 * ``sasc units-summary RESULT.json``: table (CSV + JSON) and σ plot (PNG) of a many-unit result.
 * ``sasc dictionary learn --out dict.safetensors``: learn a transformer-factor dictionary.

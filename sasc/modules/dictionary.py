@@ -30,7 +30,7 @@ from .base import stable_hash
 from .causal_lm import directory_identity, resolve_dtype
 from .device import best_device
 from .embedding import DEFAULT_ENCODER, resolve_encoder
-from .neurons import array_sha256, parse_indices
+from .params import array_sha256, load_array, parse_indices
 from .sparse_coding import fista, lipschitz_constant
 from .tokens import BatchTokenizer
 
@@ -119,24 +119,7 @@ def load_bert_encoder(name: str | None = None, device: str | None = None, dtype:
 
 
 # -- dictionaries on disk ----------------------------------------------------------------
-def load_array(path: str | Path, key: str | None = None) -> np.ndarray:
-    """A float32 array from ``.npy`` or ``.safetensors`` (``key`` picks the tensor; default: the only
-    one, or ``"dictionary"``)."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise ConfigError(f"array file {p} does not exist")
-    if p.suffix == ".npy":
-        return np.asarray(np.load(p), dtype=np.float32)
-    if p.suffix == ".safetensors":
-        from safetensors.numpy import load_file
 
-        tensors = load_file(str(p))
-        if key is None:
-            key = "dictionary" if "dictionary" in tensors or len(tensors) != 1 else next(iter(tensors))
-        if key not in tensors:
-            raise ConfigError(f"{p} has no tensor {key!r}; it holds: {', '.join(sorted(tensors))}")
-        return np.asarray(tensors[key], dtype=np.float32)
-    raise ConfigError(f"unsupported array file {p.name!r}: accepted .npy and .safetensors")
 
 
 def dictionary_metadata(path: str | Path) -> dict[str, Any]:

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..lists import parse_ranges
 from .base import stable_hash
+from .params import array_sha256, load_array, parse_indices
 from .causal_lm import LoadedLM, canonical_site, load_causal_lm, read_sites
 from .prefix import (
     AGGREGATIONS, ancestor_mask, batch_leaves, plan_prefix_sharing, plan_tree_packing, running_aggregate,
@@ -50,31 +50,6 @@ DEFAULT_AGGREGATION = "max"
 _SITE_LETTER = {"mlp": "N", "resid": "R", "attn": "A"}
 SHARING_MODES = ("auto", "tree", "leaves", "none")
 """``prefix_sharing`` values: tree packing when supported (auto), forced tree, leaves only, none."""
-
-
-def parse_indices(spec: Any, limit: int, what: str) -> list[int]:
-    """Indices from ``None`` (all), an int, ``"0-1535"``, ``"3,7,10-12"`` or a list of those.
-
-    Raises :class:`ConfigError` for anything outside ``0..limit-1`` or unparseable.
-    """
-    if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "all")):
-        return list(range(limit))
-    items = spec if isinstance(spec, (list, tuple, range, np.ndarray)) else [spec]
-    out: list[int] = []
-    for item in items:
-        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
-            out.append(int(item))
-            continue
-        try:
-            out.extend(parse_ranges(str(item), what))
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
-    bad = [i for i in out if not 0 <= i < limit]
-    if bad:
-        raise ConfigError(f"{what} {bad[0]} out of range: valid {what}s are 0..{limit - 1}")
-    if not out:
-        raise ConfigError(f"no {what}s selected")
-    return list(dict.fromkeys(out))
 
 
 @dataclass
@@ -398,14 +373,6 @@ class LLMDirectionBank(CausalLMBank):
         return h.to(self._weight.dtype) @ self._weight.T
 
 
-def array_sha256(a: np.ndarray) -> str:
-    """sha256 over an array's dtype, shape and bytes."""
-    import hashlib
-
-    a = np.ascontiguousarray(a)
-    return hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()
-
-
 def _short(layers: list[int]) -> str:
     return str(layers[0]) if len(layers) == 1 else f"{layers[0]}..{layers[-1]}"
 
@@ -439,8 +406,6 @@ def build_llm_direction_bank(model: str | None = None, site: str = "resid", laye
                              **params: Any) -> LLMDirectionBank:
     """Kind ``llm_direction``: like ``llm_neuron`` but ``directions`` is a list of vectors, an array
     ``[K, width]``, or a ``.npy`` / ``.safetensors`` path (``key`` picks the tensor)."""
-    from .dictionary import load_array
-
     site = canonical_site(site)
     if directions is None:
         raise ConfigError("llm_direction needs directions: a list of vectors, or a .npy/.safetensors path")
