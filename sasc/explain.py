@@ -6,6 +6,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -232,25 +233,47 @@ def explain(
     generic_texts = sample_texts(gen.texts, config.n_generic, config.seed)
     gvals = to_response_array(bank.responses(generic_texts), len(generic_texts), module_name(bank), len(bank.units))
     check_finite(gvals, generic_texts, module_name(bank))
-    results = _explain_units(bank, cols, table, resp, gvals, llm, config, concurrency, progress,
-                             finished or {}, on_unit, unit_runner)
+    stage = _UnitStage(bank, table, resp, gvals, llm, config)
+    results = _explain_units(stage, cols, concurrency=concurrency, progress=progress, finished=finished or {},
+                             on_unit=on_unit, unit_runner=unit_runner)
     timings["explain_s"] = time.perf_counter() - t
-    return _assemble(bank, llm, ref, gen, table, resp, generic_texts, results, config, timings)
+    return _assemble(stage, ref, gen, generic_texts, results, timings)
 
 
-def _explain_units(bank, cols, table, resp: ResponseTable, gvals, llm, config, concurrency, progress,
-                   finished=None, on_unit=None, unit_runner=None):
+@dataclass(frozen=True)
+class _UnitStage:
+    """What the per-unit stage reads for every unit (the arguments of :meth:`UnitRunner.map_units`)."""
+
+    bank: Any
+    """The module bank."""
+    table: NgramTable
+    """The reference corpus's n-grams."""
+    responses: ResponseTable
+    """The bank's responses to them, ``values [n_ngrams, n_units]``."""
+    generic_values: np.ndarray
+    """Responses to the generic sample, ``[n_generic, n_units]``."""
+    helper: HelperLLM
+    """The wrapped helper LLM."""
+    config: ExplainConfig
+    """The explanation settings."""
+
+
+def _explain_units(stage: _UnitStage, cols: Sequence[int], *, concurrency: int, progress: ProgressFn,
+                   finished: Mapping[int, UnitExplanation], on_unit: Callable[[int, UnitExplanation], None] | None,
+                   unit_runner: UnitRunner | None) -> list[UnitExplanation]:
     done = 0
+    bank = stage.bank
     progress(ProgressEvent("explain", 0, len(cols)))
     if unit_runner is not None:
-        return _run_units(unit_runner, bank, cols, table, resp, gvals, llm, config, progress, finished or {}, on_unit)
+        return _run_units(unit_runner, stage, cols, progress, finished, on_unit)
 
     inner = progress if len(cols) == 1 else no_progress  # per-candidate steps only make sense for one unit
 
     def one(col: int) -> UnitExplanation:
         if finished and col in finished:
             return finished[col]
-        unit = explain_unit(bank, col, table, np.asarray(resp.values[:, col]), gvals[:, col], llm, config, inner)
+        unit = explain_unit(bank, col, stage.table, np.asarray(stage.responses.values[:, col]),
+                            stage.generic_values[:, col], stage.helper, stage.config, inner)
         if on_unit is not None:
             on_unit(col, unit)
         return unit
@@ -270,10 +293,12 @@ def _explain_units(bank, cols, table, resp: ResponseTable, gvals, llm, config, c
     return results
 
 
-def _run_units(unit_runner, bank, cols, table, resp, gvals, llm, config, progress, finished, on_unit):
+def _run_units(unit_runner: UnitRunner, stage: _UnitStage, cols: Sequence[int], progress: ProgressFn,
+               finished: Mapping[int, UnitExplanation],
+               on_unit: Callable[[int, UnitExplanation], None] | None) -> list[UnitExplanation]:
     """The per-unit stage on a :class:`UnitRunner`; finished units are reused, not resubmitted."""
-    fresh = iter(unit_runner.map_units(bank, table, resp.values, gvals, llm, config,
-                                       [c for c in cols if c not in finished]))
+    fresh = iter(unit_runner.map_units(stage.bank, stage.table, stage.responses.values, stage.generic_values,
+                                       stage.helper, stage.config, [c for c in cols if c not in finished]))
     results: list[UnitExplanation] = []
     try:
         for col in cols:
@@ -284,14 +309,16 @@ def _run_units(unit_runner, bank, cols, table, resp, gvals, llm, config, progres
                 if on_unit is not None:
                     on_unit(col, unit)
             results.append(unit)
-            progress(ProgressEvent("explain", len(results), len(cols), bank.units[col]))
+            progress(ProgressEvent("explain", len(results), len(cols), stage.bank.units[col]))
     finally:
         if hasattr(fresh, "close"):  # a cancel or an error: let the runner stop its queued work
             fresh.close()
     return results
 
 
-def _assemble(bank, llm, ref, gen, table, resp, generic_texts, results, config, timings) -> ExplainResult:
+def _assemble(stage: _UnitStage, ref: Corpus, gen: Corpus, generic_texts: Sequence[str],
+              results: list[UnitExplanation], timings: dict[str, float]) -> ExplainResult:
+    bank, llm, table, resp, config = stage.bank, stage.helper, stage.table, stage.responses, stage.config
     usage = llm.usage.snapshot() if hasattr(llm, "usage") else None
     return ExplainResult(
         units=results,
