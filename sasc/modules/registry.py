@@ -7,25 +7,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any
 
-from ..errors import ConfigError, UnknownKindError
+from ..errors import ConfigError
 from ..lists import split_list
+from ..registry import Registry
 
 ModuleFactory = Callable[..., Any]
-_KINDS: dict[str, ModuleFactory] = {}
-_loaded_entry_points = False
 
 
-def register_kind(name: str, factory: ModuleFactory, *, replace: bool = False) -> None:
-    """Make ``factory(**params)`` buildable as module kind ``name``."""
-    if name in _KINDS and not replace:
-        raise ConfigError(f"module kind {name!r} is already registered")
-    _KINDS[name] = factory
-
-
-def _builtin_embedding(**params: Any) -> Any:
+def _embedding_distance(**params: Any) -> Any:
     from .embedding import EmbeddingDistanceBank
 
     if "keyphrase" in params:
@@ -33,54 +24,60 @@ def _builtin_embedding(**params: Any) -> Any:
     return EmbeddingDistanceBank(**params)
 
 
-def _lazy(target: str) -> ModuleFactory:
-    """A factory that imports ``"package.module:function"`` on first use (built-ins only)."""
+# Built-in kinds whose code (and heavy imports) live in their own modules, imported when built.
+def _llm_neuron(**params: Any) -> Any:
+    from .neurons import build_llm_neuron_bank
 
-    def factory(**params: Any) -> Any:
-        import importlib
-
-        mod, _, fn = target.partition(":")
-        return getattr(importlib.import_module(mod), fn)(**params)
-
-    factory.__name__ = target
-    return factory
+    return build_llm_neuron_bank(**params)
 
 
-# Built-in kinds whose code lives in optional submodules; imported only when built.
-BUILTIN_KINDS: dict[str, str] = {
-    "llm_neuron": "sasc.modules.neurons:build_llm_neuron_bank",
-    "llm_direction": "sasc.modules.neurons:build_llm_direction_bank",
-    "dictionary_factor": "sasc.modules.dictionary:build_dictionary_factor_bank",
-    "fmri_voxels": "sasc.fmri.modules:build_voxel_bank",
-    "linear_readout": "sasc.modules.readout:build_linear_readout_bank",
-}
+def _llm_direction(**params: Any) -> Any:
+    from .neurons import build_llm_direction_bank
+
+    return build_llm_direction_bank(**params)
 
 
-def _ensure_loaded() -> None:
-    global _loaded_entry_points
-    if "embedding_distance" not in _KINDS:
-        _KINDS["embedding_distance"] = _builtin_embedding
-        for name, target in BUILTIN_KINDS.items():
-            _KINDS.setdefault(name, _lazy(target))
-    if not _loaded_entry_points:
-        _loaded_entry_points = True
-        for ep in entry_points(group="sasc.modules"):
-            _KINDS.setdefault(ep.name, ep.load())
+def _dictionary_factor(**params: Any) -> Any:
+    from .dictionary import build_dictionary_factor_bank
+
+    return build_dictionary_factor_bank(**params)
+
+
+def _fmri_voxels(**params: Any) -> Any:
+    from ..fmri.modules import build_voxel_bank
+
+    return build_voxel_bank(**params)
+
+
+def _linear_readout(**params: Any) -> Any:
+    from .readout import build_linear_readout_bank
+
+    return build_linear_readout_bank(**params)
+
+
+MODULE_KINDS: Registry[ModuleFactory] = Registry(
+    "module kind", group="sasc.modules", known="kinds",
+    builtins={"embedding_distance": _embedding_distance, "llm_neuron": _llm_neuron, "llm_direction": _llm_direction,
+              "dictionary_factor": _dictionary_factor, "fmri_voxels": _fmri_voxels,
+              "linear_readout": _linear_readout})
+"""Module kinds: the built-ins above, :func:`register_kind`, and ``sasc.modules`` entry points."""
+
+
+def register_kind(name: str, factory: ModuleFactory, *, replace: bool = False) -> None:
+    """Make ``factory(**params)`` buildable as module kind ``name``."""
+    MODULE_KINDS.register(name, factory, replace=replace)
 
 
 def known_kinds() -> list[str]:
     """Names of every registered module kind."""
-    _ensure_loaded()
-    return sorted(_KINDS)
+    return MODULE_KINDS.names()
 
 
 def build_module(kind: str, **params: Any) -> Any:
     """Build a module of a registered kind; unknown kinds and bad parameters raise ConfigError."""
-    _ensure_loaded()
-    if kind not in _KINDS:
-        raise UnknownKindError(f"unknown module kind {kind!r}; known kinds: {', '.join(sorted(_KINDS))}")
+    factory = MODULE_KINDS.get(kind)
     try:
-        module = _KINDS[kind](**params)
+        module = factory(**params)
     except TypeError as e:
         raise ConfigError(f"bad parameters for module kind {kind!r}: {e}") from e
     try:  # lets a distributed backend rebuild the module on its workers (sasc.distributed)
