@@ -54,6 +54,11 @@ FOOD_CORPUS = [
 ] * 3
 
 
+SMALL_GENERIC = ["The weather was mild today.", "A film about two friends.", "He read the paper slowly.",
+                 "They walked along the river.", "The train was late again."]
+"""A generic corpus small enough for jobs on a test server (take a prefix for fewer texts)."""
+
+
 def refuse_nan(constant: str):
     """``json.loads(..., parse_constant=refuse_nan)``: parse as strictly as jq or JavaScript would."""
     raise ValueError(f"not JSON: {constant}")

@@ -11,29 +11,17 @@ import time
 
 import numpy as np
 import pytest
-from fakes import FOOD_CORPUS
+from fakes import FOOD_CORPUS, SMALL_GENERIC
 
 from sasc.client import Client
 from sasc.errors import ModuleError, NotFoundError, ServiceError
-from server.app import start_server
-from server.config import ServerConfig
 
-GENERIC = ["The weather was mild today.", "A film about two friends.", "He read the paper slowly."]
+GENERIC = SMALL_GENERIC[:3]
 SETTINGS = {"n_candidates": 1, "n_synthetic": 2, "n_bootstrap": 20, "n_generic": 3}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = start_server(ServerConfig(port=0, db=str(tmp_path_factory.mktemp("hosted") / "s.db"),
-                                    hosted_deadline_s=1.0, hosted_max_batch=64))
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    with Client(server.target) as c:
-        yield c
+SERVER_SETTINGS = {"hosted_deadline_s": 1.0, "hosted_max_batch": 64}
+"""Of the module's server (the ``server`` fixture of conftest.py)."""
 
 
 def lengths(texts):
@@ -115,14 +103,11 @@ def test_disconnect_mid_job_fails_that_job_with_unavailable(client):
         assert client.evaluate(fresh.id, ["abc"]).tolist() == [[3.0]]
 
 
-def test_hosted_modules_are_private_to_their_client(server, client, tmp_path):
-    srv = start_server(ServerConfig(port=0, db=str(tmp_path / "auth.db"), tokens="alice=ta,bob=tb"))
-    try:
-        with Client(srv.target, token="ta") as alice, Client(srv.target, token="tb") as bob:
-            with alice.host_module(lengths, units=["len"]) as h:
-                assert alice.evaluate(h.id, ["ab"]).tolist() == [[2.0]]
-                with pytest.raises(NotFoundError):
-                    bob.evaluate(h.id, ["ab"])
-                assert h.id not in [m.id for m in bob.list_modules()]
-    finally:
-        srv.stop()
+def test_hosted_modules_are_private_to_their_client(server, client, extra_server):
+    srv = extra_server(tokens="alice=ta,bob=tb")
+    with Client(srv.target, token="ta") as alice, Client(srv.target, token="tb") as bob:
+        with alice.host_module(lengths, units=["len"]) as h:
+            assert alice.evaluate(h.id, ["ab"]).tolist() == [[2.0]]
+            with pytest.raises(NotFoundError):
+                bob.evaluate(h.id, ["ab"])
+            assert h.id not in [m.id for m in bob.list_modules()]

@@ -13,31 +13,25 @@ pytest.importorskip("ray")
 
 import sasc  # noqa: E402
 from distributed_fakes import ray_cluster  # noqa: E402,F401 - a fixture
-from fakes import FOOD_CORPUS  # noqa: E402
+from fakes import FOOD_CORPUS, SMALL_GENERIC  # noqa: E402
 from sasc.client import Client  # noqa: E402
 from sasc.modules.readout import LinearReadoutBank  # noqa: E402
-from server.app import start_server  # noqa: E402
-from server.config import ServerConfig  # noqa: E402
 
-GENERIC = ["The weather was mild today.", "A film about two friends.", "He read the paper slowly.",
-           "They walked along the river.", "The train was late again."]
+GENERIC = SMALL_GENERIC
 SETTINGS = {"n_candidates": 2, "n_synthetic": 3, "n_bootstrap": 50, "n_generic": 5}
 UNITS = ["food", "markets", "crime"]
 
 
-def test_service_runs_a_job_on_the_ray_backend(ray_cluster, tmp_path, caplog):
+def test_service_runs_a_job_on_the_ray_backend(ray_cluster, tmp_path, caplog, extra_server):
     weights = np.random.default_rng(1).normal(size=(3, 256)).astype(np.float32)
-    srv = start_server(ServerConfig(port=0, db=str(tmp_path / "srv" / "s.db"), backend="ray", ray_workers=2))
+    srv = extra_server(backend="ray", ray_workers=2)
     seen = []
-    try:
-        with Client(srv.target) as client, caplog.at_level(logging.INFO, logger="sasc.server"):
-            module = client.register_linear_readout(weights, feature_model="word_hash", units=UNITS)
-            job = client.submit_job(module.id, units=["food", "crime"], corpus=FOOD_CORPUS, generic=GENERIC,
-                                    helper="fake", settings={**SETTINGS, "shard_size": 8})
-            result = client.watch_job(job.id, progress=seen.append)
-            info = client.get_job(job.id)
-    finally:
-        srv.stop()
+    with Client(srv.target) as client, caplog.at_level(logging.INFO, logger="sasc.server"):
+        module = client.register_linear_readout(weights, feature_model="word_hash", units=UNITS)
+        job = client.submit_job(module.id, units=["food", "crime"], corpus=FOOD_CORPUS, generic=GENERIC,
+                                helper="fake", settings={**SETTINGS, "shard_size": 8})
+        result = client.watch_job(job.id, progress=seen.append)
+        info = client.get_job(job.id)
     config = dataclasses.replace(sasc.ExplainConfig(), **SETTINGS)
     local = sasc.explain(LinearReadoutBank(weights, "word_hash", UNITS), units=["food", "crime"], corpus=FOOD_CORPUS,
                          generic=GENERIC, helper="fake", config=config, cache_dir=tmp_path / "local")

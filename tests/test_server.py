@@ -9,26 +9,14 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from sasc.client import Client
 from sasc.errors import ConfigError, NotFoundError, QuotaExceededError
 from sasc.modules import check_module
 from sasc.modules.readout import LinearReadoutBank, WordHashFeatures, register_feature_model
-from server.app import start_server
 from server.config import ServerConfig
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = start_server(ServerConfig(port=0, db=str(tmp_path_factory.mktemp("srv") / "s.db"),
-                                    max_texts_per_call=500, max_array_mb_per_client=1))
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    with Client(server.target) as c:
-        yield c
+SERVER_SETTINGS = {"max_texts_per_call": 500, "max_array_mb_per_client": 1}
+"""Of the module's server (the ``server`` fixture of conftest.py)."""
 
 
 def weights(n_units=3, dim=256, seed=0):

@@ -82,33 +82,26 @@ def test_health_needs_no_token(server):
     assert stub.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.SERVING
 
 
-def test_without_tokens_the_server_binds_localhost_and_says_so(tmp_path, caplog):
+def test_without_tokens_the_server_binds_localhost_and_says_so(extra_server, caplog):
     with caplog.at_level(logging.WARNING, logger="sasc.server"):
-        srv = start_server(ServerConfig(port=0, db=str(tmp_path / "s.db"), host="0.0.0.0"))
-    try:
-        assert srv.host == "127.0.0.1"
-        assert any("127.0.0.1 only" in r.getMessage() for r in caplog.records)
-        with Client(srv.target) as c:
-            assert c.list_modules() == []
-    finally:
-        srv.stop()
+        srv = extra_server(host="0.0.0.0")
+    assert srv.host == "127.0.0.1"
+    assert any("127.0.0.1 only" in r.getMessage() for r in caplog.records)
+    with Client(srv.target) as c:
+        assert c.list_modules() == []
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-def test_tls_round_trip(tmp_path):
+def test_tls_round_trip(tmp_path, extra_server):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "key.pem"),
                     "-out", str(tmp_path / "cert.pem"), "-days", "1", "-subj", "/CN=localhost",
                     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
-    srv = start_server(ServerConfig(port=0, db=str(tmp_path / "s.db"), tokens="carol=tok-c",
-                                    tls_cert=str(tmp_path / "cert.pem"), tls_key=str(tmp_path / "key.pem")))
-    try:
-        ca = (tmp_path / "cert.pem").read_bytes()
-        with Client(f"localhost:{srv.port}", token="tok-c", root_certificates=ca) as c:
-            m = c.register_linear_readout(W, feature_model="word_hash")
-            assert c.evaluate(m.id, ["a"]).shape == (1, 1)
-        with Client(f"localhost:{srv.port}", token="tok-c", timeout_s=3) as plain:  # no TLS: cannot talk
-            with pytest.raises(Exception) as info:
-                plain.list_modules()
-            assert "UNAVAILABLE" in str(info.value)
-    finally:
-        srv.stop()
+    srv = extra_server(tokens="carol=tok-c", tls_cert=str(tmp_path / "cert.pem"), tls_key=str(tmp_path / "key.pem"))
+    ca = (tmp_path / "cert.pem").read_bytes()
+    with Client(f"localhost:{srv.port}", token="tok-c", root_certificates=ca) as c:
+        m = c.register_linear_readout(W, feature_model="word_hash")
+        assert c.evaluate(m.id, ["a"]).shape == (1, 1)
+    with Client(f"localhost:{srv.port}", token="tok-c", timeout_s=3) as plain:  # no TLS: cannot talk
+        with pytest.raises(Exception) as info:
+            plain.list_modules()
+        assert "UNAVAILABLE" in str(info.value)

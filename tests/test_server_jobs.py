@@ -8,32 +8,20 @@ import time
 
 import numpy as np
 import pytest
-from fakes import FOOD_CORPUS
+from fakes import FOOD_CORPUS, SMALL_GENERIC
 
 import sasc
 from sasc.client import Client
 from sasc.errors import ConfigError, NotFoundError, QuotaExceededError
 from sasc.modules.readout import LinearReadoutBank
-from server.app import start_server
-from server.config import ServerConfig
 
-GENERIC = ["The weather was mild today.", "A film about two friends.", "He read the paper slowly.",
-           "They walked along the river.", "The train was late again."]
+GENERIC = SMALL_GENERIC
 SETTINGS = {"n_candidates": 2, "n_synthetic": 3, "n_bootstrap": 50, "n_generic": 5}
 UNITS = ["food", "markets", "crime"]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = start_server(ServerConfig(port=0, db=str(tmp_path_factory.mktemp("jobs") / "s.db"), max_jobs_per_client=3))
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    with Client(server.target) as c:
-        yield c
+SERVER_SETTINGS = {"max_jobs_per_client": 3}
+"""Of the module's server (the ``server`` fixture of conftest.py)."""
 
 
 @pytest.fixture(scope="module")
@@ -176,16 +164,13 @@ def test_a_job_that_fails_while_running_reports_its_status(client, module):
 
 
 @pytest.mark.slow
-def test_small_job_with_the_real_local_helper(tmp_path, weights):
+def test_small_job_with_the_real_local_helper(extra_server, weights):
     # a generous helper deadline: the first call loads the model, and CI machines are shared
-    srv = start_server(ServerConfig(port=0, db=str(tmp_path / "s.db"), helper_timeout_s=1200))
-    try:
-        with Client(srv.target, timeout_s=60) as c:
-            m = c.register_linear_readout(weights, feature_model="word_hash", units=UNITS)
-            result = c.explain(m.id, units=["food"], corpus=FOOD_CORPUS, generic=GENERIC, helper="local",
-                               settings={**SETTINGS, "n_candidates": 1, "n_synthetic": 2}, progress=False)
-    finally:
-        srv.stop()
+    srv = extra_server(helper_timeout_s=1200)
+    with Client(srv.target, timeout_s=60) as c:
+        m = c.register_linear_readout(weights, feature_model="word_hash", units=UNITS)
+        result = c.explain(m.id, units=["food"], corpus=FOOD_CORPUS, generic=GENERIC, helper="local",
+                           settings={**SETTINGS, "n_candidates": 1, "n_synthetic": 2}, progress=False)
     unit = result.units[0]
     assert unit.unit == "food" and unit.candidates and unit.best.explanation.strip()
     assert unit.best.score.n_related >= 1 and result.helper.startswith("llama.cpp:")

@@ -12,15 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import FOOD_CORPUS
+from fakes import FOOD_CORPUS, SMALL_GENERIC
 
 import sasc
 from sasc.client import Client
 from sasc.modules.readout import LinearReadoutBank
 
 ROOT = Path(__file__).resolve().parents[1]
-GENERIC = ["The weather was mild today.", "A film about two friends.", "He read the paper slowly.",
-           "They walked along the river."]
+GENERIC = SMALL_GENERIC[:4]
 SETTINGS = {"n_candidates": 2, "n_synthetic": 3, "n_bootstrap": 200, "n_generic": 4}
 N_UNITS = 60
 
