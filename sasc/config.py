@@ -43,12 +43,14 @@ class ExplainConfig:
     (how it was chosen: docs/d3_experiments.md)."""
     n_synthetic: int = option(10, flag="--synthetic", min=1, job_max=200)
     """Synthetic texts per candidate; their mean response ranks the candidates."""
-    synthetic_style: str = option("about", flag="--synthetic-style", choices=tuple(sorted(STYLE_NAMES)))
-    """How the helper is asked for them: sentences 'about' the candidate, texts that are an 'example'
-    of it, or half of each ('mixed').
+    synthetic_style: str = option("about", flag="--synthetic-style", choices=tuple(sorted(STYLE_NAMES)),
+                                  legacy="about")
+    """How the helper is asked for the synthetic texts: sentences 'about' the candidate, texts that
+    are an 'example' of it, or half of each ('mixed').
 
     See ``sasc.synthetic.SYNTHETIC_STYLES``."""
-    direct_screen: int = option(2, flag="--direct-screen", min=0, job_max=50, zero="every candidate is scored")
+    direct_screen: int = option(2, flag="--direct-screen", min=0, job_max=50, zero="every candidate is scored",
+                                legacy=0)
     """Score only the N candidates the module responds to most as texts themselves; the rest are
     listed unscored.
 

@@ -23,6 +23,8 @@ from typing import Any
 from .errors import ConfigError
 
 _KEY = "sasc.option"
+NO_LEGACY: Any = object()
+"""``Option.legacy`` of an option that was there from the start."""
 
 
 @dataclass(frozen=True)
@@ -41,13 +43,17 @@ class Option:
     """Accepted values of a string option, or of each item of a list option."""
     benchmark: bool = True
     """Whether ``sasc benchmark d3`` takes the flag too (False: it sets the value per run itself)."""
+    legacy: Any = NO_LEGACY
+    """For an option added after D3 records were first kept: the value that reproduces the behaviour
+    from before it existed. D3 run keys leave the option out at that value, so finished runs (hours
+    of helper time) stay valid (:func:`sasc.bench.d3.run_key`); any other value is part of the key."""
 
 
 def option(default: Any = MISSING, *, default_factory: Any = MISSING, flag: str | None = None,
            min: int | None = None, job_max: int | None = None, zero: str = "",  # noqa: A002
-           choices: tuple[str, ...] | None = None, benchmark: bool = True) -> Any:
+           choices: tuple[str, ...] | None = None, benchmark: bool = True, legacy: Any = NO_LEGACY) -> Any:
     """A dataclass field that is an explain option (see :class:`Option`); document it with a docstring."""
-    meta = {_KEY: Option(flag, min, job_max, zero, choices, benchmark)}
+    meta = {_KEY: Option(flag, min, job_max, zero, choices, benchmark, legacy)}
     return dataclasses.field(default=default, default_factory=default_factory, metadata=meta)
 
 

@@ -113,3 +113,9 @@ def test_options_page_is_current():
     assert options_table(ExplainConfig) in gen.render()
     assert (ROOT / "docs" / "options.md").read_text(encoding="utf-8") == gen.render(), \
         "docs/options.md is stale: run python scripts/gen_options_doc.py"
+
+
+def test_d3_run_keys_leave_out_the_options_added_later_at_their_legacy_value():
+    from sasc.bench.d3 import KEY_ADDED_SETTINGS
+
+    assert KEY_ADDED_SETTINGS == {"synthetic_style": "about", "direct_screen": 0}

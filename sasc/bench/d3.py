@@ -36,6 +36,7 @@ from ..explain import explain_unit
 from ..jsonio import dumps, nan_if_none
 from ..llm.base import HelperLLM
 from ..modules.base import to_response_array
+from ..options import NO_LEGACY, option_fields
 from ..progress import ProgressEvent, ProgressFn, no_progress
 from ..summarize import CLEANING_VERSION, summary_prompt
 from ..synthetic import RETRY_POLICY, sentences_schema, style_parts, synthetic_prompt
@@ -131,11 +132,12 @@ class TaskRecord:
     """The full :class:`~sasc.results.UnitExplanation` (top n-grams, candidates, texts, scores)."""
 
 
-KEY_ADDED_SETTINGS: dict[str, Any] = {"synthetic_style": "about", "direct_screen": 0}
+KEY_ADDED_SETTINGS: dict[str, Any] = {o.name: o.spec.legacy for o in option_fields(ExplainConfig)
+                                      if o.owner is ExplainConfig and o.spec.legacy is not NO_LEGACY}
 """Settings added to :class:`ExplainConfig` after D3 records were first kept, with the value
-that reproduces the behaviour from before they existed. At that value a setting is left out
-of the run key, so adding a setting does not throw away finished runs (hours of helper time);
-any other value is part of the key."""
+that reproduces the behaviour from before they existed (``legacy=`` in their declaration). At
+that value a setting is left out of the run key, so adding a setting does not throw away
+finished runs (hours of helper time); any other value is part of the key."""
 
 
 def run_key(task: D3Task, setting: str, seed: int, helper_name: str, config: ExplainConfig,
