@@ -8,7 +8,8 @@ import os
 import sys
 from typing import Any, Iterator
 
-from .cli_common import TqdmProgress, _cache_dir, add_method_args, method_config, parse_ints  # noqa: F401 (parse_ints: re-exported)
+# parse_ints is imported for those who use it from here (tests, scripts)
+from .cli_common import TqdmProgress, _cache_dir, add_method_args, method_config, parse_ints  # noqa: F401
 from .corpora import BUILTIN_CORPORA, DEFAULT_GENERIC, DEFAULT_REFERENCE
 from .errors import SascError
 from .lists import split_list
