@@ -39,8 +39,9 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", default=None, help="cache root for n-gram responses and helper replies "
                                                      "(default: $SASC_CACHE or ~/.cache/sasc; models stay in ~/.cache/sasc/models)")
     add_method_args(p)
-    p.add_argument("--concurrency", type=int, default=1, help="units explained at once; with --backend ray, helper "
-                                                              "calls in flight across the cluster (default: 1)")
+    p.add_argument("--concurrency", type=int, default=0, help="units explained at once, 0: as many as the helper has "
+                                                              "slots; with --backend ray, helper calls in flight "
+                                                              "across the cluster (default: 0, there 1)")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="where the n-gram stage and the per-unit work run: this process, or a Ray cluster "
                         "(pip install 'sasc[ray]') (default: local)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from .config import ExplainConfig
 from .corpora import DEFAULT_GENERIC, DEFAULT_REFERENCE, Corpus, load_corpus, sample_texts
 from .errors import ConfigError
 from .jsonio import strict
-from .llm.base import HelperLLM
+from .llm.base import HelperLLM, helper_slots, map_slots
 from .modules.base import as_bank, check_finite, module_name, to_response_array
 from .modules.registry import module_from_spec
 from .ngrams import NgramTable, count_ngrams
@@ -103,31 +104,47 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
     (``direct_response``); with ``config.direct_screen``, only that many candidates, those with
     the highest direct responses, get synthetic texts, and the rest follow them unscored. With
     ``config.n_tiebreak``, the two best candidates get more synthetic texts when their σ
-    intervals overlap (see :func:`more_evidence`).
+    intervals overlap (see :func:`more_evidence`). Independent helper calls go out together, as
+    many at once as the helper has slots (:func:`~sasc.llm.base.helper_slots`): the summaries, then
+    the kept candidates' synthetic texts; every call has its own seed, so the result is the same
+    for any number of slots with a helper whose replies depend only on the request. What cleaning
+    repaired or dropped is counted in ``cleaning``.
     """
     top = top_k_indices(values, max(config.n_top_reported, config.n_top_considered))
     top_ngrams = [TopNgram(table.ngrams[i], float(values[i]), int(table.counts[i])) for i in top]
     ranked = [t.ngram for t in top_ngrams]
     progress(ProgressEvent("summarize", 0, 1, str(bank.units[col])))
+    cleaning: Counter[str] = Counter()
     cands = summarize(helper, ranked, n_candidates=config.n_candidates, n_top=config.n_top_considered,
                       n_pick=config.n_per_summary, sampling=config.summary_sampling, seed=config.seed,
-                      styles=config.summary_styles)
+                      styles=config.summary_styles, counts=cleaning)
     progress(ProgressEvent("summarize", 1, 1, f"{len(cands)} candidates"))
     direct = bank_column(bank, [c.explanation for c in cands], col)
     keep = direct_screen(direct, config.direct_screen)
-    scored = []
-    for step, i in enumerate(keep):
-        progress(ProgressEvent("score", step, len(keep), cands[i].explanation))
-        scored.append(score_candidate(bank, col, cands[i], generic_values, helper, config, float(direct[i])))
+    counts = [Counter() for _ in keep]  # one per candidate: they are scored in parallel threads
+    started = iter(range(len(keep)))
+
+    def score(j: int) -> ScoredCandidate:
+        i = keep[j]
+        progress(ProgressEvent("score", next(started), len(keep), cands[i].explanation))
+        return score_candidate(bank, col, cands[i], generic_values, helper, config, float(direct[i]), counts[j])
+
+    scored = map_slots(helper, score, range(len(keep)))
     progress(ProgressEvent("score", len(keep), len(keep)))
     scored.sort(key=_by_sigma)
     if config.n_tiebreak and len(scored) >= 2 and intervals_overlap(scored[0].score, scored[1].score):
-        scored[:2] = [more_evidence(bank, col, c, generic_values, helper, config) for c in scored[:2]]
+        more = [Counter(), Counter()]
+        scored[:2] = map_slots(helper, lambda j: more_evidence(bank, col, scored[j], generic_values, helper, config,
+                                                               more[j]), range(2))
+        counts += more
         scored.sort(key=_by_sigma)
+    for c in counts:
+        cleaning.update(c)
     unscored = [ScoredCandidate(cands[i].explanation, unscored_score(len(generic_values)), cands[i].ngrams, [], [],
                                 direct_response=float(direct[i]))
                 for i in sorted(set(range(len(cands))) - set(keep), key=lambda i: -direct[i])]
-    return UnitExplanation(bank.units[col], top_ngrams[: config.n_top_reported], scored + unscored)
+    return UnitExplanation(bank.units[col], top_ngrams[: config.n_top_reported], scored + unscored,
+                           dict(sorted(cleaning.items())))
 
 
 def direct_screen(direct: np.ndarray, n_keep: int) -> list[int]:
@@ -147,12 +164,14 @@ def _by_sigma(c: ScoredCandidate) -> float:
 
 
 def score_candidate(bank: Any, col: int, cand: Candidate, generic_values: np.ndarray, helper: HelperLLM,
-                    config: ExplainConfig, direct_response: float = float("nan")) -> ScoredCandidate:
-    """``cand`` scored on ``config.n_synthetic`` synthetic texts (and ``config.n_unrelated`` unrelated ones)."""
+                    config: ExplainConfig, direct_response: float = float("nan"),
+                    counts: Counter[str] | None = None) -> ScoredCandidate:
+    """``cand`` scored on ``config.n_synthetic`` synthetic texts (and ``config.n_unrelated`` unrelated ones);
+    ``counts`` tallies the synthetic texts dropped (see :func:`~sasc.synthetic.parse_list`)."""
     related = synthetic_texts(helper, cand.explanation, config.n_synthetic, related=True,
-                              sampling=config.synthetic_sampling, style=config.synthetic_style)
+                              sampling=config.synthetic_sampling, style=config.synthetic_style, counts=counts)
     unrelated = synthetic_texts(helper, cand.explanation, config.n_unrelated, related=False,
-                                sampling=config.synthetic_sampling)
+                                sampling=config.synthetic_sampling, counts=counts)
     r = bank_column(bank, related, col)
     u = bank_column(bank, unrelated, col)
     score = score_sigma(r, generic_values, u, n_boot=config.n_bootstrap, seed=config.seed)
@@ -161,11 +180,12 @@ def score_candidate(bank: Any, col: int, cand: Candidate, generic_values: np.nda
 
 
 def more_evidence(bank: Any, col: int, cand: ScoredCandidate, generic_values: np.ndarray, helper: HelperLLM,
-                  config: ExplainConfig) -> ScoredCandidate:
+                  config: ExplainConfig, counts: Counter[str] | None = None) -> ScoredCandidate:
     """``cand`` rescored with ``config.n_tiebreak`` more synthetic texts (new seeds; repeats dropped)."""
     extra = synthetic_texts(helper, cand.explanation, config.n_tiebreak, related=True,
-                            sampling=config.synthetic_sampling.seeded(TIEBREAK_SEED), style=config.synthetic_style)
-    new = dedupe_texts(cand.related_texts + extra)[len(cand.related_texts):]
+                            sampling=config.synthetic_sampling.seeded(TIEBREAK_SEED), style=config.synthetic_style,
+                            counts=counts)
+    new = dedupe_texts(cand.related_texts + extra, counts)[len(cand.related_texts):]
     if not new:
         return cand
     related = [*cand.related_responses, *(float(x) for x in bank_column(bank, new, col))]
@@ -202,8 +222,9 @@ def explain(
         config: explanation settings.
         cache_dir: root of the response and reply caches (default ``~/.cache/sasc``).
         runner: backend for the n-gram stage (default: this process).
-        concurrency: units explained at once (helper calls are the cost; a local helper
-            serializes them anyway).
+        concurrency: units explained at once; 0 or less: as many as the helper has slots
+            (:func:`~sasc.llm.base.helper_slots`). Within a unit, independent helper calls
+            run at once anyway.
         progress: callback receiving :class:`~sasc.progress.ProgressEvent`.
         finished: units already explained by an interrupted run, by column index; they
             are reused as they are (a service resumes a job this way).
@@ -233,6 +254,8 @@ def explain(
     generic_texts = sample_texts(gen.texts, config.n_generic, config.seed)
     gvals = to_response_array(bank.responses(generic_texts), len(generic_texts), module_name(bank), len(bank.units))
     check_finite(gvals, generic_texts, module_name(bank))
+    if concurrency < 1:
+        concurrency = helper_slots(llm)
     stage = _UnitStage(bank, table, resp, gvals, llm, config)
     results = _explain_units(stage, cols, concurrency=concurrency, progress=progress, finished=finished or {},
                              on_unit=on_unit, unit_runner=unit_runner)

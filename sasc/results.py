@@ -54,6 +54,12 @@ class UnitExplanation:
     """Highest-response n-grams, best first."""
     candidates: list[ScoredCandidate]
     """Candidates ranked by σ, best first."""
+    cleaning: dict[str, int] = field(default_factory=dict)
+    """Helper output repaired or dropped before scoring, by reason (sorted): ``summary.duplicate``,
+    ``summary.empty``, ``summary.meta``, ``summary.script`` (summaries dropped),
+    ``summary.meta_repaired``, ``summary.script_repaired`` (summaries cut and kept),
+    ``synthetic.duplicate``, ``synthetic.meta``, ``synthetic.script`` (synthetic texts dropped).
+    Empty when nothing was."""
 
     @property
     def best(self) -> ScoredCandidate | None:
@@ -105,6 +111,7 @@ class ExplainResult:
                 [ScoredCandidate(**{**c, "score": _score(c["score"]),
                                     "direct_response": jsonio.nan_if_none(c.get("direct_response"))})
                  for c in u["candidates"]],
+                dict(u.get("cleaning") or {}),
             )
             for u in d["units"]
         ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,7 +12,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .lists import split_list
-from .llm.base import HelperLLM, Sampling
+from .llm.base import HelperLLM, Request, Sampling, complete_many
 
 SUMMARY_STYLES: dict[str, tuple[str, str, str]] = {
     # the paper's question, asking for the specific rather than the general
@@ -124,11 +126,14 @@ _FILLER = re.compile(
     r"|^(?:these\s+are|they\s+are)\s+(?:all\s+)?phrases\s+(?:expressing\s+|from\s+(?:an?\s+)?(?:texts?\s+(?:about|discussing)\s+)?)",
     re.IGNORECASE,
 )
-CLEANING_VERSION = 3
+CLEANING_VERSION = 4
 """Version of :func:`clean_explanation`'s rules, part of a D3 run's key: candidates cleaned
 another way are other candidates. 2 strips the lead-ins of the ``property`` style's replies;
 3 those of replies that start with "They all talk about", "Texts are descriptions of",
-"Phrases relate to", "A list of phrases, describing" and the like."""
+"Phrases relate to", "A list of phrases, describing" and the like; 4 cuts a reply that switches
+script mid-answer ("Food and餐饮" -> "Food"), strips or drops meta-text ("Here are the
+themes: ...", "I'm sorry, ...") and, in :mod:`sasc.synthetic`, drops such texts and texts
+that repeat another up to case and punctuation (:func:`check_reply`)."""
 _THEME_SUFFIX = re.compile(
     r"\s+(?:is|are|seems to be|appears to be)\s+(?:a|the)\s+(?:(?:common|recurring|central|main|shared|key|core|major)\s+)?"
     r"(?:theme|topic|thread)\b.*$",
@@ -144,13 +149,92 @@ _RATIONALE = re.compile(
     re.IGNORECASE)
 
 
+# letters of the Latin script: ASCII, Latin-1, Latin Extended A/B, IPA, Latin Extended Additional
+_LATIN_RANGES = ((0x0000, 0x02AF), (0x1E00, 0x1EFF), (0x2C60, 0x2C7F), (0xA720, 0xA7FF), (0xFF00, 0xFF5E))
+
+
+def is_foreign_letter(ch: str) -> bool:
+    """True for a letter (or CJK ideograph) outside the Latin script: ``"餐"``, ``"я"``; false for
+    ``"é"``, digits, punctuation and symbols."""
+    if not unicodedata.category(ch).startswith("L"):
+        return False
+    code = ord(ch)
+    return not any(lo <= code <= hi for lo, hi in _LATIN_RANGES)
+
+
+_DANGLING = re.compile(r"(?:[\s,;:&/+\-–—(]|\b(?:and|or|of|with|for|the|a|an|to|in|on|vs)\b)+$", re.IGNORECASE)
+
+
+def cut_script_switch(text: str) -> tuple[str, str | None]:
+    """``text`` cut where it leaves the Latin script, and what happened.
+
+    ``"Food and餐饮"`` -> ``("Food", "script_repaired")`` (the words left dangling before the
+    switch, "and", go too); a text without Latin letters before its first foreign one ->
+    ``("", "script")``; a text all in Latin script -> ``(text, None)``.
+    """
+    cut = next((i for i, ch in enumerate(text) if is_foreign_letter(ch)), None)
+    if cut is None:
+        return text, None
+    head = _DANGLING.sub("", text[:cut]).strip()
+    if not any(ch.isalpha() for ch in head):
+        return "", "script"
+    return head, "script_repaired"
+
+
+_META_LEAD = re.compile(
+    r"^(?:(?:sure|certainly|of\s+course|okay|ok)[!,.]?\s*)?"
+    r"(?:here\s+(?:is|are)\s+(?:the|a|an|some|my)?\s*[^:\n]{0,60}:"  # "Here are the common themes:"
+    r"|based\s+on\s+(?:the|these)\s+(?:given\s+|provided\s+)?(?:list\s+of\s+)?(?:phrases|texts?|words)\s*,"
+    r"|(?:sure|certainly|of\s+course)[!,.])\s*",
+    re.IGNORECASE)
+_META_ONLY = re.compile(
+    r"^(?:i(?:'m|\s+am)\s+(?:sorry|unable|not\s+sure)|i\s+(?:cannot|can't|can\s+not|don't)\b|as\s+an\s+ai\b"
+    r"|(?:sure|certainly|of\s+course)[!,.]?\s*(?:here\b|i\s+can\b|let\s+me\b)|here\s+(?:is|are)\b"
+    r"|(?:there\s+is\s+)?no\s+(?:common|clear|obvious)\s+(?:theme|topic|thread)\b)",
+    re.IGNORECASE)
+
+
+def strip_meta(text: str) -> tuple[str, str | None]:
+    """``text`` without a meta lead-in, and what happened.
+
+    ``"Here are the common themes: food"`` -> ``("food", "meta_repaired")``;
+    ``"I'm sorry, I can't help with that"`` or a bare ``"Here are the themes:"`` ->
+    ``("", "meta")``; anything else -> ``(text, None)``.
+    """
+    new = _META_LEAD.sub("", text, count=1).strip()
+    if new != text.strip():
+        if new and not _META_ONLY.match(new):
+            return new, "meta_repaired"
+        return "", "meta"
+    if _META_ONLY.match(text.strip()):
+        return "", "meta"
+    return text, None
+
+
+def check_reply(reply: str) -> tuple[str, list[str]]:
+    """A summary reply before :func:`clean_explanation`: script switch cut, meta lead-in
+    stripped; returns the text ("" when it must be dropped) and the reasons of what was done
+    (``"script"``, ``"script_repaired"``, ``"meta"``, ``"meta_repaired"``)."""
+    reasons = []
+    text, why = cut_script_switch(reply.strip())
+    if why:
+        reasons.append(why)
+    if text:
+        text, why = strip_meta(text.strip().strip("*#` "))
+        if why:
+            reasons.append(why)
+    return text, reasons
+
+
 def clean_explanation(reply: str) -> str:
     """Strip filler prefixes, quotes, markdown and any rationale after the theme.
 
     ``'The common theme among these phrases is "food", because ...'`` -> ``'food'``;
-    ``'Irony is a common theme among these phrases'`` -> ``'Irony'``.
+    ``'Irony is a common theme among these phrases'`` -> ``'Irony'``; ``'Food and餐饮'`` ->
+    ``'Food'``; meta-text alone (``"I'm sorry, ..."``) -> ``''`` (see :func:`check_reply`).
     """
-    text = reply.strip().strip("*#` \n")
+    text, _ = check_reply(reply)
+    text = text.strip().strip("*#` \n")
     text = re.sub(r"\*\*|__|`", "", text)
     for _ in range(3):
         new = _FILLER.sub("", text).strip().strip("\"'“”‘’ ")
@@ -170,25 +254,40 @@ def _norm(s: str) -> str:
 
 def summarize(helper: HelperLLM, top_ngrams: Sequence[str], *, n_candidates: int = 5,
               n_top: int = 50, n_pick: int = 30, sampling: Sampling = Sampling(temperature=0.7, max_tokens=48),
-              seed: int = 0, styles: Sequence[str] = ("theme",)) -> list[Candidate]:
+              seed: int = 0, styles: Sequence[str] = ("theme",), counts: Counter[str] | None = None) -> list[Candidate]:
     """Candidate explanations, each from a random ``n_pick`` of the top ``n_top`` n-grams.
 
     ``top_ngrams`` must be in rank order (best first). Subset ``i`` is asked with prompt
-    style ``styles[i % len(styles)]``. Candidates that clean to the same text (case,
-    punctuation and a leading "the" ignored) are merged; empty ones dropped.
+    style ``styles[i % len(styles)]`` and seed ``seed * 1000 + i``; the prompts are
+    independent, so they go to the helper together (:func:`~sasc.llm.base.complete_many`: as
+    many at once as it has slots) and the candidates are the same however many that is.
+    Replies are cleaned (:func:`clean_explanation`); candidates that clean to the same text
+    (case, punctuation and a leading "the" ignored) are merged; empty ones dropped.
+    ``counts``, when given, is incremented per reason: ``summary.duplicate``,
+    ``summary.empty``, ``summary.meta``, ``summary.script`` (dropped) and
+    ``summary.meta_repaired``, ``summary.script_repaired`` (kept after a cut).
     """
     styles = check_styles(styles)
     ranked = list(top_ngrams)[:n_top]
+    shown = [[ranked[j] for j in subset] for subset in choose_subsets(len(ranked), n_pick, n_candidates, seed)]
+    requests = [Request(summary_prompt(ngrams, styles[i % len(styles)]), sampling.seeded(seed * 1000 + i))
+                for i, ngrams in enumerate(shown)]
+    replies = [c.text for c in complete_many(helper, requests)]
     out: list[Candidate] = []
     seen: set[str] = set()
-    for i, subset in enumerate(choose_subsets(len(ranked), n_pick, n_candidates, seed)):
-        shown = [ranked[j] for j in subset]
-        s = sampling.seeded(seed * 1000 + i)
-        style = styles[i % len(styles)]
-        reply = helper.complete(summary_prompt(shown, style), sampling=s).text
+    tally: Counter[str] = Counter()
+    for i, (ngrams, reply) in enumerate(zip(shown, replies)):
+        _, reasons = check_reply(reply)
         expl = clean_explanation(reply)
         key = _norm(expl)
-        if key and key not in seen:
+        if not key:
+            tally["summary." + next((r for r in reasons if not r.endswith("_repaired")), "empty")] += 1
+        elif key in seen:
+            tally["summary.duplicate"] += 1
+        else:
             seen.add(key)
-            out.append(Candidate(expl, shown, reply, style))
+            tally.update(f"summary.{r}" for r in reasons)  # only repairs: the reply was kept
+            out.append(Candidate(expl, ngrams, reply, styles[i % len(styles)]))
+    if counts is not None:
+        counts.update(tally)
     return out

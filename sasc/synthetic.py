@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 from .errors import ConfigError, HelperReplyError
 from .llm.base import HelperLLM, Sampling
+from .summarize import is_foreign_letter
 
 
 RETRY_POLICY = "a retry asks for the missing texts only"
@@ -94,19 +96,46 @@ def sentences_schema(k: int) -> dict:
 _MARKER = re.compile(r"^\s*(?:[-*•]|\(?\d{1,3}[.):])\s+")
 
 
-def parse_list(reply: str) -> list[str]:
+def parse_list(reply: str, counts: Counter[str] | None = None) -> list[str]:
     """Texts from a helper reply: JSON (object with a list, or a bare list) or a list.
 
     Plain lists may be one item per line (numbers, bullets or nothing in front) or one
     line with items ``1. ... 2. ... 3. ...``; a number counts as an item marker only when
-    the numbers run in sequence, so ``"I ate 3. Then 4 more"`` stays whole.
+    the numbers run in sequence, so ``"I ate 3. Then 4 more"`` stays whole. Items that are
+    meta-text or leave the Latin script are dropped (:func:`screen_texts`), and repeats
+    (:func:`dedupe_texts`); ``counts`` tallies why.
     """
     text = reply.strip()
     text = re.sub(r"^```(?:json)?\s*|\s*```$", "", text)
     items = _parse_json(text)
     if items is None:
         items = _parse_plain(text)
-    return dedupe_texts(items)
+    return dedupe_texts(screen_texts(items, counts), counts)
+
+
+_META_TEXT = re.compile(
+    r"^(?:(?:sure|certainly|of\s+course|okay|ok)[!,.]?\s*)?here\s+(?:is|are)\b.*\b(?:sentences?|texts?|examples?|list)\b"
+    r"|^(?:sure|certainly|of\s+course)[!,.]?\s*(?:here\b|i\s+can\b|let\s+me\b)"
+    r"|^(?:i\s+hope\s+(?:this|these)|let\s+me\s+know|note\s*:|i(?:'m|\s+am)\s+sorry|i\s+(?:cannot|can't)\b|as\s+an\s+ai\b)",
+    re.IGNORECASE)
+
+
+def screen_texts(texts: Sequence[str], counts: Counter[str] | None = None) -> list[str]:
+    """``texts`` without meta-text (``"Here are 10 sentences about food:"``, ``"I hope this
+    helps"``) and without texts that leave the Latin script (``"I love 餐饮"``); ``counts``
+    gets ``synthetic.meta`` and ``synthetic.script`` for each one dropped."""
+    out = []
+    for t in texts:
+        if _META_TEXT.match(t.strip()):
+            reason = "meta"
+        elif any(is_foreign_letter(ch) for ch in t):
+            reason = "script"
+        else:
+            out.append(t)
+            continue
+        if counts is not None:
+            counts[f"synthetic.{reason}"] += 1
+    return out
 
 
 def _parse_json(text: str) -> list[str] | None:
@@ -151,21 +180,30 @@ def _split_numbered(line: str) -> list[str]:
     return [p.strip().strip('"“”') for p in parts if p.strip()]
 
 
-def dedupe_texts(texts: Sequence[str]) -> list[str]:
-    """Drop empty and case-insensitive duplicate texts, keeping order."""
+def text_key(text: str) -> str:
+    """What two texts must share to be the same: ``"Pizza is great!"`` and ``"pizza is
+    great"`` share ``"pizza is great"`` (case, punctuation and spacing ignored)."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def dedupe_texts(texts: Sequence[str], counts: Counter[str] | None = None) -> list[str]:
+    """Drop empty texts and texts repeating an earlier one up to case and punctuation
+    (:func:`text_key`), keeping order; ``counts`` gets ``synthetic.duplicate`` per repeat."""
     seen: set[str] = set()
     out = []
     for t in texts:
-        key = re.sub(r"\s+", " ", t.lower()).strip()
+        key = text_key(t)
         if key and key not in seen:
             seen.add(key)
             out.append(t.strip())
+        elif key and counts is not None:
+            counts["synthetic.duplicate"] += 1
     return out
 
 
 def synthetic_texts(helper: HelperLLM, explanation: str, k: int = 10, *, related: bool = True,
                     sampling: Sampling = Sampling(temperature=0.7, max_tokens=600), max_calls: int = 3,
-                    style: str = "about") -> list[str]:
+                    style: str = "about", counts: Counter[str] | None = None) -> list[str]:
     """``k`` distinct synthetic texts for ``explanation`` (fewer only if the helper can't).
 
     Calls the helper up to ``max_calls`` times (new seed each) until ``k`` distinct texts
@@ -174,6 +212,7 @@ def synthetic_texts(helper: HelperLLM, explanation: str, k: int = 10, *, related
     (:data:`SYNTHETIC_STYLES`); a mixed style (:data:`MIXED_STYLES`) asks each of its styles for
     its share of the ``k`` (:func:`split_count`). ``k <= 0`` asks for nothing and
     returns ``[]``. Raises :class:`HelperReplyError` when no usable text comes back.
+    ``counts`` tallies the texts dropped and why (see :func:`parse_list`).
     """
     texts: list[str] = []
     if k <= 0:
@@ -183,14 +222,15 @@ def synthetic_texts(helper: HelperLLM, explanation: str, k: int = 10, *, related
         for part, n in zip(parts, split_count(k, len(parts))):
             if n:
                 texts = dedupe_texts(texts + synthetic_texts(helper, explanation, n, related=True, sampling=sampling,
-                                                             max_calls=max_calls, style=part))
+                                                             max_calls=max_calls, style=part, counts=counts),
+                                     counts)
         return texts
     for attempt in range(max_calls):
         need = k - len(texts)
         s = sampling.seeded(attempt)
         reply = helper.complete(synthetic_prompt(explanation, need, related, style), sampling=s,
                                 json_schema=sentences_schema(need)).text
-        texts = dedupe_texts(texts + parse_list(reply))
+        texts = dedupe_texts(texts + parse_list(reply, counts), counts)
         if len(texts) >= k:
             return texts[:k]
     if not texts:

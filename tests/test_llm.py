@@ -219,8 +219,18 @@ def test_local_engine_keeps_no_host_prompt_cache(tmp_path):
     # llama.cpp's server saves each evicted prompt's KV state in RAM (8 GiB by default); sasc's
     # calls are independent prompts, so the cache is off (it grew D3 workers to ~10 GB)
     xllamacpp = pytest.importorskip("xllamacpp")
-    params = LocalLLM(tmp_path / "m.gguf", n_threads=2)._params(xllamacpp, tmp_path / "m.gguf")
-    assert params.n_ctx == 4096 and params.cpuparams.n_threads == 2
+    params = LocalLLM(tmp_path / "m.gguf", n_threads=2, slots=1)._params(xllamacpp, tmp_path / "m.gguf")
+    assert params.n_ctx == 4096 and params.cpuparams.n_threads == 2 and params.n_parallel == 1
     if hasattr(xllamacpp.CommonParams(), "cache_ram_mib"):
         assert xllamacpp.CommonParams().cache_ram_mib != 0  # the engine's default is on
         assert params.cache_ram_mib == 0 and params.cache_idle_slots is False
+
+
+def test_local_engine_gives_each_slot_its_own_context(tmp_path):
+    # n slots: n sequences decoded at once in one model instance, each with n_ctx tokens of its
+    # own KV stream (not unified), so a reply never depends on the other sequences' cells
+    xllamacpp = pytest.importorskip("xllamacpp")
+    params = LocalLLM(tmp_path / "m.gguf", n_threads=2, slots=4)._params(xllamacpp, tmp_path / "m.gguf")
+    assert (params.n_parallel, params.n_ctx, params.kv_unified) == (4, 4 * 4096, False)
+    with pytest.raises(ConfigError):
+        LocalLLM(tmp_path / "m.gguf", slots=0)

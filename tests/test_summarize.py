@@ -1,9 +1,11 @@
+from collections import Counter
+
 import pytest
 
 from sasc.llm import ScriptedLLM
 from sasc.llm.base import Sampling
 import sasc
-from sasc.summarize import choose_subsets, clean_explanation, parse_styles, summarize, summary_prompt
+from sasc.summarize import check_reply, choose_subsets, clean_explanation, parse_styles, summarize, summary_prompt
 
 
 def test_prompt_exact_strings():
@@ -179,3 +181,31 @@ def test_summarize_cycles_styles():
     assert [c.explanation for c in cands] == ["Food", "Recipes", "Sports", "Cooking shows", "Music"]
     assert [call.prompt.startswith("Here is a list of phrases taken from texts:") for call in llm.calls] == [
         False, True, False, True, False]
+
+
+# ------------------------------------------------------------------ cleaning version 4: script, meta, duplicates
+
+@pytest.mark.parametrize("reply, expected, reasons", [
+    ("Food and餐饮", "Food", ["script_repaired"]),
+    ("Cooking, 烹饪", "Cooking", ["script_repaired"]),
+    ("餐饮", "", ["script"]),
+    ("Here are the common themes: food, cooking", "food, cooking", ["meta_repaired"]),
+    ("Sure! Here is the theme: sports", "sports", ["meta_repaired"]),
+    ("Based on the phrases, the common theme is weather.", "weather", ["meta_repaired"]),
+    ("I'm sorry, but I can't determine a theme.", "", ["meta"]),
+    ("Here are the themes:", "", ["meta"]),
+    ("Café culture and crêpes", "Café culture and crêpes", []),
+    ("Food, meals, catering", "Food, meals, catering", []),
+])
+def test_replies_that_switch_script_or_talk_about_themselves_are_cut_or_dropped(reply, expected, reasons):
+    assert clean_explanation(reply) == expected
+    assert check_reply(reply)[1] == reasons
+
+
+def test_summarize_counts_what_it_dropped_and_repaired():
+    replies = ["Food and餐饮", "food.", "FOOD!", "I'm sorry, I cannot help.", "餐饮", "", "Here are the themes: sports"]
+    counts = Counter()
+    cands = summarize(ScriptedLLM(replies), [f"w{i}" for i in range(50)], n_candidates=len(replies), counts=counts)
+    assert [c.explanation for c in cands] == ["Food", "sports"]
+    assert counts == Counter({"summary.script_repaired": 1, "summary.duplicate": 2, "summary.meta": 1,
+                              "summary.script": 1, "summary.empty": 1, "summary.meta_repaired": 1})

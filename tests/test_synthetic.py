@@ -1,10 +1,11 @@
 import json
+from collections import Counter
 
 import pytest
 
 from sasc.errors import ConfigError, HelperReplyError
 from sasc.llm import ScriptedLLM
-from sasc.synthetic import (parse_list, sentences_schema, split_count, style_parts, synthetic_prompt,
+from sasc.synthetic import (parse_list, screen_texts, text_key, sentences_schema, split_count, style_parts, synthetic_prompt,
                             synthetic_texts)
 
 
@@ -97,3 +98,25 @@ def test_sampling_seeded_keeps_every_other_parameter():
 
     s = Sampling(temperature=0.3, top_p=0.8, max_tokens=99, seed=5)
     assert s.seeded(7) == Sampling(temperature=0.3, top_p=0.8, max_tokens=99, seed=12) and s.seed == 5
+
+
+def test_meta_text_other_scripts_and_near_repeats_are_dropped_and_counted():
+    reply = json.dumps({"sentences": ["Here are 5 sentences about food:", "Pizza is great!", "pizza is great",
+                                      "I love 餐饮 very much.", "Soup warms you up.", "I hope this helps!",
+                                      "Soup warms you up"]})
+    counts = Counter()
+    assert parse_list(reply, counts) == ["Pizza is great!", "Soup warms you up."]
+    assert counts == Counter({"synthetic.meta": 2, "synthetic.script": 1, "synthetic.duplicate": 2})
+    assert text_key("  Pizza, is GREAT! ") == "pizza is great"
+    assert screen_texts(["Sure, I'd love some pizza.", "Here is my favourite soup."]) == [
+        "Sure, I'd love some pizza.", "Here is my favourite soup."]  # not meta-text
+
+
+def test_synthetic_texts_ask_again_for_texts_dropped_by_cleaning():
+    first = json.dumps({"sentences": ["Here are 3 sentences:", "Bread is warm.", "bread is warm!"]})
+    second = json.dumps({"sentences": ["Cheese is tasty.", "Rice is filling."]})
+    counts = Counter()
+    helper = ScriptedLLM([first, second])
+    assert synthetic_texts(helper, "food", 3, counts=counts) == ["Bread is warm.", "Cheese is tasty.", "Rice is filling."]
+    assert "Write 2 short" in helper.prompts[1]  # the retry asks for the two texts cleaning dropped
+    assert counts == Counter({"synthetic.meta": 1, "synthetic.duplicate": 1})

@@ -19,15 +19,16 @@ from sasc.llm.assets import (
     get_asset,
     smollm2_gguf_path,
 )
-from sasc.llm.base import Completion, HelperLLM, Sampling
+from sasc.llm.base import Completion, HelperLLM, Request, Sampling, complete_many, helper_slots, map_slots
 from sasc.llm.factory import HELPER_SPECS, build_backend, build_helper, is_local_spec, wrap_helper
 from sasc.llm.fake import ScriptedCall, ScriptedLLM, echo_reply
-from sasc.llm.local import LocalLLM, Timings, available_cores, process_cores
+from sasc.llm.local import DEFAULT_SLOTS, LocalLLM, Timings, available_cores, process_cores
 from sasc.llm.openai_compat import OpenAICompatLLM
 from sasc.llm.wrappers import CachedLLM, RetryingLLM, Usage, UsageReport, cache_key
 
 __all__ = [
     "DEFAULT_HELPER",
+    "DEFAULT_SLOTS",
     "HELPER_SPECS",
     "MODEL_ASSETS",
     "CachedLLM",
@@ -36,6 +37,7 @@ __all__ = [
     "LocalLLM",
     "ModelAsset",
     "OpenAICompatLLM",
+    "Request",
     "RetryingLLM",
     "Sampling",
     "ScriptedCall",
@@ -48,11 +50,14 @@ __all__ = [
     "build_backend",
     "build_helper",
     "cache_key",
+    "complete_many",
     "default_cache_dir",
     "echo_reply",
     "fetch_model",
     "get_asset",
+    "helper_slots",
     "is_local_spec",
+    "map_slots",
     "process_cores",
     "smollm2_gguf_path",
     "wrap_helper",

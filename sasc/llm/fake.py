@@ -38,8 +38,11 @@ class ScriptedLLM:
     ``replies``: a sequence returned in order (running out raises :class:`HelperLLMError`)
     or a function ``prompt -> reply``. ``fail_times``: the first N calls raise
     :class:`HelperUnavailableError` (see also :meth:`fail_next`). ``delay_s``: seconds each
-    call sleeps before answering, to exercise timeouts. Token counts are whitespace words.
-    Every call, failed ones included, is appended to :attr:`calls`. Thread-safe.
+    call sleeps before answering, to exercise timeouts. ``slots``: calls served at once, as
+    :func:`~sasc.llm.base.complete_many` reads it (1: one after the other, like a one-slot
+    model; with a sequence of replies, keep 1, since concurrent calls take them in any order).
+    Token counts are whitespace words. Every call, failed ones included, is appended to
+    :attr:`calls`. Thread-safe.
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class ScriptedLLM:
         name: str = "fake",
         fail_times: int = 0,
         delay_s: float = 0.0,
+        slots: int = 1,
     ) -> None:
         if isinstance(replies, str):
             replies = [replies]
@@ -57,6 +61,7 @@ class ScriptedLLM:
         self._next = 0
         self._fail = int(fail_times)
         self.delay_s = float(delay_s)
+        self.slots = max(1, int(slots))
         self.calls: list[ScriptedCall] = []
         """Every call received, in order."""
         self._lock = threading.Lock()

@@ -1,8 +1,10 @@
 """``LocalLLM``: llama.cpp on a local GGUF file through ``xllamacpp``; no network.
 
 The model is loaded once, lazily, on the first :meth:`LocalLLM.complete` (or an explicit
-:meth:`LocalLLM.load`). Calls are serialized by a lock: one llama.cpp slot, one request at
-a time. The chat template comes from the GGUF (jinja); a ``json_schema`` is turned into a
+:meth:`LocalLLM.load`). ``slots`` llama.cpp slots decode that many requests at once in one
+model instance (continuous batching: one copy of the weights, one KV-cache stream per slot);
+calls from several threads run concurrently up to that number and queue beyond it (see
+:func:`sasc.llm.base.complete_many`). The chat template comes from the GGUF (jinja); a ``json_schema`` is turned into a
 grammar by llama.cpp (LLGuidance) so the reply is constrained to matching JSON.
 
 Notes on the engine: ``xllamacpp.Server`` embeds llama.cpp's C++ server, which always binds
@@ -25,7 +27,11 @@ from sasc.errors import ConfigError, HelperLLMError, HelperReplyError, ModelAsse
 from sasc.llm.assets import DEFAULT_HELPER, Progress, fetch_model, get_asset
 from sasc.llm.base import Completion, Sampling
 
-__all__ = ["LocalLLM", "Timings", "available_cores", "process_cores"]
+__all__ = ["DEFAULT_SLOTS", "LocalLLM", "Timings", "available_cores", "process_cores"]
+
+DEFAULT_SLOTS = 4
+"""Default llama.cpp slots of the embedded helper (concurrent sequences in one model instance);
+chosen from ``benchmarks/helper_llm.py --slots 1,2,4,8`` on 2 cores (docs/helper_throughput.md)."""
 
 _SEED_MOD = 0xFFFFFFFF  # llama.cpp seeds are uint32; 0xFFFFFFFF means "random"
 
@@ -74,7 +80,9 @@ class LocalLLM:
     load, so e.g. a download can be deferred until the model is really needed).
     ``name``: model identity; default ``"llama.cpp:<file stem, lowercased>"``.
     ``n_ctx``: context window in tokens. ``n_threads``: CPU threads (default: all cores
-    available to the process). ``cache_prompt``: reuse the KV cache of the previous
+    available to the process). ``slots``: requests decoded at once (default
+    :data:`DEFAULT_SLOTS`); each slot has its own ``n_ctx``-token KV stream, so a request's
+    reply does not depend on the others in the batch. ``cache_prompt``: reuse the KV cache of the previous
     request's common prefix; off by default because reuse can change logits slightly, and
     the same seed must give the same reply whatever came before.
     """
@@ -87,7 +95,10 @@ class LocalLLM:
         n_ctx: int = 4096,
         n_threads: int | None = None,
         cache_prompt: bool = False,
+        slots: int = DEFAULT_SLOTS,
     ) -> None:
+        if slots < 1:
+            raise ConfigError(f"LocalLLM: slots must be >= 1, got {slots}")
         if callable(model):
             self._resolve: Callable[[], Path] = model
             if name is None:
@@ -100,6 +111,7 @@ class LocalLLM:
         self.n_ctx = n_ctx
         self.n_threads = n_threads or available_cores()
         self.cache_prompt = cache_prompt
+        self.slots = int(slots)
         self._server: Any = None
         self._model_path: Path | None = None
         self._lock = threading.Lock()
@@ -184,10 +196,10 @@ class LocalLLM:
         request = self._request(prompt, sampling, json_schema)
         with self._lock:
             server = self._ensure_loaded()
-            try:
-                reply = server.handle_chat_completions(request)
-            except ValueError as exc:  # bad request, e.g. a schema llama.cpp cannot compile
-                raise HelperLLMError(f"{self._name} rejected the request: {exc}") from exc
+        try:  # concurrent calls share the server: llama.cpp puts each in a free slot or queues it
+            reply = server.handle_chat_completions(request)
+        except ValueError as exc:  # bad request, e.g. a schema llama.cpp cannot compile
+            raise HelperLLMError(f"{self._name} rejected the request: {exc}") from exc
         return self._parse(reply)
 
     def _request(
@@ -256,8 +268,8 @@ class LocalLLM:
     def _params(self, xllamacpp: Any, path: Path) -> Any:
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
-        params.n_ctx = self.n_ctx
-        params.n_parallel = 1
+        params.n_ctx = self.n_ctx * self.slots  # llama.cpp splits it: n_ctx tokens per slot
+        params.n_parallel = self.slots
         params.cpuparams.n_threads = self.n_threads
         params.cpuparams_batch.n_threads = self.n_threads
         params.verbosity = 0  # no llama.cpp log output
@@ -269,6 +281,9 @@ class LocalLLM:
             # so it only grew a D3 worker's RSS to ~10 GB. Off.
             "cache_ram_mib": 0,
             "cache_idle_slots": False,
+            # one KV stream per slot: a sequence's attention never spans another's cells, so
+            # its reply does not depend on what else is in the batch
+            "kv_unified": False,
             # hardening of the unused HTTP listener
             "n_threads_http": 1,
             "api_keys": [secrets.token_urlsafe(32)],
@@ -286,5 +301,5 @@ class LocalLLM:
         state = "loaded" if self.loaded else "not loaded"
         return (
             f"LocalLLM(name={self._name!r}, n_ctx={self.n_ctx}, "
-            f"n_threads={self.n_threads}, {state})"
+            f"n_threads={self.n_threads}, slots={self.slots}, {state})"
         )

@@ -32,7 +32,9 @@ class OpenAICompatLLM:
 
     ``model``: model id sent to the server. ``base_url``: e.g. ``"http://localhost:8000/v1"``
     (default :data:`DEFAULT_OPENAI_BASE_URL`). ``api_key``: bearer token (local servers
-    usually need none). ``timeout_s``: per-request timeout in seconds.
+    usually need none). ``timeout_s``: per-request timeout in seconds. ``slots``: requests
+    kept in flight at once by :func:`~sasc.llm.base.complete_many` (threads; the client is
+    thread-safe).
     Nothing is read from the environment here; use :meth:`from_env` for that.
     """
 
@@ -42,6 +44,7 @@ class OpenAICompatLLM:
         base_url: str | None = None,
         api_key: str | None = None,
         timeout_s: float = 60,
+        slots: int = 4,
     ) -> None:
         if not model:
             raise ConfigError("OpenAICompatLLM needs a model id, e.g. 'gpt-4o-mini'")
@@ -52,6 +55,7 @@ class OpenAICompatLLM:
         self.model = model
         self.base_url = (base_url or DEFAULT_OPENAI_BASE_URL).rstrip("/")
         self.timeout_s = float(timeout_s)
+        self.slots = max(1, int(slots))
         self._openai = openai
         self._client = openai.OpenAI(
             api_key=api_key or _NO_KEY,
@@ -69,6 +73,7 @@ class OpenAICompatLLM:
         *,
         environ: Mapping[str, str] | None = None,
         timeout_s: float = 60,
+        slots: int = 4,
     ) -> OpenAICompatLLM:
         """Configure from environment variables.
 
@@ -85,6 +90,7 @@ class OpenAICompatLLM:
             base_url=env.get("SASC_LLM_BASE_URL") or env.get("OPENAI_BASE_URL") or None,
             api_key=env.get("SASC_LLM_API_KEY") or env.get("OPENAI_API_KEY") or None,
             timeout_s=timeout_s,
+            slots=slots,
         )
 
     @property
