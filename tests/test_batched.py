@@ -159,3 +159,14 @@ def test_a_scripted_helper_with_several_slots_gives_what_one_slot_gives(tmp_path
                             cache_dir=tmp_path / str(slots)).units
                for slots in (1, 4)]
     assert results[0] == results[1]
+
+
+def test_slots_come_from_the_environment_when_not_given():
+    from sasc.errors import ConfigError
+    from sasc.llm import build_backend
+
+    assert build_backend("fake", environ={"SASC_HELPER_SLOTS": "3"}).slots == 3
+    assert build_backend("local", environ={"SASC_HELPER_SLOTS": "2"}).slots == 2
+    assert build_backend("local", environ={"SASC_HELPER_SLOTS": "2"}, slots=5).slots == 5
+    with pytest.raises(ConfigError, match="SASC_HELPER_SLOTS"):
+        build_backend("local", environ={"SASC_HELPER_SLOTS": "many"})
