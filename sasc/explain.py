@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -123,10 +124,12 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
     keep = direct_screen(direct, config.direct_screen)
     counts = [Counter() for _ in keep]  # one per candidate: they are scored in parallel threads
     started = iter(range(len(keep)))
+    lock = threading.Lock()
 
     def score(j: int) -> ScoredCandidate:
         i = keep[j]
-        progress(ProgressEvent("score", next(started), len(keep), cands[i].explanation))
+        with lock:  # one event at a time, whichever thread sends it
+            progress(ProgressEvent("score", next(started), len(keep), cands[i].explanation))
         return score_candidate(bank, col, cands[i], generic_values, helper, config, float(direct[i]), counts[j])
 
     scored = map_slots(helper, score, range(len(keep)))
