@@ -427,6 +427,10 @@ class Client:
     def cancel_job(self, job_id: str) -> JobInfo:
         return _job_info(self._call(self.jobs.CancelJob, jpb.CancelJobRequest(job_id=job_id)))
 
+    def delete_job(self, job_id: str) -> None:
+        """Delete a job with its inline corpora and result (an active one is cancelled first)."""
+        self._call(self.jobs.DeleteJob, jpb.DeleteJobRequest(job_id=job_id))
+
     def explain(self, module_id: str, *, progress: bool | Callable[[ProgressEvent], None] = True,
                 **submit: Any) -> ExplainResult:
         """:meth:`submit_job` then :meth:`watch_job`; the result as :class:`sasc.ExplainResult`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,9 @@ from .config import ServerConfig
 from .jobs import JobQueue
 from .registry import ModuleRegistry
 from .servicers import JobServicer, ModuleServicer
+from .status import DecodeGuard
 from .store import Store
+from .streams import StreamSlots
 
 log = logging.getLogger("sasc.server")
 SERVICES = (modules_pb2.DESCRIPTOR.services_by_name["ModuleService"].full_name,
@@ -63,8 +66,25 @@ def _credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
     return grpc.ssl_server_credentials([pair], root_certificates=ca, require_client_auth=ca is not None)
 
 
+def _warn_about_exposure(config: ServerConfig, host: str, auth: Authenticator) -> None:
+    """Log what an operator should fix: readable token files, tokens in clear text on a network."""
+    if config.tokens_file:
+        try:
+            mode = Path(config.tokens_file).expanduser().stat().st_mode
+        except OSError:
+            mode = 0
+        if mode & 0o077:
+            log.warning("the tokens file is readable by other users: chmod 600 it",
+                        extra={"tokens_file": config.tokens_file, "mode": oct(mode & 0o777)})
+    if auth.enabled and not config.tls_cert and host not in (LOCALHOST, "localhost", "::1"):
+        log.warning("bearer tokens on a non-loopback address without TLS travel in clear text: "
+                    "give --tls-cert/--tls-key, or bind 127.0.0.1 behind a TLS proxy", extra={"host": host})
+
+
 def start_server(config: ServerConfig) -> RunningServer:
     """Start serving ``config``; returns once the port is bound and stored jobs are re-queued."""
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):  # a client-named model never reaches a hub
+        os.environ[name] = "1"
     auth = Authenticator.from_sources(config.tokens_file, config.tokens)
     host = config.host
     if not auth.enabled and host not in (LOCALHOST, "localhost"):
@@ -72,15 +92,26 @@ def start_server(config: ServerConfig) -> RunningServer:
         host = LOCALHOST
     elif not auth.enabled:
         log.warning("no bearer token configured: serving 127.0.0.1 only, every caller is client 'local'")
+    _warn_about_exposure(config, host, auth)
     store = Store(config.db_path)
+    try:
+        return _serve(config, host, auth, store)
+    except BaseException:
+        store.close()  # releases the database lock for the next try
+        raise
+
+
+def _serve(config: ServerConfig, host: str, auth: Authenticator, store: Store) -> RunningServer:
     registry = ModuleRegistry(store, config)
     jobs = JobQueue(store, registry, config)
     limit = config.max_message_bytes
     server = grpc.server(ThreadPoolExecutor(max_workers=config.rpc_threads, thread_name_prefix="sasc-rpc"),
+                         interceptors=[DecodeGuard()],
                          options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit),
                                   ("grpc.so_reuseport", 0)])
-    modules_pb2_grpc.add_ModuleServiceServicer_to_server(ModuleServicer(auth, registry), server)
-    jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(auth, jobs), server)
+    streams = StreamSlots(config.max_streams_per_client, config.max_streams)
+    modules_pb2_grpc.add_ModuleServiceServicer_to_server(ModuleServicer(auth, registry, streams), server)
+    jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(auth, jobs, streams), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
@@ -94,5 +125,7 @@ def start_server(config: ServerConfig) -> RunningServer:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     resumed = jobs.resume()
     log.info("serving", extra={"address": f"{host}:{port}", "tls": creds is not None, "auth": auth.enabled,
-                               "db": str(config.db_path), "resumed_jobs": len(resumed)})
+                               "db": str(config.db_path), "resumed_jobs": len(resumed),
+                               "data_roots": [str(r) for r in registry.paths.roots],
+                               "allowed_helpers": list(jobs.helpers.allowed)})
     return RunningServer(server, port, host, store, registry, jobs, health_servicer)

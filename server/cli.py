@@ -28,12 +28,31 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(fmt: str, level: str) -> None:
+    """One handler on the root logger. With ``json`` stderr carries JSON lines only: Python
+    warnings and the transformers logger go through it, progress bars are switched off."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    if fmt == "json":
+        _route_library_output()
+
+
+def _route_library_output() -> None:
+    import os
+
+    for name in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_NO_ADVISORY_WARNINGS"):
+        os.environ[name] = "1"
+    logging.captureWarnings(True)  # warnings.warn -> the 'py.warnings' logger -> JSON
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - optional
+        return
+    hf_logging.disable_default_handler()  # its own stderr handler would print plain text
+    hf_logging.enable_propagation()
+    hf_logging.disable_progress_bar()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

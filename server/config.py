@@ -76,6 +76,26 @@ class ServerConfig:
     """Ray cluster address (empty: start a local one)."""
     ray_workers: int = _f(2, "with --backend ray: actors scoring one job's n-gram shards, one module load each")
     """Ray actors per n-gram stage."""
+    data_root: tuple[str, ...] = _f((), "folder whose files (arrays, model folders, encoding models) module parameters "
+                                          "may name; repeatable (env: separated by ':'); default: data/ beside --db. "
+                                          "Packaged models are always allowed")
+    """Roots of the paths a request may name (empty: ``data/`` beside the database)."""
+    allowed_helpers: str = _f("local,local:*,fake,openai:*", "helper specs a job may name, comma-separated; "
+                              "'kind:*' matches packaged model names (local) or plain model names (openai), never paths")
+    """Helper allow-list."""
+    max_streams_per_client: int = _f(8, "WatchJob + HostModule streams one client may hold open at once")
+    """Per-client open streams."""
+    max_streams: int = _f(48, "streams of all clients at once; must stay below --rpc-threads so unary calls "
+                              "and health always find a thread")
+    """Server-wide open streams."""
+    max_eval_mb: int = _f(512, "MiB of responses one Evaluate may compute (texts x module units x 4 bytes), "
+                               "checked before any work")
+    """Per-request response memory, MiB."""
+    max_storage_mb_per_client: int = _f(2048, "MiB of stored jobs (specs with inline corpora, results) one client may keep")
+    """Per-client job storage, MiB."""
+    retention_days: float = _f(0.0, "finished jobs older than this many days are deleted with their results "
+                                    "(0: keep them)")
+    """Retention of finished jobs, days (0: forever)."""
     log_format: str = _f("json", "log line format", choices=("json", "text"))
     """``json`` or ``text``."""
     log_level: str = _f("INFO", "log level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
@@ -84,7 +104,8 @@ class ServerConfig:
     def __post_init__(self) -> None:
         for name in ("job_workers", "rpc_threads", "max_message_mb", "max_jobs_per_client",
                      "max_modules_per_client", "max_texts_per_call", "max_units_per_job",
-                     "hosted_max_batch", "hosted_window"):
+                     "hosted_max_batch", "hosted_window", "max_streams_per_client", "max_streams",
+                     "max_eval_mb", "max_storage_mb_per_client"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.port <= 65535:
@@ -93,6 +114,11 @@ class ServerConfig:
             raise ConfigError("hosted_deadline_s and helper_timeout_s must be > 0")
         if self.backend not in ("local", "ray"):
             raise ConfigError(f"backend must be 'local' or 'ray', got {self.backend!r}")
+        if not self.max_streams_per_client <= self.max_streams < self.rpc_threads:
+            raise ConfigError(f"need max_streams_per_client <= max_streams < rpc_threads, got "
+                              f"{self.max_streams_per_client}, {self.max_streams}, {self.rpc_threads}")
+        if self.retention_days < 0:
+            raise ConfigError("retention_days must be >= 0")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("TLS needs both --tls-cert and --tls-key")
 
@@ -107,6 +133,11 @@ class ServerConfig:
         return self.db_path.parent / "cache"
 
     @property
+    def data_dir(self) -> Path:
+        """The server's own data folder, the default ``--data-root``: ``data/`` beside the database."""
+        return self.db_path.parent / "data"
+
+    @property
     def max_message_bytes(self) -> int:
         return self.max_message_mb * 1024 * 1024
 
@@ -115,13 +146,28 @@ def env_name(field_name: str) -> str:
     return "SASC_SERVE_" + field_name.upper()
 
 
+class _Repeat(argparse.Action):
+    """A repeatable flag whose first use replaces the (env or field) default instead of adding to it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+        seen = "_seen_" + self.dest
+        current = getattr(namespace, self.dest) if getattr(namespace, seen, False) else ()
+        setattr(namespace, seen, True)
+        setattr(namespace, self.dest, (*current, values))
+
+
 def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str] | None = None) -> None:
     """One flag per :class:`ServerConfig` field; env variables override the defaults."""
     env = os.environ if environ is None else environ
     for f in dataclasses.fields(ServerConfig):
         default = env.get(env_name(f.name), f.default)
         kw = {"choices": f.metadata["choices"]} if "choices" in f.metadata else {}
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=default,
+        if isinstance(f.default, tuple):  # repeatable: flags append, the env gives a ':'-separated list
+            default = tuple(p for p in default.split(os.pathsep) if p) if isinstance(default, str) else default
+            kw.update(action=_Repeat, type=str)
+        else:
+            kw["type"] = type(f.default)
+        parser.add_argument("--" + f.name.replace("_", "-"), default=default,
                             help=f"{f.metadata['help']} (env {env_name(f.name)}; default: {f.default!r})", **kw)
 
 

@@ -21,14 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sasc.config import ExplainConfig
-from sasc.errors import CancelledError, ConfigError, QuotaExceededError, SascError
+from sasc.errors import CancelledError, ConfigError, NotFoundError, QuotaExceededError, SascError
 from sasc.explain import explain, select_units
 from sasc.llm import build_backend, wrap_helper
 from sasc.options import with_options
 from sasc.progress import ProgressEvent
 from sasc.results import ScoredCandidate, SigmaScore, TopNgram, UnitExplanation
 
+from .auth import ANONYMOUS
 from .config import ServerConfig
+from .containment import HelperPolicy
 from .registry import ModuleRegistry
 from .status import status_of
 from .store import FINAL_STATES, JobRecord, Store
@@ -99,6 +101,7 @@ class JobQueue:
         self._stopping = threading.Event()
         self._backends: dict[str, Any] = {}
         self._backend_lock = threading.Lock()
+        self.helpers = HelperPolicy.parse(config.allowed_helpers)
         if config.backend == "ray":  # join (or start) the cluster now, on the main thread, failing fast
             from sasc.distributed import connect
 
@@ -107,7 +110,11 @@ class JobQueue:
     # --------------------------------------------------------------- API
 
     def resume(self) -> list[str]:
-        """Queue again every job a previous server left queued or running; returns their ids."""
+        """Queue again every job a previous server left queued or running; returns their ids.
+        Also starts the retention pruner (``--retention-days``)."""
+        self.prune()
+        if self.config.retention_days:
+            threading.Thread(target=self._prune_loop, name="sasc-retention", daemon=True).start()
         ids = []
         for rec in self.store.active_jobs():
             self.store.update_job(rec.id, state="queued", resumed=rec.resumed + (rec.state == "running"))
@@ -122,7 +129,8 @@ class JobQueue:
             raise QuotaExceededError(f"{n_units} units in one job; at most {self.config.max_units_per_job}")
         if len(self.store.active_jobs(owner)) >= self.config.max_jobs_per_client:
             raise QuotaExceededError(f"client {owner!r} already has {self.config.max_jobs_per_client} queued or "
-                                     "running jobs; wait for one to finish or cancel one")
+                                     "running jobs (--max-jobs-per-client); wait for one to finish or cancel one")
+        self.check_storage(owner, spec)
         rec = JobRecord(id="job_" + uuid.uuid4().hex[:16], owner=owner, module_id=spec.module_id, spec=spec.to_dict(),
                         spec_hash=spec.digest(), idempotency_key=idempotency_key or None,
                         progress={"stage": "queued"})
@@ -154,6 +162,44 @@ class JobQueue:
             self._finish(job_id, "cancelled", error=("CANCELLED", "cancelled by its client"))
         return self.get(owner, job_id)
 
+    def delete(self, owner: str, job_id: str) -> None:
+        """Delete a job with its inline corpora, saved units and result (an active one is cancelled first)."""
+        rec = self.store.job(owner, job_id)
+        if rec.state not in FINAL_STATES:
+            self.cancel(owner, job_id)
+        self.store.delete_job(owner, job_id)
+        self._notify()
+        log.info("job deleted", extra={"job": job_id, "client": owner})
+
+    def prune(self, now: float | None = None) -> int:
+        """Delete finished jobs older than ``--retention-days``; returns how many (0 when retention is off)."""
+        if not self.config.retention_days:
+            return 0
+        cutoff = (time.time() if now is None else now) - self.config.retention_days * 86400
+        expired = self.store.expired_jobs(cutoff)
+        for owner, job_id in expired:
+            self.store.delete_job(owner, job_id)
+        if expired:
+            log.info("expired jobs deleted", extra={"jobs": len(expired), "retention_days": self.config.retention_days})
+        return len(expired)
+
+    def _prune_loop(self, every_s: float = 600.0) -> None:
+        while not self._stopping.wait(every_s):
+            try:
+                self.prune()
+            except Exception:  # noqa: BLE001 - retention must never take the server down
+                log.exception("pruning expired jobs failed")
+
+    def check_storage(self, owner: str, spec: JobSpec) -> None:
+        """Refuse a job whose spec would take ``owner`` past ``--max-storage-mb-per-client``."""
+        limit = self.config.max_storage_mb_per_client * 2**20
+        used = self.store.job_bytes(owner)
+        need = len(json.dumps(spec.to_dict()))
+        if used + need > limit:
+            raise QuotaExceededError(f"client {owner!r} stores {used / 2**20:,.1f} MiB of jobs and this one adds "
+                                     f"{need / 2**20:,.1f} MiB; at most {self.config.max_storage_mb_per_client} MiB "
+                                     "(--max-storage-mb-per-client): delete finished jobs (DeleteJob) first")
+
     def watch(self, owner: str, job_id: str, active: Callable[[], bool], poll_s: float = 1.0) -> Iterator[JobRecord]:
         """Snapshots of a job whenever it changes, ending with its final state."""
         last = None
@@ -181,7 +227,11 @@ class JobQueue:
 
     def _run(self, job_id: str) -> None:
         live = self._live.get(job_id)
-        rec = self.store.job(None, job_id)
+        try:
+            rec = self.store.job(None, job_id)
+        except NotFoundError:  # deleted while it waited
+            self._live.pop(job_id, None)
+            return
         if live is None or rec.state != "queued" or live.cancel.is_set() or self._stopping.is_set():
             return
         self.store.update_job(job_id, state="running")
@@ -207,8 +257,9 @@ class JobQueue:
 
     def _explain(self, rec: JobRecord, live: _Live) -> Any:
         spec = JobSpec(**rec.spec)
+        self.helpers.check(spec.helper)  # the allow-list may have shrunk since the job was queued
         bank = self.registry.bank(rec.owner, rec.module_id)
-        helper = wrap_helper(self._backend(spec.helper), self.config.cache_dir / "llm",
+        helper = wrap_helper(self._backend(spec.helper), self.reply_cache(rec.owner),
                              timeout_s=self.config.helper_timeout_s)
         finished = {col: unit_from_json(u) for col, u in self.store.units(rec.id).items()}
         corpora = {k: v for k, v in (("corpus", spec.corpus), ("generic", spec.generic)) if v is not None}
@@ -233,6 +284,14 @@ class JobQueue:
                                               "ray_worker_pids": runner.stats.worker_pids,
                                               "peak_helper_calls": getattr(unit_runner, "peak_helper_calls", None)})
         return result
+
+    def reply_cache(self, owner: str) -> Any:
+        """Helper-reply cache of ``owner``'s jobs: one folder per client, so a job's ``cached_calls``
+        counts only replies that client's own jobs paid for (the anonymous client keeps ``llm/``)."""
+        root = self.config.cache_dir / "llm"
+        if owner == ANONYMOUS:
+            return root
+        return root / "clients" / hashlib.sha256(owner.encode("utf-8")).hexdigest()[:24]
 
     def _runners(self, rec: JobRecord, spec: JobSpec) -> tuple[Any, Any]:
         """``(runner, unit_runner)`` of ``--backend`` (``(None, None)``: in this process)."""

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from sasc.errors import ConfigError, NotFoundError, QuotaExceededError
+from sasc.errors import CancelledError, ConfigError, NotFoundError, QuotaExceededError
 from sasc.explain import select_units
 from sasc.modules import build_module
 from sasc.modules.base import as_bank, check_finite, module_name, to_response_array
 
 from .config import ServerConfig
+from .containment import PathPolicy, check_device, default_roots, packaged_models
 from .hosted import HostedBank
 from .store import ModuleRecord, Store
 
@@ -32,6 +34,7 @@ class ModuleRegistry:
         self._batchers: dict[str, SharedPasses] = {}
         self._lock = threading.Lock()
         self._build_lock = threading.Lock()
+        self.paths = PathPolicy.from_roots(default_roots(config.data_dir, config.data_root), packaged_models())
 
     def array_budget(self, owner: str) -> int:
         """Array bytes ``owner`` may still register."""
@@ -63,18 +66,19 @@ class ModuleRegistry:
             self._banks[rec.id] = bank
         return rec
 
-    @staticmethod
-    def _build(kind: str, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
-        _reject_paths(params)
+    def _build(self, kind: str, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+        params = self.paths.check_params(kind, params)  # paths resolved under the data roots, or refused
+        if "device" in params:
+            check_device(params["device"], _cuda_count())
         try:
             bank = as_bank(build_module(kind, **params, **arrays))
             if not list(bank.units):
                 raise ConfigError(f"a {kind!r} module with these parameters has no units")
             return bank
-        except (ValueError, TypeError) as e:  # the request's parameters are the only input here
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as e:  # the request is the only input
             if isinstance(e, ConfigError):
                 raise
-            raise ConfigError(f"bad parameters for module kind {kind!r}: {e}") from e
+            raise ConfigError(f"bad parameters for module kind {kind!r}: {type(e).__name__}: {str(e)[:200]}") from e
         except ImportError as e:
             raise ConfigError(f"module kind {kind!r} is not available on this server ({e.name or e})") from e
 
@@ -136,38 +140,70 @@ class ModuleRegistry:
         if entry is not None:
             entry[1].close(reason)
 
-    def evaluate(self, owner: str, module_id: str, texts: list[str], units: Sequence[str | int] | None
-                 ) -> tuple[list[str], np.ndarray]:
-        """``(unit names, float32 [len(texts), len(units)])`` validated for shape and finiteness."""
+    def evaluate(self, owner: str, module_id: str, texts: list[str], units: Sequence[str | int] | None,
+                 active: Callable[[], bool] = lambda: True) -> tuple[list[str], np.ndarray]:
+        """``(unit names, float32 [len(texts), len(units)])`` validated for shape and finiteness.
+
+        The request's cost is checked from its shape before any work; the texts then run in
+        growing chunks, and the call stops (CancelledError) within about a chunk's time (~1 s)
+        once ``active()`` turns false (the client cancelled or its deadline passed).
+        """
         if len(texts) > self.config.max_texts_per_call:
-            raise QuotaExceededError(f"{len(texts):,} texts in one call; at most {self.config.max_texts_per_call:,}")
+            raise QuotaExceededError(f"{len(texts):,} texts in one call; at most {self.config.max_texts_per_call:,} "
+                                     "(--max-texts-per-call)")
+        rec = self.record(owner, module_id)
+        cols = select_units(rec.units, units)
+        self._check_eval_budget(len(texts), len(rec.units), len(cols))
         bank = self.bank(owner, module_id)
         names = list(bank.units)
-        cols = select_units(names, units)
         name = module_name(bank)
         if not texts:
             values = np.empty((0, len(names)), np.float32)
         elif isinstance(bank, HostedBank):  # batches and pipelines on its own
-            values = to_response_array(bank.responses(texts), len(texts), name, len(names))
+            values = _chunked(texts, lambda t: to_response_array(bank.responses(t), len(t), name, len(names)), active)
         else:
             with self._lock:
                 batcher = self._batchers.setdefault(module_id, SharedPasses(bank))
-            values = batcher.responses(texts)
+            values = _chunked(texts, batcher.responses, active)
         check_finite(values, texts, name)
         return [names[c] for c in cols], values[:, cols]
 
+    def _check_eval_budget(self, n_texts: int, n_units: int, n_selected: int) -> None:
+        """Refuse an Evaluate whose responses would not fit the memory or message budget."""
+        need = n_texts * n_units * 4
+        if need > self.config.max_eval_mb * 2**20:
+            raise QuotaExceededError(f"{n_texts:,} texts x {n_units:,} module units need {need / 2**20:,.0f} MiB of "
+                                     f"responses; at most {self.config.max_eval_mb} MiB per call (--max-eval-mb): "
+                                     "send fewer texts per call")
+        reply = n_texts * n_selected * 4 + 64 * n_selected + 1024
+        if reply > self.config.max_message_bytes:
+            raise QuotaExceededError(f"the reply ({n_texts:,} texts x {n_selected:,} units) would be about "
+                                     f"{reply / 2**20:,.0f} MiB; at most {self.config.max_message_mb} MiB "
+                                     "(--max-message-mb): send fewer texts or select fewer units")
 
-def _reject_paths(value: Any, key: str = "") -> None:
-    """Module parameters from the network may not point into the server's file system."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _reject_paths(v, k)
-    elif isinstance(value, list):
-        for v in value:
-            _reject_paths(v, key)
-    elif isinstance(value, str) and (value.startswith(("/", "~", "\\", "file:")) or "../" in value or "..\\" in value):
-        raise ConfigError(f"parameter {key!r} looks like a server path; module parameters over RPC may name "
-                          "built-in models and kinds only")
+
+def _chunked(texts: list[str], run: Callable[[list[str]], np.ndarray], active: Callable[[], bool],
+             first: int = 64, largest: int = 4096, target_s: float = 0.25) -> np.ndarray:
+    """``run`` over growing chunks of ``texts`` (doubling while a chunk takes under ``target_s``),
+    checking ``active()`` before each; CancelledError once it is false."""
+    parts, start, size = [], 0, first
+    while start < len(texts):
+        if not active():
+            raise CancelledError("the call was cancelled or its deadline passed")
+        t0 = time.monotonic()
+        parts.append(run(texts[start:start + size]))
+        start += size
+        if time.monotonic() - t0 < target_s:
+            size = min(largest, size * 2)
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _cuda_count() -> int:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 class SharedPasses:

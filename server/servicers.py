@@ -13,11 +13,12 @@ from .auth import Authenticator
 from .jobs import JobQueue
 from .registry import ModuleRegistry
 from .status import rpc
+from .streams import StreamSlots
 
 
 class ModuleServicer(modules_pb2_grpc.ModuleServiceServicer):
-    def __init__(self, auth: Authenticator, registry: ModuleRegistry):
-        self.auth, self.registry = auth, registry
+    def __init__(self, auth: Authenticator, registry: ModuleRegistry, streams: StreamSlots):
+        self.auth, self.registry, self.streams = auth, registry, streams
 
     @rpc
     def RegisterModule(self, request_iterator, context):
@@ -28,18 +29,19 @@ class ModuleServicer(modules_pb2_grpc.ModuleServiceServicer):
     @rpc
     def HostModule(self, request_iterator, context):
         owner = self.auth.client(context, write=True).name
-        hello = cv.host_hello(next(request_iterator, None))
-        rec, bank = self.registry.host(owner, hello.display_name, list(hello.units), hello.max_batch_size,
-                                       hello.fingerprint)
-        context.add_callback(lambda: self.registry.unhost(rec.id, "the client disconnected"))
-        try:
-            bank.serve(request_iterator, cv.host_values)
-            yield mpb.HostRequest(ready=mpb.HostReady(module=cv.module_to_proto(rec), batch_size=bank.batch_size,
-                                                      batch_deadline_s=bank.deadline_s))
-            for batch_id, texts in bank.outgoing():
-                yield mpb.HostRequest(batch=mpb.HostBatch(batch_id=batch_id, texts=texts))
-        finally:
-            self.registry.unhost(rec.id, bank.closed or "the stream ended")
+        with self.streams.hold(owner):
+            hello = cv.host_hello(next(request_iterator, None))
+            rec, bank = self.registry.host(owner, hello.display_name, list(hello.units), hello.max_batch_size,
+                                           hello.fingerprint)
+            context.add_callback(lambda: self.registry.unhost(rec.id, "the client disconnected"))
+            try:
+                bank.serve(request_iterator, cv.host_values)
+                yield mpb.HostRequest(ready=mpb.HostReady(module=cv.module_to_proto(rec), batch_size=bank.batch_size,
+                                                          batch_deadline_s=bank.deadline_s))
+                for batch_id, texts in bank.outgoing():
+                    yield mpb.HostRequest(batch=mpb.HostBatch(batch_id=batch_id, texts=texts))
+            finally:
+                self.registry.unhost(rec.id, bank.closed or "the stream ended")
 
     @rpc
     def ListModules(self, request, context):
@@ -61,7 +63,8 @@ class ModuleServicer(modules_pb2_grpc.ModuleServiceServicer):
     def Evaluate(self, request, context):
         owner = self.auth.client(context).name
         units, values = self.registry.evaluate(owner, request.module_id, list(request.texts),
-                                               cv.unit_selection(request.unit_names, request.unit_indices))
+                                               cv.unit_selection(request.unit_names, request.unit_indices),
+                                               active=context.is_active)
         return cv.values_to_proto(units, values)
 
     @rpc
@@ -71,20 +74,21 @@ class ModuleServicer(modules_pb2_grpc.ModuleServiceServicer):
 
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
-    def __init__(self, auth: Authenticator, jobs: JobQueue):
-        self.auth, self.jobs = auth, jobs
+    def __init__(self, auth: Authenticator, jobs: JobQueue, streams: StreamSlots):
+        self.auth, self.jobs, self.streams = auth, jobs, streams
 
     @rpc
     def SubmitJob(self, request, context):
         owner = self.auth.client(context, write=True).name
-        spec = cv.job_spec(request, self.jobs.config.max_texts_per_call)
+        spec = cv.job_spec(request, self.jobs.config.max_texts_per_call, self.jobs.helpers)
         return cv.job_to_proto(self.jobs.submit(owner, spec, request.idempotency_key))
 
     @rpc
     def WatchJob(self, request, context):
         owner = self.auth.client(context).name
-        for rec in self.jobs.watch(owner, request.job_id, context.is_active):
-            yield jpb.JobEvent(job=cv.job_to_proto(rec))
+        with self.streams.hold(owner):
+            for rec in self.jobs.watch(owner, request.job_id, context.is_active):
+                yield jpb.JobEvent(job=cv.job_to_proto(rec))
 
     @rpc
     def GetJob(self, request, context):
@@ -100,3 +104,9 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def CancelJob(self, request, context):
         owner = self.auth.client(context, write=True).name
         return cv.job_to_proto(self.jobs.cancel(owner, request.job_id))
+
+    @rpc
+    def DeleteJob(self, request, context):
+        owner = self.auth.client(context, write=True).name
+        self.jobs.delete(owner, request.job_id)
+        return jpb.DeleteJobResponse()

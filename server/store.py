@@ -6,7 +6,9 @@ most the unit in flight. One connection guarded by a lock; WAL journal.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -103,20 +105,35 @@ class JobRecord:
 
 
 class Store:
-    """SQLite persistence; thread-safe."""
+    """SQLite persistence; thread-safe. One server per database: the constructor takes an
+    exclusive lock on ``<db>.lock`` (ConfigError naming the holder when another server has it).
+    The database, its WAL files and the lock are created owner-only (0600)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lockfile = _take_lock(self.path.with_name(self.path.name + ".lock"))
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        old_umask = os.umask(0o077)  # server.db, -wal, -shm: every tenant's arrays and results, owner-only
+        try:
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except BaseException:
+            self._lockfile.close()
+            raise
+        finally:
+            os.umask(old_umask)
+        for suffix in ("", "-wal", "-shm"):  # databases created before this rule
+            p = Path(str(self.path) + suffix)
+            if p.exists() and p.stat().st_mode & 0o077:
+                p.chmod(0o600)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._lockfile.close()  # releases the lock
 
     def _rows(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -207,19 +224,64 @@ class Store:
         return [_job(r) for r in rows]
 
     def update_job(self, job_id: str, **fields: Any) -> None:
-        """Set columns of a job (``progress`` is JSON-encoded); bumps ``updated_at``."""
+        """Set columns of a job (``progress`` is JSON-encoded); bumps ``updated_at``.
+
+        A finished job (succeeded, failed, cancelled) keeps its state: a state change is
+        written only while the job is still queued or running, so nothing (a stopping server
+        above all) can put a finished job back in the queue or overwrite how it ended.
+        """
         if "progress" in fields:
             fields["progress"] = json.dumps(fields["progress"])
         fields["updated_at"] = time.time()
         cols = ", ".join(f"{k}=?" for k in fields)
-        self._write([(f"UPDATE jobs SET {cols} WHERE id=?", (*fields.values(), job_id))])
+        guard = " AND state IN ('queued','running')" if "state" in fields else ""
+        self._write([(f"UPDATE jobs SET {cols} WHERE id=?{guard}", (*fields.values(), job_id))])
+
+    def delete_job(self, owner: str, job_id: str) -> None:
+        """Delete a job of ``owner`` with its spec (inline corpora), saved units and result."""
+        self.job(owner, job_id)
+        self._write([("DELETE FROM job_units WHERE job_id=?", (job_id,)),
+                     ("DELETE FROM jobs WHERE id=? AND owner=?", (job_id, owner))])
+
+    def expired_jobs(self, before: float) -> list[tuple[str, str]]:
+        """``(owner, id)`` of finished jobs last updated before ``before`` (seconds since the epoch)."""
+        return [(o, i) for o, i in self._rows("SELECT owner, id FROM jobs WHERE state IN ('succeeded','failed',"
+                                              "'cancelled') AND updated_at < ?", (before,))]
+
+    def job_bytes(self, owner: str) -> int:
+        """Bytes ``owner``'s jobs take: specs (inline corpora included), saved units and results."""
+        (n,), = self._rows("SELECT COALESCE(SUM(LENGTH(spec) + COALESCE(LENGTH(result), 0)), 0) FROM jobs "
+                           "WHERE owner=?", (owner,))
+        (u,), = self._rows("SELECT COALESCE(SUM(LENGTH(unit)), 0) FROM job_units WHERE job_id IN "
+                           "(SELECT id FROM jobs WHERE owner=?)", (owner,))
+        return int(n) + int(u)
 
     def save_unit(self, job_id: str, col: int, unit_json: str) -> None:
-        self._write([("INSERT OR REPLACE INTO job_units VALUES (?,?,?)", (job_id, int(col), unit_json))])
+        """Save a finished unit (nothing when the job was deleted meanwhile)."""
+        self._write([("INSERT OR REPLACE INTO job_units SELECT ?,?,? WHERE EXISTS (SELECT 1 FROM jobs WHERE id=?)",
+                      (job_id, int(col), unit_json, job_id))])
 
     def units(self, job_id: str) -> dict[int, str]:
         """Finished units of a job: column -> UnitExplanation JSON."""
         return {int(c): u for c, u in self._rows("SELECT col, unit FROM job_units WHERE job_id=?", (job_id,))}
+
+
+def _take_lock(path: Path) -> Any:
+    """An open, exclusively locked (flock) file; ConfigError when another process holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    f = os.fdopen(fd, "r+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = f.read().strip()[:20] or "unknown"
+        f.close()
+        raise ConfigError(f"the database {str(path)[:-5]!r} is in use by another sasc server (pid {holder}); "
+                          "stop it first or give this server its own --db") from None
+    f.seek(0)
+    f.truncate()
+    f.write(str(os.getpid()))
+    f.flush()
+    return f
 
 
 def _module(r: tuple) -> ModuleRecord:

@@ -20,3 +20,11 @@ def test_parse_ranges_expands_inclusive_ranges_in_order():
 def test_parse_ranges_names_the_bad_part(text, part):
     with pytest.raises(ValueError, match=f"bad layer {part}: expected an index"):
         parse_ranges(text, "layer")
+
+
+def test_parse_ranges_with_a_limit_checks_bounds_before_expanding():
+    with pytest.raises(ValueError, match="unit 30000000 out of range: valid units are 0..9"):
+        parse_ranges("0-30000000", "unit", limit=10)  # refused without building 30M integers
+    with pytest.raises(ValueError, match="unit 10 out of range"):
+        parse_ranges("3,10", "unit", limit=10)
+    assert parse_ranges("0-3,2-5,1", "unit", limit=10) == [0, 1, 2, 3, 4, 5]

@@ -102,7 +102,7 @@ def test_kinds_lists_the_builtins(client):
     (lambda c: c.register_module("", {}), ConfigError, "name a kind"),
     (lambda c: c.register_module("linear_readout", {"feature_model": "word_hash"}), ConfigError, "weights"),
     (lambda c: c.register_module("embedding_distance", {"keyphrases": ["x"], "model": "/etc/passwd"}),
-     ConfigError, "server path"),
+     ConfigError, "not allowed or not there"),
     (lambda c: c.register_module("client_hosted", {}), ConfigError, "HostModule"),
     (lambda c: c.register_linear_readout(np.ones((2, 7)), feature_model="word_hash"), ConfigError, "7 columns"),
     (lambda c: c.register_linear_readout(np.full((1, 256), np.inf), feature_model="word_hash"), ConfigError, "NaN or inf"),

@@ -92,7 +92,9 @@ def test_cancel_a_running_job(client):
 
 
 @pytest.mark.parametrize("kw, error, message", [
-    ({"helper": "gpt5-please"}, ConfigError, "unknown helper spec"),
+    ({"helper": "gpt5-please"}, ConfigError, "not allowed on this server"),
+    ({"helper": "local:no-such-model"}, ConfigError, "not allowed on this server"),
+    ({"generic": ["only one text"]}, ConfigError, "at least 2"),
     ({"corpus": "/etc/passwd"}, ConfigError, "server paths are not accepted"),
     ({"corpus": ["  "]}, ConfigError, "empty"),
     ({"settings": {"n_candidates": 0}}, ConfigError, "n_candidates must be in 1..50"),
@@ -151,15 +153,18 @@ def test_per_client_job_limit(client):
     assert {client.get_job(j.id).state for j in jobs} == {"cancelled"}
 
 
-def test_a_job_that_fails_while_running_reports_its_status(client, module):
-    job = client.submit_job(module.id, corpus=FOOD_CORPUS, generic=GENERIC, helper="local:no-such-model",
-                            settings=SETTINGS)  # accepted: the spec is only resolved when the job runs
-    with pytest.raises(ConfigError, match="no-such-model") as info:
-        client.watch_job(job.id, progress=False)
-    assert info.value.code == "INVALID_ARGUMENT" and "Traceback" not in str(info.value)
+def test_a_job_that_fails_while_running_reports_its_status(client):
+    def broken(texts):
+        raise RuntimeError("the client's model broke")
+
+    with client.host_module(broken, units=["x"], batch_size=4) as hosted:
+        job = client.submit_job(hosted.id, corpus=FOOD_CORPUS, generic=GENERIC, helper="fake", settings=SETTINGS)
+        with pytest.raises(sasc.errors.ModuleError, match="broke") as info:
+            client.watch_job(job.id, progress=False)
+    assert info.value.code == "FAILED_PRECONDITION" and "Traceback" not in str(info.value)
     failed = client.get_job(job.id)
-    assert (failed.state, failed.error_code) == ("failed", "INVALID_ARGUMENT")
-    with pytest.raises(ConfigError):
+    assert (failed.state, failed.error_code) == ("failed", "FAILED_PRECONDITION")
+    with pytest.raises(sasc.errors.ModuleError):
         client.result(job.id)
 
 

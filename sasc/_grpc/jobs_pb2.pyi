@@ -184,6 +184,16 @@ class CancelJobRequest(_message.Message):
     job_id: str
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
+class DeleteJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class DeleteJobResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class SigmaScore(_message.Message):
     __slots__ = ("sigma", "ci_low", "ci_high", "sigma_paper", "raw_diff", "n_related", "n_unrelated", "n_generic")
     SIGMA_FIELD_NUMBER: _ClassVar[int]

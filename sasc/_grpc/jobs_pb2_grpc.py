@@ -59,6 +59,11 @@ class JobServiceStub:
                 request_serializer=sasc_dot_v1_dot_jobs__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=sasc_dot_v1_dot_jobs__pb2.Job.FromString,
                 _registered_method=True)
+        self.DeleteJob = channel.unary_unary(
+                '/sasc.v1.JobService/DeleteJob',
+                request_serializer=sasc_dot_v1_dot_jobs__pb2.DeleteJobRequest.SerializeToString,
+                response_deserializer=sasc_dot_v1_dot_jobs__pb2.DeleteJobResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -96,6 +101,14 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteJob(self, request, context):
+        """Delete a job with its inline corpora, finished units and result (an active job is
+        cancelled first). Only the client that submitted it may; afterwards it is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -123,6 +136,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=sasc_dot_v1_dot_jobs__pb2.CancelJobRequest.FromString,
                     response_serializer=sasc_dot_v1_dot_jobs__pb2.Job.SerializeToString,
+            ),
+            'DeleteJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteJob,
+                    request_deserializer=sasc_dot_v1_dot_jobs__pb2.DeleteJobRequest.FromString,
+                    response_serializer=sasc_dot_v1_dot_jobs__pb2.DeleteJobResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -260,6 +278,33 @@ class JobService:
             '/sasc.v1.JobService/CancelJob',
             sasc_dot_v1_dot_jobs__pb2.CancelJobRequest.SerializeToString,
             sasc_dot_v1_dot_jobs__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sasc.v1.JobService/DeleteJob',
+            sasc_dot_v1_dot_jobs__pb2.DeleteJobRequest.SerializeToString,
+            sasc_dot_v1_dot_jobs__pb2.DeleteJobResponse.FromString,
             options,
             channel_credentials,
             insecure,

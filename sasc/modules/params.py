@@ -27,7 +27,7 @@ def parse_indices(spec: Any, limit: int, what: str) -> list[int]:
             out.append(int(item))
             continue
         try:
-            out.extend(parse_ranges(str(item), what))
+            out.extend(parse_ranges(str(item), what, limit))  # bounds checked before a range is expanded
         except ValueError as e:
             raise ConfigError(str(e)) from None
     bad = [i for i in out if not 0 <= i < limit]
