@@ -41,8 +41,9 @@ FILE_PARAMS = {
 ``model`` (a packaged alias or a path)."""
 WRITE_PARAMS = ("cache_dir",)
 """Parameters that choose where the server writes: never accepted from a request."""
-TEXT_PARAMS = ("keyphrase", "keyphrases", "units", "name", "feature_model", "key", "site", "aggregation", "dtype")
-"""Parameters holding words, never paths (a keyphrase may contain '/')."""
+TEXT_PARAMS = ("keyphrase", "keyphrases", "units", "name", "feature_model", "key", "site", "aggregation", "dtype",
+               "device")
+"""Parameters holding words, never paths (a keyphrase may contain "/"; ``device`` is checked on its own)."""
 MAX_PARAM_STRING = 4096
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,127}$")
 

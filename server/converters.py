@@ -52,7 +52,10 @@ def _ints(value: Any) -> Any:
 
 
 def params_from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return _ints(json_format.MessageToDict(struct))
+    try:
+        return _ints(json_format.MessageToDict(struct))
+    except ValueError as e:  # json_format refuses NaN and inf numbers
+        raise ConfigError(f"module parameters hold NaN or inf; numbers must be finite ({str(e)[:80]})") from None
 
 
 def params_to_struct(params: dict[str, Any]) -> struct_pb2.Struct:
