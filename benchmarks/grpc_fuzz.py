@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/grpc_fuzz.py               # 1,200 generated requests
+    python benchmarks/grpc_fuzz.py               # 1,200 generated requests, then the phases below
     python benchmarks/grpc_fuzz.py --examples 300
 
 Hypothesis generates requests over the raw stubs (unknown kinds, random params, wrong matrix
@@ -10,14 +10,27 @@ shapes, NaN weights, bad chunks, out-of-range units, empty and huge strings, unk
 other clients' ids, bad tokens, bad job settings, malformed HostModule streams). Each case
 knows which statuses are right for it; any other status (INTERNAL above all) is a failure.
 At the end the server must still be healthy and serving.
+
+Generated cases also cover paths (every module parameter that names a file, in generated
+forms: relative, absolute, ``..`` anywhere, symlinks out of the root, URL schemes in any case,
+``~``, NUL): each must be refused with the one "not allowed or not there" message. Then three
+measured phases (issue 33): deadlines (Evaluate on a slow client-hosted module with a random
+client deadline; how long work went on after it), streams (one client opens more streams than
+allowed while another tenant keeps calling: refusals, the other tenant's latencies and errors),
+and memory (the server's peak RSS under the largest Evaluate the budgets allow and under the
+issue's 15,000 texts x 10,000 units request, which must be refused before it allocates).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
+import statistics
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -35,6 +48,13 @@ from sasc._grpc import jobs_pb2_grpc, modules_pb2_grpc  # noqa: E402
 from sasc._grpc import modules_pb2 as mpb  # noqa: E402
 
 OK, BAD, NF, AUTH, QUOTA = "OK", "INVALID_ARGUMENT", "NOT_FOUND", "UNAUTHENTICATED", "RESOURCE_EXHAUSTED"
+NOT_ALLOWED = "not allowed or not there"
+SECRET = "SECRET-CONTENT-fuzz"
+PATH_PARAMS = [("dictionary_factor", "dictionary"), ("dictionary_factor", "encoder"), ("llm_direction", "directions"),
+               ("llm_direction", "model"), ("llm_neuron", "model"), ("embedding_distance", "model"),
+               ("fmri_voxels", "model")]
+PATHS: dict[str, str] = {}
+"""Filled in main(): 'root' (the --data-root) and 'outside' (a folder beside it holding SECRET)."""
 KNOWN = {"embedding_distance", "linear_readout", "llm_neuron", "llm_direction", "dictionary_factor", "fmri_voxels"}
 text = st.text(max_size=40)
 ident = st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True)
@@ -194,6 +214,38 @@ def bad_jobs(draw, ids):
 
 
 @st.composite
+def hostile_path(draw):
+    kind, key = draw(st.sampled_from(PATH_PARAMS))
+    prefix = draw(st.sampled_from(["", "/", "./", "../", "~/", "~root/", "file:", "FILE://", "File:/", "Hf://",
+                                   "s3://", "C:\\", "\\\\server\\", PATHS["root"] + "/", PATHS["outside"] + "/",
+                                   PATHS["root"] + "/../outside/", "escape/", "outdir/"]))
+    parts = draw(st.lists(st.sampled_from(["..", ".", "etc", "passwd", "secret.npy", "real.npy", "outside",
+                                           "proc", "self", "environ", "escape.npy", "outdir", "x.gguf", "model",
+                                           "gpt2", "bert-base-uncased", "\x00", "%2e%2e", "..\\.."]),
+                          min_size=0, max_size=5))
+    value = prefix + "/".join(parts)
+    params = {key: value}
+    if _lands_inside(value):  # the root itself or a file in it: reachable, so its own error is fine
+        return "path inside the root", "RegisterModule", [mpb.RegisterModuleRequest(
+            kind=kind, params=struct({**params, "keyphrases": ["x"]} if kind == "embedding_distance" else params))], \
+            "ta", {BAD, "FAILED_PRECONDITION"}
+    if kind == "embedding_distance":
+        params["keyphrases"] = ["x"]
+    return "path outside the roots", "RegisterModule", [mpb.RegisterModuleRequest(kind=kind, params=struct(params))], \
+        "ta", {BAD}
+
+
+def _lands_inside(value: str) -> bool:
+    import os
+
+    if "\x00" in value or not value or value.startswith("~") or ":" in value.split("/")[0]:
+        return False
+    p = value if os.path.isabs(value) else os.path.join(PATHS["root"], value)
+    real = os.path.realpath(p)
+    return os.path.exists(real) and (real + "/").startswith(PATHS["root"] + "/")
+
+
+@st.composite
 def bad_host(draw):
     first = draw(st.sampled_from(["values", "error", "empty", "no units", "duplicate units", "empty unit"]))
     msg = {"values": mpb.HostMessage(values=mpb.HostValues(batch_id=1, values=[1.0])),
@@ -206,6 +258,10 @@ def bad_host(draw):
 
 
 def call(stubs, rpc: str, req, token) -> str:
+    return call_details(stubs, rpc, req, token)[0]
+
+
+def call_details(stubs, rpc: str, req, token) -> tuple[str, str]:
     md = [("authorization", f"Bearer {token}")] if token else []
     ms, js = stubs
     try:
@@ -220,50 +276,192 @@ def call(stubs, rpc: str, req, token) -> str:
         else:
             stub = js if hasattr(js, rpc) else ms
             getattr(stub, rpc)(req, metadata=md, timeout=60)
-        return OK
+        return OK, ""
     except grpc.RpcError as e:
-        return e.code().name
+        return e.code().name, e.details() or ""
+
+
+def make_roots(tmp: Path) -> None:
+    """A data root and, beside it, a folder the server must never reveal (symlinks lead there)."""
+    root, outside = tmp / "root", tmp / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret.npy").write_text(SECRET)
+    np.save(outside / "real.npy", np.ones((384, 4), np.float32))
+    (root / "escape.npy").symlink_to(outside / "real.npy")
+    (root / "outdir").symlink_to(outside, target_is_directory=True)
+    (root / "escape").symlink_to(outside, target_is_directory=True)
+    PATHS.update(root=str(root.resolve()), outside=str(outside.resolve()))
+
+
+def fuzz(stubs, ids, examples: int, tally: collections.Counter, wrong: list[str]) -> None:
+    cases = st.one_of(unknown_kind(), bad_readout(), nan_weights(), bad_chunks(), too_many_bytes(),
+                      random_params(), evaluate_bad_units(ids), evaluate_texts(ids), evaluate_huge(ids),
+                      other_clients_ids(ids), unknown_ids(), bad_tokens(ids), bad_jobs(ids), bad_host(),
+                      hostile_path(), hostile_path())
+
+    @settings(max_examples=examples, database=None, deadline=None, phases=(Phase.generate,),
+              suppress_health_check=list(HealthCheck))
+    @given(cases)
+    def run(case):
+        category, rpc, req, token, allowed = case
+        got, details = call_details(stubs, rpc, req, token)
+        tally[(category, got)] += 1
+        if got not in allowed:
+            wrong.append(f"{category} via {rpc}: got {got}, expected {sorted(allowed)}: {details[:120]}")
+        if SECRET in details or PATHS["outside"] in details:
+            wrong.append(f"{category}: the reply revealed an outside file: {details[:120]}")
+        if category == "path outside the roots" and NOT_ALLOWED not in details and "without NUL" not in details:
+            wrong.append(f"{category}: not the one message: {details[:160]}")
+
+    run()
+
+
+def deadline_phase(target: str, rounds: int) -> dict:
+    """Evaluate on a slow client-hosted module with short client deadlines: work after the deadline."""
+    from sasc.client import Client
+
+    calls: list[float] = []
+
+    def slow(texts):
+        calls.append(time.monotonic())
+        time.sleep(0.01 * len(texts))
+        return [1.0] * len(texts)
+
+    overruns, codes = [], collections.Counter()
+    with Client(target, token="ta") as c, c.host_module(slow, units=["x"], batch_size=16) as hosted:
+        for i in range(rounds):
+            timeout = 0.2 + 0.4 * (i % 5)
+            calls.clear()
+            t0 = time.monotonic()
+            try:
+                c.modules.Evaluate(mpb.EvaluateRequest(module_id=hosted.id, texts=["t"] * 3000),
+                                   metadata=c.metadata, timeout=timeout)
+                codes[OK] += 1
+            except grpc.RpcError as e:
+                codes[e.code().name] += 1
+            gave_up = t0 + timeout
+            time.sleep(1.5)
+            overruns.append(max(0.0, (calls[-1] if calls else gave_up) - gave_up))
+    return {"rounds": rounds, "codes": dict(codes), "max_overrun_s": max(overruns),
+            "median_overrun_s": statistics.median(overruns)}
+
+
+def stream_phase(target: str, per_client: int, tries: int) -> dict:
+    """alice opens ``tries`` HostModule streams and WatchJobs; bob keeps calling Evaluate meanwhile."""
+    from sasc.client import Client
+
+    codes, lat, errors = collections.Counter(), [], []
+    stop = threading.Event()
+    with Client(target, token="tb") as bob:
+        m = bob.register_linear_readout(np.ones((2, 256), np.float32), feature_model="word_hash")
+
+        def other_tenant():
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                try:
+                    bob.evaluate(m.id, ["pizza", "pasta"])
+                    lat.append(time.perf_counter() - t0)
+                except Exception as e:  # noqa: BLE001 - counted
+                    errors.append(type(e).__name__)
+
+        t = threading.Thread(target=other_tenant)
+        t.start()
+        with Client(target, token="ta") as alice, contextlib.ExitStack() as stack:
+            for _ in range(tries):
+                try:
+                    stack.enter_context(alice.host_module(lambda texts: [1.0] * len(texts), units=["x"]))
+                    codes[OK] += 1
+                except Exception as e:  # noqa: BLE001
+                    codes[getattr(e, "code", type(e).__name__)] += 1
+            for _ in range(tries):
+                try:
+                    next(iter(alice.jobs.WatchJob(jpb.WatchJobRequest(job_id="job_none"), metadata=alice.metadata,
+                                                  timeout=5)), None)
+                    codes["watch " + OK] += 1
+                except grpc.RpcError as e:
+                    codes["watch " + e.code().name] += 1
+            time.sleep(2.0)
+        stop.set()
+        t.join()
+    return {"streams_tried": tries, "per_client_limit": per_client, "codes": dict(codes),
+            "other_tenant_calls": len(lat), "other_tenant_errors": len(errors),
+            "other_tenant_p50_ms": 1000 * statistics.median(lat) if lat else None,
+            "other_tenant_max_ms": 1000 * max(lat) if lat else None}
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def memory_phase(tmp: Path) -> dict:
+    """Peak server RSS: the issue's 15,000 texts x 10,000 units (refused) and the largest allowed Evaluate."""
+    from sasc.client import Client
+
+    proc, target = start_server_process(tmp / "mem" / "s.db", "--log-level", "ERROR", log=tmp / "mem.log")
+    out = {}
+    try:
+        with Client(target, timeout_s=600) as c:
+            w = np.random.default_rng(0).normal(size=(10_000, 256)).astype(np.float32)
+            m = c.register_linear_readout(w, feature_model="word_hash")
+            texts = [f"short text {i}" for i in range(15_000)]
+            out["rss_after_register_mb"] = peak_rss_mb(proc.pid)
+            t0 = time.perf_counter()
+            try:
+                c.evaluate(m.id, texts)
+                out["issue_request"] = OK
+            except Exception as e:  # noqa: BLE001
+                out["issue_request"] = f"{getattr(e, 'code', '')}: {str(e)[:160]}"
+            out["issue_request_s"] = time.perf_counter() - t0
+            out["rss_after_issue_request_mb"] = peak_rss_mb(proc.pid)
+            n = 512 * 2**20 // (10_000 * 4)  # the most texts --max-eval-mb 512 allows on 10,000 units
+            t0 = time.perf_counter()
+            vals = c.evaluate(m.id, texts[:n], units=list(range(10)))
+            out["largest_allowed"] = f"{n} texts x 10,000 units computed, 10 units returned {vals.shape}"
+            out["largest_allowed_s"] = time.perf_counter() - t0
+            out["rss_after_largest_allowed_mb"] = peak_rss_mb(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+    return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--examples", type=int, default=1200)
+    ap.add_argument("--deadline-rounds", type=int, default=10)
+    ap.add_argument("--skip-memory", action="store_true", help="skip the peak-memory phase (~1 min)")
     args = ap.parse_args()
     tally: collections.Counter = collections.Counter()
     wrong: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
+        make_roots(Path(tmp))
         proc, target = start_server_process(
-            Path(tmp) / "s.db", "--tokens", "alice=ta,bob=tb", "--max-texts-per-call", "1000",
+            Path(tmp) / "s.db", "--tokens", "alice=ta,bob=tb", "--max-texts-per-call", "3000",
             "--max-array-mb-per-client", "4", "--max-message-mb", "4", "--max-jobs-per-client", "10000",
-            log=Path(tmp) / "server.log")
+            "--data-root", PATHS["root"], "--max-streams-per-client", "4", "--max-streams", "8",
+            "--rpc-threads", "12", log=Path(tmp) / "server.log")
         try:
             channel = grpc.insecure_channel(target, options=[("grpc.max_send_message_length", 64 << 20)])
             stubs = (modules_pb2_grpc.ModuleServiceStub(channel), jobs_pb2_grpc.JobServiceStub(channel))
             ids = setup(stubs)
-            cases = st.one_of(unknown_kind(), bad_readout(), nan_weights(), bad_chunks(), too_many_bytes(),
-                              random_params(), evaluate_bad_units(ids), evaluate_texts(ids), evaluate_huge(ids),
-                              other_clients_ids(ids), unknown_ids(), bad_tokens(ids), bad_jobs(ids), bad_host())
-
-            @settings(max_examples=args.examples, database=None, deadline=None, phases=(Phase.generate,),
-                      suppress_health_check=list(HealthCheck))
-            @given(cases)
-            def run(case):
-                category, rpc, req, token, allowed = case
-                got = call(stubs, rpc, req, token)
-                tally[(category, got)] += 1
-                if got not in allowed:
-                    wrong.append(f"{category} via {rpc}: got {got}, expected {sorted(allowed)}")
-
-            run()
+            fuzz(stubs, ids, args.examples, tally, wrong)
+            deadlines = deadline_phase(target, args.deadline_rounds)
+            streams = stream_phase(target, 4, 10)
             alive = proc.poll() is None and healthy(channel) and serving(stubs, ids)
             log_text = (Path(tmp) / "server.log").read_text()
+            fuzz_peak = peak_rss_mb(proc.pid)
         finally:
             proc.kill()
             proc.wait()
+        memory = {} if args.skip_memory else memory_phase(Path(tmp))
     print(f"{sum(tally.values())} generated requests:")
     for (category, code), n in sorted(tally.items()):
         print(f"  {category:34s} {code:20s} {n:5d}")
-    print(f"wrong statuses: {len(wrong)}")
+    print(f"wrong statuses or replies: {len(wrong)}")
     for w in wrong[:20]:
         print("  " + w)
     lines = log_text.splitlines()
@@ -271,8 +469,15 @@ def main() -> int:
     print(f"internal errors logged by the server: {len(internal)}")
     if internal:
         print("\n".join("  | " + ln for ln in lines[internal[0]:internal[0] + 25]))
+    print(f"deadlines: {deadlines}")
+    print(f"streams: {streams}")
+    print(f"fuzz server peak RSS: {fuzz_peak:.0f} MB")
+    print(f"memory: {memory}")
     print(f"server alive, healthy and serving after: {alive}")
-    return 0 if alive and not wrong and not internal and sum(tally.values()) >= 1000 else 1
+    ok_deadlines = deadlines["max_overrun_s"] < 1.0
+    ok_streams = streams["other_tenant_errors"] == 0 and streams["codes"].get(OK, 0) == 4
+    return 0 if alive and not wrong and not internal and ok_deadlines and ok_streams and \
+        sum(tally.values()) >= min(1000, args.examples) else 1
 
 
 def setup(stubs) -> dict[str, str]:

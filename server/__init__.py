@@ -3,5 +3,6 @@
 ``servicers`` (RPCs) -> ``converters`` (proto <-> library) -> ``registry`` (modules, incl.
 client-hosted ones in ``hosted``) and ``jobs`` (worker pool over ``store``, SQLite);
 ``status`` maps exceptions to status codes; ``auth`` maps bearer tokens to clients;
-``config`` holds every setting; ``app`` assembles the server; ``cli`` adds ``sasc serve``.
+``containment`` decides which paths and helpers a request may name; ``streams`` counts open
+streams per client; ``config`` holds every setting; ``app`` assembles the server; ``cli`` adds ``sasc serve``.
 """

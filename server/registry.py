@@ -184,18 +184,22 @@ class ModuleRegistry:
 
 def _chunked(texts: list[str], run: Callable[[list[str]], np.ndarray], active: Callable[[], bool],
              first: int = 64, largest: int = 4096, target_s: float = 0.25) -> np.ndarray:
-    """``run`` over growing chunks of ``texts`` (doubling while a chunk takes under ``target_s``),
-    checking ``active()`` before each; CancelledError once it is false."""
-    parts, start, size = [], 0, first
+    """``run`` over growing chunks of ``texts`` (doubling while a chunk takes under ``target_s``)
+    into one preallocated array, checking ``active()`` before each; CancelledError once it is false."""
+    out: np.ndarray | None = None
+    start, size = 0, first
     while start < len(texts):
         if not active():
             raise CancelledError("the call was cancelled or its deadline passed")
         t0 = time.monotonic()
-        parts.append(run(texts[start:start + size]))
+        part = run(texts[start:start + size])
+        if out is None:
+            out = np.empty((len(texts), *part.shape[1:]), np.float32)
+        out[start:start + len(part)] = part
         start += size
         if time.monotonic() - t0 < target_s:
             size = min(largest, size * 2)
-    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+    return out if out is not None else np.empty((0, 0), np.float32)
 
 
 def _cuda_count() -> int:
