@@ -23,7 +23,7 @@ from sasc.client import Client
 from sasc.errors import ConfigError, NotFoundError, PermissionDeniedError, QuotaExceededError
 from sasc.lists import parse_ranges
 from sasc.modules import register_kind
-from sasc.modules.neurons import parse_indices
+from sasc.modules.params import parse_indices
 from server.app import start_server
 from server.config import ServerConfig
 from server.containment import NOT_ALLOWED, HelperPolicy, PathPolicy, check_device
