@@ -160,11 +160,11 @@ class ModuleRegistry:
         if not texts:
             values = np.empty((0, len(names)), np.float32)
         elif isinstance(bank, HostedBank):  # batches and pipelines on its own
-            values = _chunked(texts, lambda t: to_response_array(bank.responses(t), len(t), name, len(names)), active)
+            values = run_chunked(texts, lambda t: to_response_array(bank.responses(t), len(t), name, len(names)), active)
         else:
             with self._lock:
                 batcher = self._batchers.setdefault(module_id, SharedPasses(bank))
-            values = _chunked(texts, batcher.responses, active)
+            values = run_chunked(texts, batcher.responses, active)
         check_finite(values, texts, name)
         return [names[c] for c in cols], values[:, cols]
 
@@ -182,8 +182,8 @@ class ModuleRegistry:
                                      "(--max-message-mb): send fewer texts or select fewer units")
 
 
-def _chunked(texts: list[str], run: Callable[[list[str]], np.ndarray], active: Callable[[], bool],
-             first: int = 64, largest: int = 4096, target_s: float = 0.25) -> np.ndarray:
+def run_chunked(texts: Sequence[Any], run: Callable[[list[Any]], np.ndarray], active: Callable[[], bool],
+                   first: int = 64, largest: int = 4096, target_s: float = 0.25) -> np.ndarray:
     """``run`` over growing chunks of ``texts`` (doubling while a chunk takes under ``target_s``)
     into one preallocated array, checking ``active()`` before each; CancelledError once it is false."""
     out: np.ndarray | None = None
@@ -192,7 +192,7 @@ def _chunked(texts: list[str], run: Callable[[list[str]], np.ndarray], active: C
         if not active():
             raise CancelledError("the call was cancelled or its deadline passed")
         t0 = time.monotonic()
-        part = run(texts[start:start + size])
+        part = np.asarray(run(list(texts[start:start + size])), dtype=np.float32)
         if out is None:
             out = np.empty((len(texts), *part.shape[1:]), np.float32)
         out[start:start + len(part)] = part

@@ -510,3 +510,20 @@ def test_operator_roots_keep_legitimate_use_working_and_json_logs_stay_json(tmp_
     records = [json.loads(x) for x in lines]  # raises on any line that is not JSON
     messages = " ".join(r["message"] for r in records)
     assert "readable by other users" in messages and "clear text" in messages
+
+
+def test_a_cancelled_job_stops_calling_its_module_after_the_call_in_flight(alice):
+    m = alice.register_module("hostile_counting", {"n_units": 1, "delay_s": 0.002})
+    words = ["pizza", "river", "market", "crime", "train", "film", "paper", "stock", "garden", "storm"]
+    corpus = [" ".join(words[(i * 7 + j * 3) % 10] + str((i + j) % 97) for j in range(8)) for i in range(3000)]
+    CALLS.clear()
+    job = alice.submit_job(m.id, corpus=corpus, generic=GENERIC, helper="fake",
+                           settings={**SETTINGS, "shard_size": 200})  # one module call: 200 n-grams, 0.4 s
+    deadline = time.time() + 20
+    while sum(n for _, n in CALLS) < 200 and time.time() < deadline:  # the n-gram stage is under way
+        time.sleep(0.05)
+    alice.cancel_job(job.id)
+    cancelled_at = time.monotonic()
+    time.sleep(2.0)
+    assert CALLS[-1][0] < cancelled_at + 1.0, "the job kept its module busy after the cancel"
+    assert alice.get_job(job.id).state == "cancelled"
