@@ -13,6 +13,7 @@
     │   ├── HelperUnavailableError (HelperLLMError) outage / timeout after bounded retries
     │   └── HelperReplyError (HelperLLMError)       a reply that could not be parsed
     ├── ModelAssetError (SascError, OSError)        packaged weights missing or failing their hash
+    ├── DependencyError (SascError, ImportError)    an installed package is older than sasc needs
     ├── CancelledError (SascError)                  the caller cancelled a long job
     └── ServiceError (SascError)                    the sasc service refused a request
         ├── NotFoundError (ServiceError, LookupError)        no such module or job for this caller
@@ -85,6 +86,11 @@ class ModuleUnavailableError(ModuleError):
 
 class ModelAssetError(SascError, OSError):
     """Packaged model weights are missing or fail their checksum."""
+
+
+class DependencyError(SascError, ImportError):
+    """An installed package is older than sasc needs; the message names the package, the
+    installed version, the version needed and the pip command that fixes it."""
 
 
 class CancelledError(SascError):

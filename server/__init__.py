@@ -6,3 +6,8 @@ client-hosted ones in ``hosted``) and ``jobs`` (worker pool over ``store``, SQLi
 ``containment`` decides which paths and helpers a request may name; ``streams`` counts open
 streams per client; ``config`` holds every setting; ``app`` assembles the server; ``cli`` adds ``sasc serve``.
 """
+
+# Before anything imports the generated stubs or grpc_health: one clear error for a too-old grpcio/protobuf.
+from sasc.grpc_runtime import SERVER_NEEDS, require_grpc_runtime
+
+require_grpc_runtime(SERVER_NEEDS)
