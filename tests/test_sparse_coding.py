@@ -21,6 +21,9 @@ def _problem(d=12, k=30, n=25, seed=0):
 @pytest.mark.parametrize("positive", [True, False])
 @pytest.mark.parametrize("lam", [0.3, 1.0])
 def test_fista_matches_sklearn_sparse_encode(positive, lam):
+    # scikit-learn is the oracle here; its lasso_cd stops at a looser duality gap before 1.8
+    # (codes up to 0.02 away on this problem with 1.3-1.7, measured), too loose to judge FISTA by.
+    pytest.importorskip("sklearn", minversion="1.8")
     from sklearn.decomposition import sparse_encode
 
     x, phi = _problem()

