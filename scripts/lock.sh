@@ -20,7 +20,7 @@ vpy="$tmp/venv/bin/python"
   echo "# Made by scripts/lock.sh on $("$vpy" -c 'import platform; print("CPython", platform.python_version(), platform.machine())'); refresh with: bash scripts/lock.sh"
   echo "# pyproject.toml keeps ranges for everyone else. torch is installed by install.sh, not pinned here."
   "$vpy" -m pip freeze --all --disable-pip-version-check \
-    | grep -viE '^(sasc|pip|torch|nvidia-[a-z0-9-]+|triton)==' | LC_ALL=C sort -f
+    | grep -viE '^(sasc|pip|torch|nvidia-[a-z0-9-]+|triton)( @|==)' | LC_ALL=C sort -f
 } > constraints.txt.new
 mv constraints.txt.new constraints.txt
 echo "wrote constraints.txt ($(grep -vc '^#' constraints.txt) pins); review with: git diff constraints.txt"
