@@ -152,7 +152,7 @@ def evaluate_texts(draw, ids):
 @st.composite
 def evaluate_huge(draw, ids):
     if draw(st.booleans()):
-        req = mpb.EvaluateRequest(module_id=ids["module"], texts=["x"] * draw(st.integers(1001, 3000)))
+        req = mpb.EvaluateRequest(module_id=ids["module"], texts=["x"] * draw(st.integers(3001, 6000)))
         return "too many texts", "Evaluate", req, "ta", {QUOTA}
     req = mpb.EvaluateRequest(module_id=ids["module"], texts=["y" * draw(st.integers(5 << 20, 6 << 20))])
     return "huge string", "Evaluate", req, "ta", {QUOTA}
