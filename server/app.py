@@ -15,7 +15,7 @@ from grpc_reflection.v1alpha import reflection
 from sasc._grpc import jobs_pb2, jobs_pb2_grpc, modules_pb2, modules_pb2_grpc
 from sasc.errors import ConfigError
 
-from .auth import Authenticator
+from .auth import AuthInterceptor, Authenticator
 from .config import ServerConfig
 from .jobs import JobQueue
 from .registry import ModuleRegistry
@@ -106,12 +106,12 @@ def _serve(config: ServerConfig, host: str, auth: Authenticator, store: Store) -
     jobs = JobQueue(store, registry, config)
     limit = config.max_message_bytes
     server = grpc.server(ThreadPoolExecutor(max_workers=config.rpc_threads, thread_name_prefix="sasc-rpc"),
-                         interceptors=[DecodeGuard()],
+                         interceptors=[AuthInterceptor(auth), DecodeGuard()],
                          options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit),
                                   ("grpc.so_reuseport", 0)])
     streams = StreamSlots(config.max_streams_per_client, config.max_streams)
-    modules_pb2_grpc.add_ModuleServiceServicer_to_server(ModuleServicer(auth, registry, streams), server)
-    jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(auth, jobs, streams), server)
+    modules_pb2_grpc.add_ModuleServiceServicer_to_server(ModuleServicer(registry, streams), server)
+    jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(jobs, streams), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

@@ -8,16 +8,25 @@ configured every caller is the client ``local`` and the server binds localhost o
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 
-from sasc.errors import AuthenticationError, ConfigError, PermissionDeniedError
+from sasc.errors import AuthenticationError, ConfigError, PermissionDeniedError, SascError
 from sasc.lists import split_list
+
+from .status import status_of
 
 ANONYMOUS = "local"
 """Client name of every caller when no token is configured."""
+SERVICE_PREFIX = "/sasc.v1."
+"""Methods under this prefix need a token; health checking and reflection stay open."""
+READ_METHODS = frozenset({"ListModules", "GetModule", "Evaluate", "ListKinds", "WatchJob", "GetJob", "ListJobs"})
+"""RPCs a read-only token may call. Every other sasc.v1 RPC changes state and needs a full token,
+so an RPC added to the proto is refused to read-only tokens until it is listed here."""
+_CALLER = "sasc_caller"
 
 
 @dataclass(frozen=True)
@@ -84,9 +93,13 @@ class Authenticator:
 
     def client(self, context: grpc.ServicerContext, *, write: bool = False) -> Client:
         """The calling client; ``write=True`` for calls that change state."""
+        return self.client_of(context.invocation_metadata(), write=write)
+
+    def client_of(self, metadata: Iterable[tuple[str, str]] | None, *, write: bool = False) -> Client:
+        """The client whose ``authorization`` metadata this is (see :meth:`client`)."""
         if not self._tokens:
             return Client(ANONYMOUS)
-        header = dict(context.invocation_metadata()).get("authorization", "")
+        header = dict(metadata or ()).get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("missing bearer token: send metadata 'authorization: Bearer <token>'")
@@ -96,3 +109,50 @@ class Authenticator:
         if write and client.read_only:
             raise PermissionDeniedError(f"client {client.name!r} has a read-only token")
         return client
+
+
+def caller(context: grpc.ServicerContext) -> Client:
+    """The client :class:`AuthInterceptor` authenticated for this call."""
+    client = getattr(context, _CALLER, None)
+    if client is None:  # a servicer reached without the interceptor: refuse rather than guess
+        raise AuthenticationError("the call was not authenticated")
+    return client
+
+
+class AuthInterceptor(grpc.ServerInterceptor):
+    """Authenticates every sasc.v1 call once, before its servicer runs.
+
+    A missing or unknown token is refused with UNAUTHENTICATED, a read-only token calling an RPC
+    outside :data:`READ_METHODS` with PERMISSION_DENIED; otherwise the servicer finds the client
+    with :func:`caller`. Health checking and reflection need no token.
+    """
+
+    def __init__(self, auth: Authenticator):
+        self.auth = auth
+
+    def intercept_service(self, continuation, handler_call_details):  # noqa: ANN001
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or not method.startswith(SERVICE_PREFIX):
+            return handler
+        kind = _behavior_kind(handler)
+        inner = getattr(handler, kind)
+        try:
+            client = self.auth.client_of(handler_call_details.invocation_metadata,
+                                         write=method.rsplit("/", 1)[-1] not in READ_METHODS)
+        except SascError as e:
+            code, details = status_of(e)
+
+            def refuse(request, context):  # noqa: ANN001
+                context.abort(code, details)
+            return handler._replace(**{kind: refuse})
+
+        def bound(request, context):  # noqa: ANN001
+            setattr(context, _CALLER, client)
+            return inner(request, context)
+        return handler._replace(**{kind: bound})
+
+
+def _behavior_kind(handler: grpc.RpcMethodHandler) -> str:
+    return ("stream" if handler.request_streaming else "unary") + "_" + \
+        ("stream" if handler.response_streaming else "unary")

@@ -1,4 +1,5 @@
-"""The RPCs: each authenticates, converts, calls one library/registry function, converts."""
+"""The RPCs: each converts, calls one library/registry function, converts (the caller was
+authenticated by :class:`server.auth.AuthInterceptor` before the method runs)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sasc._grpc import modules_pb2_grpc
 from sasc.modules import known_kinds
 
 from . import converters as cv
-from .auth import Authenticator
+from .auth import caller
 from .jobs import JobQueue
 from .registry import ModuleRegistry
 from .status import rpc
@@ -17,18 +18,18 @@ from .streams import StreamSlots
 
 
 class ModuleServicer(modules_pb2_grpc.ModuleServiceServicer):
-    def __init__(self, auth: Authenticator, registry: ModuleRegistry, streams: StreamSlots):
-        self.auth, self.registry, self.streams = auth, registry, streams
+    def __init__(self, registry: ModuleRegistry, streams: StreamSlots):
+        self.registry, self.streams = registry, streams
 
     @rpc
     def RegisterModule(self, request_iterator, context):
-        owner = self.auth.client(context, write=True).name
+        owner = caller(context).name
         kind, params, name, arrays = cv.register_request(request_iterator, self.registry.array_budget(owner))
         return cv.module_to_proto(self.registry.register(owner, kind, params, name, arrays))
 
     @rpc
     def HostModule(self, request_iterator, context):
-        owner = self.auth.client(context, write=True).name
+        owner = caller(context).name
         with self.streams.hold(owner):
             hello = cv.host_hello(next(request_iterator, None))
             rec, bank = self.registry.host(owner, hello.display_name, list(hello.units), hello.max_batch_size,
@@ -45,23 +46,23 @@ class ModuleServicer(modules_pb2_grpc.ModuleServiceServicer):
 
     @rpc
     def ListModules(self, request, context):
-        owner = self.auth.client(context).name
+        owner = caller(context).name
         return mpb.ListModulesResponse(modules=[cv.module_to_proto(r) for r in self.registry.records(owner)])
 
     @rpc
     def GetModule(self, request, context):
-        owner = self.auth.client(context).name
+        owner = caller(context).name
         return cv.module_to_proto(self.registry.record(owner, request.module_id))
 
     @rpc
     def DeleteModule(self, request, context):
-        owner = self.auth.client(context, write=True).name
+        owner = caller(context).name
         self.registry.delete(owner, request.module_id)
         return mpb.DeleteModuleResponse()
 
     @rpc
     def Evaluate(self, request, context):
-        owner = self.auth.client(context).name
+        owner = caller(context).name
         units, values = self.registry.evaluate(owner, request.module_id, list(request.texts),
                                                cv.unit_selection(request.unit_names, request.unit_indices),
                                                active=context.is_active)
@@ -69,44 +70,43 @@ class ModuleServicer(modules_pb2_grpc.ModuleServiceServicer):
 
     @rpc
     def ListKinds(self, request, context):
-        self.auth.client(context)
         return mpb.ListKindsResponse(kinds=known_kinds())
 
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
-    def __init__(self, auth: Authenticator, jobs: JobQueue, streams: StreamSlots):
-        self.auth, self.jobs, self.streams = auth, jobs, streams
+    def __init__(self, jobs: JobQueue, streams: StreamSlots):
+        self.jobs, self.streams = jobs, streams
 
     @rpc
     def SubmitJob(self, request, context):
-        owner = self.auth.client(context, write=True).name
+        owner = caller(context).name
         spec = cv.job_spec(request, self.jobs.config.max_texts_per_call, self.jobs.helpers)
         return cv.job_to_proto(self.jobs.submit(owner, spec, request.idempotency_key))
 
     @rpc
     def WatchJob(self, request, context):
-        owner = self.auth.client(context).name
+        owner = caller(context).name
         with self.streams.hold(owner):
             for rec in self.jobs.watch(owner, request.job_id, context.is_active):
                 yield jpb.JobEvent(job=cv.job_to_proto(rec))
 
     @rpc
     def GetJob(self, request, context):
-        owner = self.auth.client(context).name
+        owner = caller(context).name
         return cv.job_to_proto(self.jobs.get(owner, request.job_id), with_result=not request.omit_result)
 
     @rpc
     def ListJobs(self, request, context):
-        owner = self.auth.client(context).name
+        owner = caller(context).name
         return jpb.ListJobsResponse(jobs=[cv.job_to_proto(r, with_result=False) for r in self.jobs.store.jobs(owner)])
 
     @rpc
     def CancelJob(self, request, context):
-        owner = self.auth.client(context, write=True).name
+        owner = caller(context).name
         return cv.job_to_proto(self.jobs.cancel(owner, request.job_id))
 
     @rpc
     def DeleteJob(self, request, context):
-        owner = self.auth.client(context, write=True).name
+        owner = caller(context).name
         self.jobs.delete(owner, request.job_id)
         return jpb.DeleteJobResponse()

@@ -105,3 +105,37 @@ def test_tls_round_trip(tmp_path, extra_server):
         with pytest.raises(Exception) as info:
             plain.list_modules()
         assert "UNAVAILABLE" in str(info.value)
+
+
+def test_every_rpc_needs_a_token_and_every_write_rpc_a_full_one(server):
+    """Walks the proto's services: no token -> UNAUTHENTICATED everywhere; a read-only token ->
+    PERMISSION_DENIED exactly for the RPCs outside server.auth.READ_METHODS."""
+    from sasc._grpc import jobs_pb2, modules_pb2
+    from server.auth import READ_METHODS
+
+    ident = dict(request_serializer=lambda x: x, response_deserializer=lambda x: x)
+    seen = set()
+    with grpc.insecure_channel(server.target) as ch:
+        for proto in (modules_pb2, jobs_pb2):
+            for service in proto.DESCRIPTOR.services_by_name.values():
+                for m in service.methods:
+                    make = {(False, False): ch.unary_unary, (False, True): ch.unary_stream,
+                            (True, False): ch.stream_unary, (True, True): ch.stream_stream}
+                    call = make[(m.client_streaming, m.server_streaming)](f"/{service.full_name}/{m.name}", **ident)
+                    for token in (None, "tok-audit"):
+                        md = [("authorization", f"Bearer {token}")] if token else []
+                        try:
+                            reply = call(iter([b""]) if m.client_streaming else b"", metadata=md, timeout=5)
+                            if m.server_streaming:
+                                next(iter(reply), None)
+                            code = grpc.StatusCode.OK
+                        except grpc.RpcError as e:
+                            code = e.code()
+                        if token is None:
+                            assert code == grpc.StatusCode.UNAUTHENTICATED, m.name
+                        elif m.name in READ_METHODS:
+                            assert code not in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED), m.name
+                        else:
+                            assert code == grpc.StatusCode.PERMISSION_DENIED, m.name
+                    seen.add(m.name)
+    assert {"DeleteJob", "HostModule", "SubmitJob", "Evaluate"} <= seen and READ_METHODS <= seen
