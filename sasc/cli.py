@@ -163,14 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Any]:
     """``add_commands(subparsers)`` of the other command providers: serve, benchmark, fmri, and the
-    many-unit commands (units-summary, neurons, dictionary)."""
+    many-unit commands (units-summary, neurons, dictionary), and topics."""
     from server.cli import add_commands as serve
 
+    from .analyses_cli import add_commands as topics
     from .bench.cli import add_commands as benchmark
     from .fmri.cli import add_commands as fmri
     from .modules.cli import add_commands as many_units
 
-    return [serve, benchmark, fmri, many_units]
+    return [serve, benchmark, fmri, many_units, topics]
 
 
 @contextlib.contextmanager

@@ -5,7 +5,9 @@
     SascError (Exception)
     ├── ConfigError (SascError, ValueError)        bad settings or specs from the caller
     │   ├── UnknownKindError (ConfigError, KeyError) a registry name nobody registered
-    │   └── CorpusError (ConfigError)               empty corpus, wrong column, undecodable file
+    │   ├── CorpusError (ConfigError)               empty corpus, wrong column, undecodable file
+    │   │   └── DatasetError (CorpusError)          a labelled set that cannot be classified
+    │   └── ResultFormatError (ConfigError)         a file that is not a result sasc reads
     ├── ModuleError (SascError, RuntimeError)       a text module misbehaved
     │   ├── NonFiniteResponseError (ModuleError)    NaN/inf from a module, names the texts
     │   └── ModuleUnavailableError (ModuleError)    a remote (client-hosted) module is gone or late
@@ -46,6 +48,15 @@ class UnknownKindError(ConfigError, KeyError):
 
 class CorpusError(ConfigError):
     """A corpus that cannot be used: empty, missing column, undecodable file."""
+
+
+class DatasetError(CorpusError):
+    """A labelled dataset that cannot be used: missing text/label column, one class only, fewer
+    texts per class than cross-validation folds."""
+
+
+class ResultFormatError(ConfigError):
+    """A file given as a result (of `sasc explain`, `units-summary`, `benchmark d3`) that is none of them."""
 
 
 class ModuleError(SascError, RuntimeError):

@@ -12,6 +12,8 @@ import math
 import os
 from pathlib import Path
 
+from ..analyses_cli import add_classify_command
+
 
 def _cache_dir(args: argparse.Namespace) -> Path | None:
     value = getattr(args, "cache_dir", None) or os.environ.get("SASC_CACHE")
@@ -93,6 +95,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     learn.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     learn.add_argument("--device", default=None, help="cuda/cpu (default: best available)")
     learn.set_defaults(func=cmd_dictionary_learn)
+    add_classify_command(dsub)
 
     n = subparsers.add_parser("neurons", help="causal-LM neuron modules")
     nsub = n.add_subparsers(dest="neurons_command", required=True)
