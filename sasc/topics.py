@@ -72,7 +72,8 @@ def parse_explanations(doc: Any, name: str) -> ExplanationSet:
                           str(r.get("best_explanation") or ""), _f(r.get("best_sigma"))) for r in doc["tasks"]])
     if isinstance(doc, dict) and {"task", "explanations", "sigmas"} <= set(doc):
         ex, sig = doc["explanations"], doc["sigmas"]
-        return ExplanationSet(name, "d3_record", [ExplainedUnit(str(doc["task"]), str(ex[0]), _f(sig[0]))] if ex else [])
+        items = [ExplainedUnit(str(doc["task"]), str(ex[0]), _f(sig[0]))] if ex else []
+        return ExplanationSet(name, "d3_record", items)
     raise ResultFormatError(f"{name}: not a result sasc reads; accepted: a `sasc explain` result (or an fMRI "
                             "report folder / its explanations.json), a `units-summary` JSON, a `benchmark d3` "
                             "summary.json or one D3 task record")

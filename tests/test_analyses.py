@@ -127,7 +127,8 @@ def test_classify_flow_with_fake_bank_explains_only_the_allowed_number():
     texts, labels = [], []
     for i in range(60):
         pos = i % 2 == 0
-        words = list(rng.choice(["good", "great"] if pos else ["bad", "awful"], 2)) + ["the", "film", "plot"][: 1 + i % 3]
+        words = list(rng.choice(["good", "great"] if pos else ["bad", "awful"], 2))
+        words += ["the", "film", "plot"][: 1 + i % 3]
         texts.append(" ".join(words))
         labels.append("fresh" if pos else "rotten")
     asked = []
