@@ -62,3 +62,31 @@ SMALL_GENERIC = ["The weather was mild today.", "A film about two friends.", "He
 def refuse_nan(constant: str):
     """``json.loads(..., parse_constant=refuse_nan)``: parse as strictly as jq or JavaScript would."""
     raise ValueError(f"not JSON: {constant}")
+
+
+def _explanation_and_text(prompt: str) -> tuple[set[str], list[str]]:
+    m = re.search(r'explanation:\n"(.*)"\n.*Text: "(.*)"', prompt, re.S)
+    if not m:
+        return set(), []
+    return set(re.findall(r"\w+", m.group(1).lower())), re.findall(r"\w+", m.group(2).lower())
+
+
+def judging_logprobs(prompt: str) -> dict[str, float]:
+    """First-token probabilities of a helper that judges by word overlap: for a simulation prompt,
+    mass around 3 x (text words in the explanation), capped at 10; for a detection prompt, P(yes)
+    0.9 with an overlap, else 0.2."""
+    expl, words = _explanation_and_text(prompt)
+    hits = sum(w in expl for w in words)
+    if "Answer yes or no" in prompt:
+        p = 0.9 if hits else 0.2
+        return {"yes": p, "No": 1 - p - 0.01, "Maybe": 0.01}
+    centre = min(10, 3 * hits)
+    probs = {str(centre): 0.7, str(max(0, centre - 1)): 0.1, "The": 0.05}
+    probs[str(min(10, centre + 1))] = probs.get(str(min(10, centre + 1)), 0.0) + 0.15
+    return probs
+
+
+def judging_reply(prompt: str) -> str:
+    """The most likely answer of :func:`judging_logprobs`, as text (what a sampled reply would be)."""
+    probs = judging_logprobs(prompt)
+    return max(probs, key=probs.get)

@@ -25,6 +25,10 @@ class Sampling:
     """Upper bound on completion tokens."""
     seed: int = 0
     """Sampling seed; the same seed, prompt and model give the same reply."""
+    top_logprobs: int = 0
+    """Alternatives per generated token to return with their log-probabilities
+    (:attr:`Completion.top_logprobs`); 0: none. A backend that cannot return them leaves
+    ``Completion.top_logprobs`` None."""
 
     def seeded(self, offset: int) -> Sampling:
         """The same parameters with ``offset`` added to the seed (a retry, another subset...)."""
@@ -43,6 +47,10 @@ class Completion:
     """Tokens generated (0 when unknown)."""
     cached: bool = False
     """True when the reply came from the reply cache, not the model."""
+    top_logprobs: tuple[tuple[tuple[str, float], ...], ...] | None = None
+    """Asked for with ``Sampling.top_logprobs``: per generated token, its most likely
+    alternatives as ``(token text, natural-log probability)``, most likely first. None when
+    not asked for or when the backend does not return them."""
 
 
 @runtime_checkable
@@ -130,3 +138,21 @@ def _run_all(fn: Any, items: list[Any], n: int) -> list[Any]:
     with ThreadPoolExecutor(max_workers=n, thread_name_prefix="sasc-helper") as pool:
         futures = [pool.submit(fn, x) for x in items]
     return [f.result() for f in futures]  # the pool has joined: every call has finished
+
+
+def parse_top_logprobs(logprobs: Any) -> tuple[tuple[tuple[str, float], ...], ...] | None:
+    """``Completion.top_logprobs`` from the ``logprobs`` of an OpenAI-style chat choice
+    (``{"content": [{"token", "logprob", "top_logprobs": [{"token", "logprob"}, ...]}, ...]}``,
+    as llama.cpp's server and OpenAI return it, dicts or objects); None when absent."""
+    content = _get(logprobs, "content")
+    if not content:
+        return None
+    steps = []
+    for item in content:
+        alts = _get(item, "top_logprobs") or [item]
+        steps.append(tuple((str(_get(a, "token")), float(_get(a, "logprob"))) for a in alts))
+    return tuple(steps)
+
+
+def _get(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)

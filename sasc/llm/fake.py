@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -41,7 +42,10 @@ class ScriptedLLM:
     call sleeps before answering, to exercise timeouts. ``slots``: calls served at once, as
     :func:`~sasc.llm.base.complete_many` reads it (1: one after the other, like a one-slot
     model; with a sequence of replies, keep 1, since concurrent calls take them in any order).
-    Token counts are whitespace words. Every call, failed ones included, is appended to
+    ``logprobs``: a function ``prompt -> {token: probability}`` giving the first generated
+    token's alternatives; returned as ``Completion.top_logprobs`` (natural logs, most likely
+    first, at most ``Sampling.top_logprobs`` of them) when the call asks for them; None
+    (the default): like a backend without log-probabilities. Token counts are whitespace words. Every call, failed ones included, is appended to
     :attr:`calls`. Thread-safe.
     """
 
@@ -53,6 +57,7 @@ class ScriptedLLM:
         fail_times: int = 0,
         delay_s: float = 0.0,
         slots: int = 1,
+        logprobs: Callable[[str], dict[str, float]] | None = None,
     ) -> None:
         if isinstance(replies, str):
             replies = [replies]
@@ -62,6 +67,7 @@ class ScriptedLLM:
         self._fail = int(fail_times)
         self.delay_s = float(delay_s)
         self.slots = max(1, int(slots))
+        self._logprobs = logprobs
         self.calls: list[ScriptedCall] = []
         """Every call received, in order."""
         self._lock = threading.Lock()
@@ -103,8 +109,13 @@ class ScriptedLLM:
             raise HelperUnavailableError(f"{self._name}: scripted outage")
         if callable(self._replies):
             text = self._replies(prompt)
+        top = None
+        if self._logprobs is not None and sampling.top_logprobs > 0:
+            probs = sorted(self._logprobs(prompt).items(), key=lambda kv: -kv[1])[: sampling.top_logprobs]
+            top = (tuple((tok, math.log(p)) for tok, p in probs if p > 0),)
         return Completion(
-            text=text, prompt_tokens=len(prompt.split()), completion_tokens=len(text.split())
+            text=text, prompt_tokens=len(prompt.split()), completion_tokens=len(text.split()),
+            top_logprobs=top,
         )
 
     def __repr__(self) -> str:

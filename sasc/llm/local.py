@@ -25,7 +25,7 @@ from typing import Any
 
 from sasc.errors import ConfigError, HelperLLMError, HelperReplyError, ModelAssetError
 from sasc.llm.assets import DEFAULT_HELPER, Progress, fetch_model, get_asset
-from sasc.llm.base import Completion, Sampling
+from sasc.llm.base import Completion, Sampling, parse_top_logprobs
 
 __all__ = ["DEFAULT_SLOTS", "LocalLLM", "Timings", "available_cores", "process_cores"]
 
@@ -216,6 +216,9 @@ class LocalLLM:
         }
         if json_schema is not None:
             request["json_schema"] = json_schema
+        if sampling.top_logprobs > 0:
+            request["logprobs"] = True
+            request["top_logprobs"] = int(sampling.top_logprobs)
         return request
 
     def _parse(self, reply: Any) -> Completion:
@@ -242,6 +245,7 @@ class LocalLLM:
             text=text,
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
+            top_logprobs=parse_top_logprobs(reply["choices"][0].get("logprobs")),
         )
 
     def _ensure_loaded(self) -> Any:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sasc.errors import ConfigError, HelperLLMError, HelperReplyError, HelperUnavailableError
-from sasc.llm.base import Completion, Sampling
+from sasc.llm.base import Completion, Sampling, parse_top_logprobs
 
 __all__ = ["OpenAICompatLLM", "DEFAULT_OPENAI_BASE_URL"]
 
@@ -131,6 +131,7 @@ class OpenAICompatLLM:
             "top_p": float(sampling.top_p),
             "max_tokens": int(sampling.max_tokens),
             "seed": int(sampling.seed),
+            **({"logprobs": True, "top_logprobs": int(sampling.top_logprobs)} if sampling.top_logprobs > 0 else {}),
         }
 
     def _send_mapped(self, body: dict[str, Any]) -> Completion:
@@ -152,6 +153,7 @@ class OpenAICompatLLM:
             text=text,
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            top_logprobs=parse_top_logprobs(getattr(choices[0], "logprobs", None)),
         )
 
     def _map_error(self, exc: Exception) -> HelperLLMError:

@@ -195,11 +195,26 @@ def cache_key(
         "format": _CACHE_FORMAT,
         "model": model,
         "prompt": prompt,
-        "sampling": asdict(sampling),
+        "sampling": _sampling_key(sampling),
         "json_schema": json_schema,
     }
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _sampling_key(sampling: Sampling) -> dict[str, Any]:
+    """The sampling part of a cache key; ``top_logprobs`` only when asked for, so replies cached
+    before the field existed keep their keys."""
+    key = asdict(sampling)
+    if not key.get("top_logprobs"):
+        key.pop("top_logprobs", None)
+    return key
+
+
+def _logprobs_from_json(value: Any) -> tuple[tuple[tuple[str, float], ...], ...] | None:
+    if value is None:
+        return None
+    return tuple(tuple((str(t), float(lp)) for t, lp in step) for step in value)
 
 
 class CachedLLM:
@@ -270,6 +285,7 @@ class CachedLLM:
                 prompt_tokens=int(record.get("prompt_tokens", 0)),
                 completion_tokens=int(record.get("completion_tokens", 0)),
                 cached=True,
+                top_logprobs=_logprobs_from_json(record.get("top_logprobs")),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -285,6 +301,8 @@ class CachedLLM:
             "prompt_tokens": reply.prompt_tokens,
             "completion_tokens": reply.completion_tokens,
         }
+        if reply.top_logprobs is not None:
+            record["top_logprobs"] = [[list(alt) for alt in step] for step in reply.top_logprobs]
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:16]}.", suffix=".tmp")

@@ -1,0 +1,119 @@
+"""Predictive scorers: can a helper, given only an explanation, predict the unit on real text?
+
+``simulation`` (Bills et al. 2023) and ``detection`` (delphi) score an explanation on a scoring set
+drawn from the reference corpus (:mod:`sasc.scorers.sets`); each result carries a bootstrap 95%
+interval over texts, its n, and the same score for a random explanation as a baseline. Adding a
+scorer is one file: a class with ``name`` and ``__call__(record, helper, ...)`` (:class:`Scorer`),
+registered in :data:`SCORERS` (or through the ``sasc.scorers`` entry-point group).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+from ..lists import split_list
+from ..llm.base import HelperLLM
+from ..registry import Registry
+from .base import MAX_EXPLANATION_CHARS, ScoreResult, Scorer, ScoringRecord, check_explanation
+from .detection import DetectionScorer
+from .sets import ScoringSet, SetConfig, draw_set
+from .simulation import SimulationScorer
+
+__all__ = ["MAX_EXPLANATION_CHARS", "RANDOM_EXPLANATIONS", "SCORERS", "ScoreConfig", "ScoreResult", "Scorer",
+           "ScoringRecord", "ScoringSet", "SetConfig", "draw_set", "parse_scorers", "random_explanation",
+           "score_on_set"]
+
+SCORERS: Registry[Any] = Registry("scorer", group="sasc.scorers",
+                                  builtins={"simulation": SimulationScorer(), "detection": DetectionScorer()})
+"""Predictive scorers by name. (σ, ``sigma``, is computed by :func:`sasc.explain` itself.)"""
+
+RANDOM_EXPLANATIONS = (
+    "legal contracts and court rulings", "football matches and scores", "weather forecasts and rain",
+    "computer programming and software bugs", "cooking recipes and ingredients", "religious ceremonies",
+    "stock markets and interest rates", "animals in the wild", "medical symptoms and diseases",
+    "music concerts and bands", "cars and driving", "space exploration and planets",
+    "family relationships and children", "military conflicts and weapons", "fashion and clothing",
+    "elections and political parties",
+)
+"""Unrelated topics a random baseline explanation is drawn from."""
+
+
+def random_explanation(explanation: str, seed: int = 0) -> str:
+    """A seeded random topic from :data:`RANDOM_EXPLANATIONS` that shares no word with ``explanation``."""
+    words = set(explanation.lower().split())
+    pool = [e for e in RANDOM_EXPLANATIONS if not words & set(e.split()) - {"and", "in", "the"}]
+    return random.Random(f"{seed}:{explanation}").choice(pool or list(RANDOM_EXPLANATIONS))
+
+
+def parse_scorers(names: str | Sequence[str]) -> list[str]:
+    """Scorer names from ``"simulation,detection"`` or a list, checked against :data:`SCORERS`
+    (:class:`~sasc.errors.UnknownKindError` listing the known ones); ``sigma`` is dropped (σ is not a
+    predictive scorer). No duplicates, order kept."""
+    items = split_list(names) if isinstance(names, str) else list(names)
+    out = []
+    for n in items:
+        n = n.strip()
+        if n == "sigma" or n in out:
+            continue
+        SCORERS.get(n)
+        out.append(n)
+    return out
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """How explanations are scored."""
+
+    scorers: tuple[str, ...] = ("simulation",)
+    """Registry names (:data:`SCORERS`)."""
+    set: SetConfig = dataclasses.field(default_factory=SetConfig)
+    """How the scoring set is drawn."""
+    sampled: bool = False
+    """Read sampled answers instead of token probabilities (backends without logprobs)."""
+    baseline: bool = True
+    """Also score a random explanation (:func:`random_explanation`) and report it as ``baseline``."""
+    n_boot: int = 1000
+    """Bootstrap resamples of each interval."""
+    seed: int = 0
+    """Seed of helper calls, bootstrap and random explanations."""
+
+
+def score_on_set(explanations: Sequence[str], scoring_set: ScoringSet, unit: str, helper: HelperLLM,
+                 config: ScoreConfig = ScoreConfig()) -> list[dict[str, ScoreResult]]:
+    """Per explanation, ``{scorer name: ScoreResult}`` on ``scoring_set``.
+
+    Explanations are checked first (empty or longer than :data:`MAX_EXPLANATION_CHARS`:
+    :class:`ConfigError`, before any helper call); an empty or constant set gives results whose
+    ``undefined_reason`` says so.
+    """
+    checked = [check_explanation(e) for e in explanations]
+    if not checked:
+        raise ConfigError("no explanation to score")
+    scorers = [SCORERS.get(n) for n in parse_scorers(config.scorers)]
+    if not scorers:
+        raise ConfigError(f"no predictive scorer chosen; known scorers: {', '.join(SCORERS.names())}")
+
+    def record(e: str) -> ScoringRecord:
+        return ScoringRecord(unit, e, scoring_set.texts, scoring_set.responses, scoring_set.is_top)
+
+    opts = {"sampled": config.sampled, "seed": config.seed, "n_boot": config.n_boot}
+    baselines: dict[tuple[str, str], float] = {}
+    out = []
+    for e in checked:
+        scores = {}
+        for s in scorers:
+            result = s(record(e), helper, **opts)
+            if config.baseline:
+                rand = random_explanation(e, config.seed)
+                if (s.name, rand) not in baselines:
+                    baselines[(s.name, rand)] = s(record(rand), helper, **opts).value
+                result = dataclasses.replace(result, baseline=baselines[(s.name, rand)],
+                                             details={**result.details, "baseline_explanation": rand})
+            scores[s.name] = result
+        out.append(scores)
+    return out

@@ -1,0 +1,182 @@
+"""Predictive scorers: the math on fixed inputs, scoring sets, a fake helper with logprobs, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from fakes import FOOD_CORPUS, SMALL_GENERIC, KeywordModule, judging_logprobs, judging_reply
+
+from sasc.errors import ConfigError, HelperLLMError, HelperReplyError, UnknownKindError
+from sasc.llm import ScriptedLLM
+from sasc.modules.base import as_bank
+from sasc.scorers import SCORERS, ScoreConfig, SetConfig, draw_set, parse_scorers, random_explanation, score_on_set
+from sasc.scorers.ask import parse_number, parse_yes_no
+from sasc.scorers.sets import choose
+from sasc.scorers.stats import answer_probabilities, auroc, balanced_accuracy, bootstrap_ci, expected_value, pearson
+
+CORPUS = list(dict.fromkeys(FOOD_CORPUS)) + SMALL_GENERIC + [
+    "Fresh bread and cheese for the evening meal.", "The council voted on the new road plan."]
+GOOD = "food, cooking, pizza, pasta, bread, soup, cheese, meal, dinner"
+WRONG = "stock markets, investors, police, shooting"
+
+
+# --- math with known answers -------------------------------------------------------------------
+
+def test_pearson_known_values():
+    assert pearson([1, 2, 3], [2, 4, 6]) == (pytest.approx(1.0), None)
+    assert pearson([1, 2, 3], [3, 2, 1]) == (pytest.approx(-1.0), None)
+    # x = [1, 2, 3, 4], y = [1, 3, 2, 4]: cov = 4 / 3 per n... r = 0.8 exactly
+    assert pearson([1, 2, 3, 4], [1, 3, 2, 4])[0] == pytest.approx(0.8)
+
+
+def test_pearson_undefined_with_reason():
+    v, reason = pearson([1, 2, 3], [5, 5, 5])
+    assert math.isnan(v) and "constant" in reason and "module" in reason
+    v, reason = pearson([4, 4, 4], [1, 2, 3])
+    assert math.isnan(v) and "predictions" in reason
+    assert "at least 2" in pearson([], [])[1]
+
+
+def test_balanced_accuracy_known_values():
+    # positives: 2 of 3 right (2/3); negatives: 1 of 2 right (1/2) -> 7/12
+    assert balanced_accuracy([1, 1, 0, 1, 0], [1, 1, 1, 0, 0]) == (pytest.approx(7 / 12), None)
+    assert balanced_accuracy([1, 0], [1, 0])[0] == 1.0
+    v, reason = balanced_accuracy([1, 0], [1, 1])
+    assert math.isnan(v) and "both" in reason
+
+
+def test_auroc_known_values():
+    assert auroc([0.9, 0.8, 0.1, 0.2], [1, 1, 0, 0])[0] == 1.0
+    assert auroc([0.1, 0.2, 0.9, 0.8], [1, 1, 0, 0])[0] == 0.0
+    # pos {0.5, 0.9} vs neg {0.5, 0.1}: pairs (0.5>0.5 tie .5, 0.5>0.1 1, 0.9>0.5 1, 0.9>0.1 1) -> 3.5/4
+    assert auroc([0.5, 0.9, 0.5, 0.1], [1, 1, 0, 0])[0] == pytest.approx(0.875)
+    assert math.isnan(auroc([0.1], [1])[0])
+
+
+def test_expected_value_from_logprobs():
+    alts = [("3", math.log(0.5)), ("5", math.log(0.25)), ("The", math.log(0.2)), (" 5", math.log(0.05))]
+    # renormalized over numbers: 3 -> 0.5/0.8, 5 -> 0.3/0.8 ; EV = (1.5 + 1.5) / 0.8 = 3.75
+    assert expected_value(alts) == pytest.approx(3.75)
+    assert expected_value([("10", 0.0)]) == 10.0
+    assert expected_value([("hello", 0.0)]) is None
+    assert answer_probabilities([("Yes", math.log(0.6)), ("no", math.log(0.2))], ("yes", "no")) == \
+        {"yes": pytest.approx(0.75), "no": pytest.approx(0.25)}
+
+
+def test_bootstrap_ci_brackets_the_value_and_is_seeded():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    y = x + rng.normal(size=200)
+    r, _ = pearson(x, y)
+    lo, hi = bootstrap_ci(pearson, [x, y], 500, seed=1)
+    assert lo < r < hi and hi - lo < 0.3
+    assert bootstrap_ci(pearson, [x, y], 500, seed=1) == (lo, hi)
+    assert all(math.isnan(v) for v in bootstrap_ci(pearson, [x, np.ones(200)], 100))
+
+
+def test_reply_parsers():
+    assert parse_number(" 7") == {"7": 1.0} and parse_number("10.") == {"10": 1.0}
+    assert parse_number("eleven") is None and parse_number("11") is None
+    assert parse_yes_no("Yes.") == {"yes": 1.0} and parse_yes_no("no") == {"no": 1.0}
+    assert parse_yes_no("maybe") is None
+
+
+# --- scoring sets ------------------------------------------------------------------------------
+
+def test_choose_top_and_random_is_seeded_and_disjoint():
+    values = [0.1, 0.9, 0.5, 0.9, 0.0, 0.3, 0.2]
+    top, rand = choose(values, SetConfig(n_top=2, n_random=3, seed=4))
+    assert top == [1, 3]  # ties by lower index
+    assert len(rand) == 3 and not set(rand) & set(top)
+    assert choose(values, SetConfig(n_top=2, n_random=3, seed=4)) == (top, rand)
+    assert choose(values, SetConfig(kind="top", n_top=2))[1] == []
+    assert choose(values, SetConfig(kind="random", n_random=3))[0] == []
+
+
+def test_draw_set_records_how_it_was_drawn():
+    s = draw_set(as_bank(KeywordModule()), 0, CORPUS, SetConfig(n_top=3, n_random=4, seed=2), corpus="tiny")
+    assert len(s.texts) == 7 and s.is_top == (True,) * 3 + (False,) * 4
+    assert list(s.responses[:3]) == sorted(s.responses[:3], reverse=True) and s.responses[0] > 0
+    d = s.to_dict()
+    assert d["seed"] == 2 and d["kind"] == "top_and_random" and d["corpus"] == "tiny" and d["pool"] == len(CORPUS)
+
+
+def test_token_excerpts_are_refused_clearly():
+    with pytest.raises(ConfigError, match="per-token excerpts.*use per-text"):
+        draw_set(as_bank(KeywordModule()), 0, CORPUS, SetConfig(excerpts="token"))
+    with pytest.raises(ConfigError, match="unknown scoring set"):
+        SetConfig(kind="best")
+
+
+# --- scorers with a fake helper that returns logprobs ------------------------------------------
+
+def _set():
+    return draw_set(as_bank(KeywordModule()), 0, CORPUS, SetConfig(n_top=4, n_random=6, seed=0))
+
+
+def test_simulation_and_detection_tell_the_right_explanation_from_a_wrong_one():
+    helper = ScriptedLLM(judging_reply, logprobs=judging_logprobs)
+    cfg = ScoreConfig(scorers=("simulation", "detection"), n_boot=200)
+    good, wrong = score_on_set([GOOD, WRONG], _set(), "food", helper, cfg)
+    assert good["simulation"].value > 0.8 and good["simulation"].value > wrong["simulation"].value + 0.5
+    assert good["simulation"].ci_low <= good["simulation"].value <= good["simulation"].ci_high
+    assert good["simulation"].n == 10 and good["simulation"].method == "logprobs"
+    assert good["detection"].value == 1.0 and good["detection"].details["auroc"] == 1.0
+    assert good["detection"].value > wrong["detection"].value
+    # the baseline is a random explanation, scored on the same set
+    assert good["simulation"].baseline is not None and good["simulation"].baseline < good["simulation"].value
+    assert good["simulation"].details["baseline_explanation"] == random_explanation(GOOD, 0)
+    assert all(c.sampling.top_logprobs == 20 and c.sampling.temperature == 0 for c in helper.calls)
+
+
+def test_result_round_trips_through_its_dict():
+    helper = ScriptedLLM(judging_reply, logprobs=judging_logprobs)
+    r = score_on_set([GOOD], _set(), "food", helper, ScoreConfig(n_boot=50))[0]["simulation"]
+    d = r.to_dict()
+    assert set(d) >= {"value", "ci", "n", "baseline"}
+    assert type(r).from_dict("simulation", d).to_dict() == d
+
+
+def test_backend_without_logprobs_names_the_fallback_and_sampled_results_are_marked():
+    helper = ScriptedLLM(judging_reply)  # no logprobs
+    with pytest.raises(HelperLLMError, match="no token log-probabilities.*--sampled"):
+        score_on_set([GOOD], _set(), "food", helper, ScoreConfig(baseline=False))
+    r = score_on_set([GOOD], _set(), "food", helper, ScoreConfig(sampled=True, baseline=False, n_boot=50))
+    assert r[0]["simulation"].method == "sampled" and r[0]["simulation"].value > 0.5
+    assert all(c.sampling.top_logprobs == 0 for c in helper.calls[-10:])
+
+
+def test_reply_that_is_not_a_number_is_an_error_quoting_it():
+    helper = ScriptedLLM(lambda p: "I cannot tell.")
+    with pytest.raises(HelperReplyError, match="I cannot tell"):
+        score_on_set([GOOD], _set(), "food", helper, ScoreConfig(sampled=True, baseline=False))
+
+
+def test_constant_scoring_set_is_undefined_with_a_reason():
+    s = _set()
+    flat = type(s)(s.texts, (0.5,) * len(s.texts), s.is_top, s.config, s.corpus, s.pool)
+    helper = ScriptedLLM(judging_reply, logprobs=judging_logprobs)
+    r = score_on_set([GOOD], flat, "food", helper, ScoreConfig(n_boot=50, baseline=False))[0]["simulation"]
+    assert math.isnan(r.value) and "constant" in r.undefined_reason
+    assert r.to_dict()["value"] is None and r.to_dict()["ci"] == [None, None]
+    assert not helper.calls  # undefined whatever the helper says: not asked
+    empty = type(s)((), (), (), s.config, s.corpus, 0)
+    r = score_on_set([GOOD], empty, "food", helper, ScoreConfig(scorers=("simulation", "detection"),
+                                                                 baseline=False))[0]
+    assert r["simulation"].n == 0 and r["simulation"].undefined_reason and r["detection"].undefined_reason
+    assert not helper.calls
+
+
+def test_bad_explanations_and_unknown_scorers_fail_before_any_helper_call():
+    helper = ScriptedLLM(judging_reply, logprobs=judging_logprobs)
+    with pytest.raises(ConfigError, match="non-empty"):
+        score_on_set(["  "], _set(), "food", helper)
+    with pytest.raises(ConfigError, match="at most 500"):
+        score_on_set(["x" * 501], _set(), "food", helper)
+    with pytest.raises(UnknownKindError, match="known scorers: detection, simulation"):
+        score_on_set([GOOD], _set(), "food", helper, ScoreConfig(scorers=("simulaton",)))
+    assert not helper.calls
+    assert parse_scorers("sigma,simulation,detection,simulation") == ["simulation", "detection"]
+    assert "simulation" in SCORERS
