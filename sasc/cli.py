@@ -13,6 +13,8 @@ from .cli_common import TqdmProgress, _cache_dir, add_method_args, method_config
 from .corpora import BUILTIN_CORPORA, DEFAULT_GENERIC, DEFAULT_REFERENCE
 from .errors import SascError
 from .lists import split_list
+from .scorers.cli import add_explain_scorer_args, score_config
+from .scorers.cli import cell as score_cell
 
 DEFAULT_MODULE = "embedding_distance:keyphrase=food and cooking"
 
@@ -50,6 +52,7 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-workers", type=int, default=2,
                    help="with --backend ray: actors scoring n-gram shards, one module load each (default: 2)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    add_explain_scorer_args(p)
 
 
 def _units(value: str | None) -> list[str | int] | None:
@@ -70,21 +73,29 @@ def backend_runners(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from .corpora import load_corpus
-    from .explain import explain
+    from .explain import explain, resolve_helper
+    from .scorers import parse_scorers
 
     if args.llm_base_url:
         os.environ["SASC_LLM_BASE_URL"] = args.llm_base_url
     if args.llm_api_key:
         os.environ["SASC_LLM_API_KEY"] = args.llm_api_key
     bar = TqdmProgress(not args.quiet)
+    predictive = parse_scorers(args.scorers)  # unknown names fail before anything runs
+    helper = args.helper if not predictive else resolve_helper(args.helper, _cache_dir(args))  # one model for both
     runner, unit_runner = backend_runners(args)
     try:
         result = explain(args.module, units=_units(args.units), corpus=load_corpus(args.corpus, args.column),
-                         generic=load_corpus(args.generic, args.column), helper=args.helper,
+                         generic=load_corpus(args.generic, args.column), helper=helper,
                          config=method_config(args), cache_dir=_cache_dir(args),
                          concurrency=args.concurrency, progress=bar, runner=runner, unit_runner=unit_runner)
     finally:
         bar.close()
+    if predictive or args.rank_by != "sigma":
+        from .scorers.run import add_scores
+
+        result = add_scores(result, args.module, corpus=load_corpus(args.corpus, args.column), helper=helper,
+                            config=score_config(args, predictive), cache_dir=_cache_dir(args), rank_by=args.rank_by)
     result.to_json(args.out)
     print(format_result(result))
     print(f"\nwrote {args.out}")
@@ -101,14 +112,17 @@ def format_result(result: Any, n_ngrams: int = 10) -> str:
         lines.append(f"\n== unit {u.unit}")
         lines.append("top n-grams: " + ", ".join(t.ngram for t in u.top_ngrams[:n_ngrams]))
         paper = any(c.score.n_unrelated for c in u.candidates)  # the paper's σ only with --unrelated
-        lines.append(f"  {'σ':>6} {'95% CI':>15}{f' {chr(963)}(paper)' if paper else ''}  explanation")
+        names = list((result.config.get("predictive") or {}).get("scorers") or [])
+        heads = "".join(f"{n:>28}" for n in names)
+        lines.append(f"  {'σ':>6} {'95% CI':>15}{f' {chr(963)}(paper)' if paper else ''}{heads}  explanation")
         for c in u.candidates:
             s = c.score
             if not s.n_related:
-                lines.append(f"  {'unscored':>22}  {c.explanation}")
+                lines.append(f"  {'unscored':>22}{' ' * 28 * len(names)}  {c.explanation}")
                 continue
+            cells = "".join(f"{score_cell(c.scores.get(n)):>28}" for n in names)
             lines.append(f"  {s.sigma:6.2f} [{s.ci_low:5.2f}, {s.ci_high:5.2f}]{f' {s.sigma_paper:8.2f}' if paper else ''}"
-                         f"  {c.explanation}")
+                         f"{cells}  {c.explanation}")
         if not u.candidates:
             lines.append("  (the helper produced no usable candidate)")
         elif any(not c.score.n_related for c in u.candidates):
@@ -163,15 +177,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Any]:
     """``add_commands(subparsers)`` of the other command providers: serve, benchmark, fmri, and the
-    many-unit commands (units-summary, neurons, dictionary), and topics."""
+    many-unit commands (units-summary, neurons, dictionary), topics, and score."""
     from server.cli import add_commands as serve
 
     from .analyses_cli import add_commands as topics
     from .bench.cli import add_commands as benchmark
     from .fmri.cli import add_commands as fmri
     from .modules.cli import add_commands as many_units
+    from .scorers.cli import add_commands as score
 
-    return [serve, benchmark, fmri, many_units, topics]
+    return [serve, benchmark, fmri, many_units, topics, score]
 
 
 @contextlib.contextmanager

@@ -42,6 +42,9 @@ class ScoredCandidate:
     """Module responses to ``related_texts``."""
     direct_response: float = float("nan")
     """The module's response to the explanation text itself (NaN: not measured)."""
+    scores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Predictive scores (``--scorers``, :mod:`sasc.scorers`): name -> ``{value, ci, n, baseline,
+    undefined_reason, method, details}`` on the unit's ``scoring_set``; empty when none were asked."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class UnitExplanation:
     ``summary.meta_repaired``, ``summary.script_repaired`` (summaries cut and kept),
     ``synthetic.duplicate``, ``synthetic.meta``, ``synthetic.script`` (synthetic texts dropped).
     Empty when nothing was."""
+    scoring_set: dict[str, Any] = field(default_factory=dict)
+    """The texts and true responses the candidates' predictive ``scores`` were computed on, and how
+    they were drawn (:meth:`sasc.scorers.ScoringSet.to_dict`); empty without predictive scorers."""
 
     @property
     def best(self) -> ScoredCandidate | None:
@@ -112,6 +118,7 @@ class ExplainResult:
                                     "direct_response": jsonio.nan_if_none(c.get("direct_response"))})
                  for c in u["candidates"]],
                 dict(u.get("cleaning") or {}),
+                dict(u.get("scoring_set") or {}),
             )
             for u in d["units"]
         ]

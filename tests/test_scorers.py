@@ -180,3 +180,115 @@ def test_bad_explanations_and_unknown_scorers_fail_before_any_helper_call():
     assert not helper.calls
     assert parse_scorers("sigma,simulation,detection,simulation") == ["simulation", "detection"]
     assert "simulation" in SCORERS
+
+
+# --- logprobs through the helper stack ---------------------------------------------------------
+
+def test_reply_cache_keeps_logprobs_and_old_keys(tmp_path):
+    from sasc.llm.base import Sampling, parse_top_logprobs
+    from sasc.llm.wrappers import CachedLLM, cache_key
+
+    helper = CachedLLM(ScriptedLLM(judging_reply, logprobs=judging_logprobs), tmp_path)
+    prompt = 'explanation:\n"pizza"\n\nText: "pizza now"\n\nAnswer with one number'
+    first = helper.complete(prompt, sampling=Sampling(temperature=0, top_logprobs=5))
+    again = helper.complete(prompt, sampling=Sampling(temperature=0, top_logprobs=5))
+    assert again.cached and again.top_logprobs == first.top_logprobs and first.top_logprobs[0][0][0] == "3"
+    # a call that asks for no logprobs keeps the key it had before the field existed
+    assert cache_key("m", "p", Sampling(), None) != cache_key("m", "p", Sampling(top_logprobs=5), None)
+    import hashlib
+    import json
+    legacy = {"format": 1, "model": "m", "prompt": "p", "json_schema": None,
+              "sampling": {"temperature": 0.7, "top_p": 0.95, "max_tokens": 256, "seed": 0}}
+    blob = json.dumps(legacy, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert cache_key("m", "p", Sampling(), None) == hashlib.sha256(blob.encode()).hexdigest()
+    # llama.cpp's and OpenAI's chat logprobs shape
+    lp = {"content": [{"token": "8", "logprob": -1.1, "top_logprobs": [{"token": "8", "logprob": -1.1},
+                                                                       {"token": "7", "logprob": -1.3}]}]}
+    assert parse_top_logprobs(lp) == ((("8", -1.1), ("7", -1.3)),)
+    assert parse_top_logprobs(None) is None
+
+
+# --- the command line --------------------------------------------------------------------------
+
+@pytest.fixture
+def cli_env(tmp_path):
+    """A keyword module kind, a helper backend that summarizes topically and judges by overlap, a corpus file."""
+    import json
+
+    from fakes import topical_reply
+
+    from sasc.llm.factory import HELPER_BACKENDS
+    from sasc.modules import register_kind
+
+    def reply(prompt):
+        return judging_reply(prompt) if "A unit of a language-processing model" in prompt else topical_reply(prompt)
+
+    register_kind("test_keyword", lambda: KeywordModule(), replace=True)
+    HELPER_BACKENDS.register("judging", lambda arg, **_: ScriptedLLM(reply, logprobs=judging_logprobs), replace=True)
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps({"text": t}) for t in CORPUS))
+    return tmp_path, corpus
+
+
+def test_sasc_score_writes_scores_and_the_set(cli_env, capsys):
+    import json
+
+    from sasc.cli import main
+
+    tmp, corpus = cli_env
+    out = tmp / "scores.json"
+    rc = main(["score", "--module", "test_keyword", "--helper", "judging", "--corpus", str(corpus), "-e", GOOD,
+               "-e", WRONG, "--scorers", "simulation,detection", "--n-top", "4", "--n-random", "6",
+               "--cache-dir", str(tmp / "cache"), "--out", str(out)])
+    assert rc == 0
+    report = json.loads(out.read_text())
+    good, wrong = report["explanations"]
+    assert good["scores"]["simulation"]["value"] > wrong["scores"]["simulation"]["value"]
+    assert set(good["scores"]["detection"]) >= {"value", "ci", "n", "baseline"}
+    assert report["scoring_set"]["n_top"] == 4 and len(report["scoring_set"]["texts"]) == 10
+    assert report["usage"]["calls"] > 0
+    table = capsys.readouterr().out
+    assert "simulation" in table and "detection" in table and GOOD in table
+
+
+def test_sasc_score_bad_input_writes_nothing(cli_env, capsys):
+    from sasc.cli import main
+
+    tmp, corpus = cli_env
+    out = tmp / "scores.json"
+    base = ["score", "--module", "test_keyword", "--corpus", str(corpus), "--out", str(out),
+            "--cache-dir", str(tmp / "cache"), "--no-baseline", "--n-top", "2", "--n-random", "2"]
+    assert main([*base, "--helper", "judging", "-e", GOOD, "--scorers", "simulaton"]) == 2
+    assert "known scorers: detection, simulation" in capsys.readouterr().err
+    assert main([*base, "--helper", "judging", "-e", " "]) == 2
+    assert "non-empty" in capsys.readouterr().err
+    assert main([*base, "--helper", "fake", "-e", GOOD]) == 2  # the scripted fake has no logprobs
+    assert "--sampled" in capsys.readouterr().err
+    assert main([*base, "--helper", "fake", "-e", GOOD, "--sampled"]) == 2  # and replies no number
+    assert "not one of 0, 1" in capsys.readouterr().err
+    assert not out.exists() and not list(tmp.glob("scores.json*"))
+
+
+def test_sasc_explain_adds_a_scores_map_and_ranks_by_a_scorer(cli_env, capsys):
+    import json
+
+    from sasc.cli import main
+
+    tmp, corpus = cli_env
+    out = tmp / "result.json"
+    rc = main(["explain", "--module", "test_keyword", "--helper", "judging", "--corpus", str(corpus),
+               "--generic", str(corpus), "--cache-dir", str(tmp / "cache"), "--out", str(out), "-q",
+               "--scorers", "sigma,simulation", "--rank-by", "simulation", "--n-top", "4", "--n-random", "6",
+               "--candidates", "3", "--direct-screen", "0", "--synthetic", "4"])
+    assert rc == 0, capsys.readouterr().err
+    d = json.loads(out.read_text())
+    u = d["units"][0]
+    scored = [c for c in u["candidates"] if c["score"]["n_related"]]
+    assert scored and all(set(c["scores"]) == {"simulation"} for c in scored)
+    values = [c["scores"]["simulation"]["value"] for c in scored]
+    assert values == sorted(values, key=lambda v: -v if v is not None else float("inf"))
+    assert len(u["scoring_set"]["texts"]) == 10 and d["config"]["predictive"]["rank_by"] == "simulation"
+    assert "simulation" in capsys.readouterr().out
+    from sasc.results import ExplainResult
+
+    assert ExplainResult.from_json(out).units[0].candidates[0].scores == u["candidates"][0]["scores"]
