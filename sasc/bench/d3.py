@@ -145,7 +145,7 @@ def run_key(task: D3Task, setting: str, seed: int, helper_name: str, config: Exp
     """Identity of one run: task, setting, seed, helper, config, ablation parameters and the
     version of the rules that clean the helper's summaries (``cleaning``; version 1, from before
     it was versioned, is left out so that its keys stay as they were)."""
-    fields = {k: v for k, v in dataclasses.asdict(config).items()
+    fields = {k: _without_unasked_logprobs(v) for k, v in dataclasses.asdict(config).items()
               if not (k in KEY_ADDED_SETTINGS and v == KEY_ADDED_SETTINGS[k])}
     versions = {"cleaning": cleaning} if cleaning != 1 else {}
     payload = json.dumps(versions | {"task": dataclasses.asdict(task) | {"corpus_file": None}, "setting": setting,
@@ -154,6 +154,13 @@ def run_key(task: D3Task, setting: str, seed: int, helper_name: str, config: Exp
                           "max_texts": options.max_corpus_texts, "prompts": prompt_templates(config)},
                          sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _without_unasked_logprobs(value: Any) -> Any:
+    """A sampling dict without ``top_logprobs`` when it is 0 (a field added after runs were keyed)."""
+    if isinstance(value, dict) and value.get("top_logprobs") == 0:
+        return {k: v for k, v in value.items() if k != "top_logprobs"}
+    return value
 
 
 def prompt_templates(config: ExplainConfig) -> list[str]:

@@ -1,0 +1,103 @@
+"""Predictive scoring (issue 25): cost of a unit's simulation, and scorer sanity on D3 tasks.
+
+Usage::
+
+    python benchmarks/predictive_scoring.py --cost               # one unit, 20 top + 20 random texts
+    python benchmarks/predictive_scoring.py --d3 0,6,12,18,24    # ground truth vs a wrong keyphrase
+
+``--cost``: ``simulation`` of one explanation of the MiniLM 'food and cooking' module on a
+top-and-random set (``--n-top``/``--n-random``, default 20 + 20) from the news corpus, with the
+local helper and a cold reply cache (a temp dir); prints helper calls, prompt and completion
+tokens, seconds and the score. ``--d3``: for each task, the D3 synthetic module (MiniLM distance
+to the ground-truth keyphrase) scored on a set from the task's corpus, with the ground-truth
+keyphrase and a wrong task's keyphrase (task index + 27 mod 54); prints per task the
+``simulation`` and ``detection`` values of both and the share of tasks where the ground truth
+wins. Replies are cached under ``--cache-dir`` (default: a temp dir, so cold).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sasc.corpora import load_corpus  # noqa: E402
+from sasc.explain import resolve_helper  # noqa: E402
+from sasc.modules.base import as_bank  # noqa: E402
+from sasc.modules.embedding import EmbeddingDistanceBank  # noqa: E402
+from sasc.scorers import ScoreConfig, SetConfig, draw_set, score_on_set  # noqa: E402
+
+
+def cost(args: argparse.Namespace, cache: str) -> None:
+    helper = resolve_helper(args.helper, cache)
+    bank = as_bank(EmbeddingDistanceBank(["food and cooking"]))
+    corpus = load_corpus("news")
+    t0 = time.perf_counter()
+    sset = draw_set(bank, 0, corpus.texts, SetConfig(n_top=args.n_top, n_random=args.n_random,
+                                                     pool_size=args.pool_size), corpus.name)
+    t1 = time.perf_counter()
+    cfg = ScoreConfig(scorers=("simulation",), baseline=False)
+    r = score_on_set(["food, cooking and eating"], sset, "food", helper, cfg)[0]["simulation"]
+    t2 = time.perf_counter()
+    u = helper.usage.snapshot()
+    print(f"helper {helper.name}; set of {len(sset.texts)} texts from a pool of {sset.pool} ({t1 - t0:.1f} s)")
+    print(f"simulation: r={r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] random-only r={r.details['random_only']:.3f}")
+    print(f"cost per unit: {u.calls} calls ({u.cached_calls} cached), {u.prompt_tokens} prompt + "
+          f"{u.completion_tokens} completion tokens, {t2 - t1:.1f} s; load average {os.getloadavg()[0]:.1f}")
+
+
+def d3(args: argparse.Namespace, cache: str) -> None:
+    from sasc.bench.tasks import D3Corpora, load_tasks, select_tasks
+
+    tasks = load_tasks(args.data)
+    by = {t.index: t for t in tasks}
+    chosen = select_tasks(tasks, [int(x) for x in args.d3.split(",")])
+    corpora = D3Corpora(tasks)
+    helper = resolve_helper(args.helper, cache)
+    cfg = ScoreConfig(scorers=("simulation", "detection"), baseline=False)
+    wins = {"simulation": 0, "detection": 0}
+    t0 = time.perf_counter()
+    for t in chosen:
+        wrong = by[(t.index + 27) % len(tasks)]
+        bank = as_bank(EmbeddingDistanceBank([t.keyphrase]))
+        sset = draw_set(bank, 0, corpora.texts(t), SetConfig(n_top=args.n_top, n_random=args.n_random,
+                                                             pool_size=args.pool_size), corpora.source(t))
+        gt, wr = score_on_set([t.keyphrase, wrong.keyphrase], sset, t.name, helper, cfg)
+        line = [f"task {t.index:2d} {t.name[:18]:18s}"]
+        for name in wins:
+            g, w = gt[name].value, wr[name].value
+            wins[name] += bool(g > w)
+            line.append(f"{name} gt {g:6.3f} wrong {w:6.3f}")
+        print("  ".join(line) + f"   (gt {t.keyphrase!r} vs {wrong.keyphrase!r})", flush=True)
+    u = helper.usage.snapshot()
+    print(f"ground truth beats the wrong keyphrase: " + ", ".join(f"{k} {v}/{len(chosen)}" for k, v in wins.items()))
+    print(f"{u.calls} helper calls ({u.cached_calls} cached), {u.prompt_tokens} prompt tokens, "
+          f"{time.perf_counter() - t0:.0f} s")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--cost", action="store_true")
+    p.add_argument("--d3", default="")
+    p.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "d3"))
+    p.add_argument("--helper", default="local")
+    p.add_argument("--n-top", type=int, default=20)
+    p.add_argument("--n-random", type=int, default=20)
+    p.add_argument("--pool-size", type=int, default=1000)
+    p.add_argument("--cache-dir", default=None)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = args.cache_dir or tmp
+        if args.cost:
+            cost(args, cache)
+        if args.d3:
+            d3(args, cache)
+
+
+if __name__ == "__main__":
+    main()

