@@ -81,6 +81,16 @@ def _warn_about_exposure(config: ServerConfig, host: str, auth: Authenticator) -
                     "give --tls-cert/--tls-key, or bind 127.0.0.1 behind a TLS proxy", extra={"host": host})
 
 
+def _private_dir(path: Path) -> None:
+    """Create ``path`` owner-only (0700), or make it so; a warning when that is not possible."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+    except OSError as e:
+        log.warning("cannot make the cache folder owner-only", extra={"path": str(path), "error": e.strerror})
+
+
 def start_server(config: ServerConfig) -> RunningServer:
     """Start serving ``config``; returns once the port is bound and stored jobs are re-queued."""
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):  # a client-named model never reaches a hub
@@ -94,6 +104,7 @@ def start_server(config: ServerConfig) -> RunningServer:
         log.warning("no bearer token configured: serving 127.0.0.1 only, every caller is client 'local'")
     _warn_about_exposure(config, host, auth)
     store = Store(config.db_path)
+    _private_dir(config.cache_dir)  # n-gram responses and helper replies of every tenant
     try:
         return _serve(config, host, auth, store)
     except BaseException:

@@ -441,8 +441,9 @@ def test_one_server_per_database_and_owner_only_files(tmp_path):
             start_server(ServerConfig(port=0, db=str(db)))
         with pytest.raises(ConfigError, match="in use"):
             Store(db)
-        for p in db.parent.iterdir():
+        for p in db.parent.iterdir():  # server.db, -wal, -shm, .lock and the cache folder
             assert p.stat().st_mode & 0o077 == 0, (p.name, oct(p.stat().st_mode))
+        assert (db.parent / "cache").is_dir()
     finally:
         first.stop()
     second = start_server(ServerConfig(port=0, db=str(db)))  # the lock goes with the first server
