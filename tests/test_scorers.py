@@ -96,11 +96,19 @@ def test_choose_top_and_random_is_seeded_and_disjoint():
 
 
 def test_draw_set_records_how_it_was_drawn():
-    s = draw_set(as_bank(KeywordModule()), 0, CORPUS, SetConfig(n_top=3, n_random=4, seed=2), corpus="tiny")
+    s = draw_set(as_bank(KeywordModule()), 0, CORPUS, SetConfig(n_top=3, n_random=4, seed=2, sentences=False), corpus="tiny")
     assert len(s.texts) == 7 and s.is_top == (True,) * 3 + (False,) * 4
     assert list(s.responses[:3]) == sorted(s.responses[:3], reverse=True) and s.responses[0] > 0
     d = s.to_dict()
     assert d["seed"] == 2 and d["kind"] == "top_and_random" and d["corpus"] == "tiny" and d["pool"] == len(CORPUS)
+
+
+def test_sets_are_drawn_from_sentences_unless_whole_texts_are_asked():
+    article = ["Pizza and pasta made a fine dinner tonight. The markets fell sharply on Monday morning."]
+    s = draw_set(as_bank(KeywordModule()), 0, article, SetConfig(n_top=1, n_random=1))
+    assert s.texts == ("Pizza and pasta made a fine dinner tonight.", "The markets fell sharply on Monday morning.")
+    whole = draw_set(as_bank(KeywordModule()), 0, article, SetConfig(n_top=1, n_random=1, sentences=False))
+    assert whole.texts == tuple(article) and whole.to_dict()["sentences"] is False
 
 
 def test_token_excerpts_are_refused_clearly():
@@ -113,7 +121,7 @@ def test_token_excerpts_are_refused_clearly():
 # --- scorers with a fake helper that returns logprobs ------------------------------------------
 
 def _set():
-    return draw_set(as_bank(KeywordModule()), 0, CORPUS, SetConfig(n_top=4, n_random=6, seed=0))
+    return draw_set(as_bank(KeywordModule()), 0, CORPUS, SetConfig(n_top=4, n_random=6, seed=0, sentences=False))
 
 
 def test_simulation_and_detection_tell_the_right_explanation_from_a_wrong_one():

@@ -19,7 +19,7 @@ def test_simulation_and_detection_with_the_local_helper():
     try:
         helper = wrap_helper(llm, None)
         texts = list(dict.fromkeys(FOOD_CORPUS)) + SMALL_GENERIC
-        sset = draw_set(as_bank(KeywordModule()), 0, texts, SetConfig(n_top=3, n_random=3, seed=0))
+        sset = draw_set(as_bank(KeywordModule()), 0, texts, SetConfig(n_top=3, n_random=3, seed=0, sentences=False))
         good, wrong = score_on_set(["food, meals and cooking", "police and crime"], sset, "food", helper,
                                    ScoreConfig(scorers=("simulation", "detection"), baseline=False, n_boot=200))
     finally:

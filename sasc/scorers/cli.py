@@ -24,6 +24,8 @@ def add_set_args(p: argparse.ArgumentParser) -> None:
                    help=f"random texts in the set (default: {d.n_random})")
     p.add_argument("--pool-size", type=int, default=d.pool_size,
                    help=f"corpus texts (a seeded sample) the top texts are chosen from (default: {d.pool_size})")
+    p.add_argument("--whole-texts", action="store_true", help="score on the corpus texts as they are "
+                                                              "(default: their sentences of 4..60 words)")
     p.add_argument("--scoring-seed", type=int, default=0, help="seed of the set, the helper calls and the "
                                                                 "random baseline explanation (default: 0)")
     p.add_argument("--sampled", action="store_true", help="read the helper's sampled answers instead of its token "
@@ -35,7 +37,8 @@ def add_set_args(p: argparse.ArgumentParser) -> None:
 def score_config(args: argparse.Namespace, scorers: Any) -> ScoreConfig:
     """The :class:`ScoreConfig` of :func:`add_set_args`' flags and ``scorers``."""
     return ScoreConfig(scorers=tuple(parse_scorers(scorers)),
-                       set=SetConfig(args.scoring_set, args.n_top, args.n_random, args.pool_size, args.scoring_seed),
+                       set=SetConfig(args.scoring_set, args.n_top, args.n_random, args.pool_size, args.scoring_seed,
+                                     sentences=not args.whole_texts),
                        sampled=args.sampled, baseline=not args.no_baseline, seed=args.scoring_seed)
 
 

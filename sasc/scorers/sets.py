@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..corpora import sample_texts
+from ..corpora import sample_texts, split_sentences
 from ..errors import ConfigError
 from ..modules.base import check_finite, module_name, to_response_array
 
@@ -34,6 +34,10 @@ class SetConfig:
     """Seed of the pool sample and the random draw."""
     excerpts: str = "text"
     """One of :data:`EXCERPT_KINDS`."""
+    sentences: bool = True
+    """Split the corpus texts into sentences of 4..60 words first (short excerpts, as Bills's
+    64-token ones; a whole news article would make every helper prompt hundreds of tokens long);
+    False: the corpus texts as they are."""
 
     def __post_init__(self) -> None:
         if self.kind not in SET_KINDS:
@@ -65,7 +69,7 @@ class ScoringSet:
         """The set as recorded in a score file."""
         return {"kind": self.config.kind, "n_top": sum(self.is_top), "n_random": len(self.texts) - sum(self.is_top),
                 "pool_size": self.config.pool_size, "pool": self.pool, "seed": self.config.seed,
-                "excerpts": self.config.excerpts, "corpus": self.corpus,
+                "excerpts": self.config.excerpts, "sentences": self.config.sentences, "corpus": self.corpus,
                 "texts": list(self.texts), "responses": list(self.responses), "is_top": list(self.is_top)}
 
 
@@ -88,7 +92,8 @@ def draw_set(bank: Any, col: int, texts: Sequence[str], config: SetConfig, corpu
     if config.excerpts == "token":
         raise ConfigError(f"per-token excerpts are not available for module {module_name(bank)!r}: "
                           "no module kind has the token_responses hook yet; use per-text scoring sets (excerpts='text')")
-    pool = sample_texts([t for t in dict.fromkeys(texts) if t.strip()], config.pool_size, config.seed)
+    units = split_sentences(list(texts)) if config.sentences else list(texts)
+    pool = sample_texts([t for t in dict.fromkeys(units) if t.strip()], config.pool_size, config.seed)
     if not pool:
         raise ConfigError("the scoring-set corpus has no texts")
     name = module_name(bank)
