@@ -21,6 +21,7 @@ from .errors import (  # raised by the gRPC service and its client (sasc.client)
     ServiceError,
 )
 from .explain import explain, explain_unit
+from .form import FormCheck, check_form
 from .llm.base import Completion, HelperLLM, Sampling
 from .modules import ModuleBank, TextModule, build_module, check_module, module_from_spec, register_kind
 from .ngrams import NgramSettings, NgramTable, count_ngrams
@@ -40,5 +41,5 @@ __all__ = [
     "explain", "explain_unit", "load_corpus", "module_from_spec", "ngram_responses", "register_kind",
     "score_sigma", "summarize", "synthetic_texts", "__version__",
     "AuthenticationError", "ModuleUnavailableError", "NotFoundError", "PermissionDeniedError",
-    "QuotaExceededError", "ServiceError",
+    "QuotaExceededError", "ServiceError", "FormCheck", "check_form",
 ]

@@ -102,6 +102,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _form_mark(c: Any) -> str:
+    """``"  [form: repeated_word]"`` for a candidate that fails the form check, else ``""``."""
+    return f"  [form: {', '.join(c.form.flags)}]" if c.form is not None and c.form.flags else ""
+
+
 def format_result(result: Any, n_ngrams: int = 10) -> str:
     """A readable table: per unit, top n-grams and candidates ranked by σ."""
     lines = [f"module: {result.module['name']}   helper: {result.helper}",
@@ -118,11 +123,16 @@ def format_result(result: Any, n_ngrams: int = 10) -> str:
         for c in u.candidates:
             s = c.score
             if not s.n_related:
-                lines.append(f"  {'unscored':>22}{' ' * 28 * len(names)}  {c.explanation}")
+                lines.append(f"  {'unscored':>22}{' ' * 28 * len(names)}  {c.explanation}{_form_mark(c)}")
                 continue
             cells = "".join(f"{score_cell(c.scores.get(n)):>28}" for n in names)
             lines.append(f"  {s.sigma:6.2f} [{s.ci_low:5.2f}, {s.ci_high:5.2f}]{f' {s.sigma_paper:8.2f}' if paper else ''}"
-                         f"{cells}  {c.explanation}")
+                         f"{cells}  {c.explanation}{_form_mark(c)}")
+        if u.reranked_from:
+            lines.append(f"  (first by σ was {u.reranked_from!r}, which fails the form check; the first one's σ "
+                         "interval overlaps it: --readable-ranking false ranks by σ alone)")
+        for r in u.repairs:
+            lines.append(f"  (repaired before scoring: {r.before!r} -> {r.after or '(merged with an equal candidate)'!r})")
         if not u.candidates:
             lines.append("  (the helper produced no usable candidate)")
         elif any(not c.score.n_related for c in u.candidates):

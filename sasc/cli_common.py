@@ -79,7 +79,18 @@ def add_method_args(p: argparse.ArgumentParser, benchmark: bool = False) -> None
 
 
 def _flag_type(t: type) -> Any:
+    if t is bool:
+        return parse_bool
     return (lambda text: tuple(split_list(text))) if t is tuple else t
+
+
+def parse_bool(text: str) -> bool:
+    """A flag's true/false value: true, false, yes, no, on, off, 1, 0 (any case)."""
+    value = {"true": True, "yes": True, "on": True, "1": True,
+             "false": False, "no": False, "off": False, "0": False}.get(str(text).strip().lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value
 
 
 def method_config(args: argparse.Namespace, **fields: Any) -> ExplainConfig:

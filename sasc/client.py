@@ -36,6 +36,7 @@ from .errors import (
     AuthenticationError, CancelledError, ConfigError, ModuleError, NotFoundError, PermissionDeniedError,
     QuotaExceededError, SascError, ServiceError,
 )
+from .form import FormCheck, Repair
 from .progress import ProgressEvent
 from .results import ExplainResult, ScoredCandidate, SigmaScore, TopNgram, UnitExplanation
 
@@ -132,14 +133,21 @@ def _job_info(j: jpb.Job) -> JobInfo:
                    j.resumed, j.idempotency_key)
 
 
+def _form_from_proto(f: jpb.FormCheck) -> FormCheck:
+    return FormCheck(tuple(f.flags), f.n_words, f.fluency if f.HasField("fluency") else math.nan)
+
+
 def result_from_proto(r: jpb.ExplainResult) -> ExplainResult:
     """The library's result from its message (inverse of the server's ``result_to_proto``)."""
     units = [UnitExplanation(
         u.unit, [TopNgram(t.ngram, t.response, t.count) for t in u.top_ngrams],
         [ScoredCandidate(c.explanation, SigmaScore(**{f.name: getattr(c.score, f.name) for f in fields(SigmaScore)}),
                          list(c.ngrams), list(c.related_texts), list(c.unrelated_texts), list(c.related_responses),
-                         c.direct_response if c.HasField("direct_response") else math.nan)
-         for c in u.candidates]) for u in r.units]
+                         c.direct_response if c.HasField("direct_response") else math.nan,
+                         form=_form_from_proto(c.form) if c.HasField("form") else None)
+         for c in u.candidates],
+        repairs=[Repair(r.before, r.after, list(r.rules)) for r in u.repairs], reranked_from=u.reranked_from)
+        for u in r.units]
     load = lambda s: json.loads(s) if s else {}  # noqa: E731
     return ExplainResult(units=units, module=load(r.module_json), helper=r.helper,
                          reference_corpus=load(r.reference_corpus_json), generic_corpus=load(r.generic_corpus_json),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
+from .form import FLUENCY_MODELS
 from .llm.base import Sampling
 from .ngrams import NgramSettings
 from .options import check_minimums, option
@@ -69,6 +70,27 @@ class ExplainConfig:
     before the final ranking.
 
     The intervals are the 95% intervals of σ; both candidates are rescored with the extra texts."""
+    form_repair: bool = option(True, flag="--form-repair", legacy=False)
+    """Repair candidates before scoring where the meaning stays: collapse a repeated word, drop a
+    dangling last word (true, false).
+
+    ``"Food and food"`` -> ``"Food"``, ``"Recipes and"`` -> ``"Recipes"`` (:func:`sasc.form.repair`);
+    each repair is listed in the unit's ``repairs`` and counted in its ``cleaning``. False: the
+    candidates are scored as cleaned."""
+    readable_ranking: bool = option(True, flag="--readable-ranking", legacy=False)
+    """When the best candidate by σ fails the form check, put first a readable candidate whose σ
+    interval overlaps it (true, false).
+
+    The form check (:mod:`sasc.form`) flags a repeated word, a tautology, a dangling end, a
+    question, meta-text, more than 10 words, or low fluency. Among the candidates that pass it
+    and whose 95% σ interval overlaps the best's, the shortest (then the highest σ) goes first.
+    Before that, up to 2 candidates the pre-screen left unscored that pass and paraphrase the
+    failing winner are scored. False: σ's order, nothing more scored."""
+    fluency_model: str = option("smollm2", flag="--fluency-model", choices=FLUENCY_MODELS, legacy="smollm2")
+    """Small LM scoring each candidate's fluency in the form check: smollm2 (SmolLM2-135M,
+    offline), or '' for none (the rules only).
+
+    The fluency is how much the candidate's own words predict each other (:func:`sasc.form.slor`)."""
     n_generic: int = option(500, flag="--generic-size", min=2, job_max=100_000)
     """Generic-corpus texts in the σ baseline (sampled with the seed)."""
     n_bootstrap: int = option(1000, min=1, job_max=100_000)
@@ -87,4 +109,6 @@ class ExplainConfig:
             raise ConfigError(f"summary_styles must be a list of style names, got the string {self.summary_styles!r}")
         object.__setattr__(self, "summary_styles", check_styles(self.summary_styles))  # a JSON list becomes a tuple
         check_synthetic_style(self.synthetic_style)
+        if self.fluency_model not in FLUENCY_MODELS:
+            raise ConfigError(f"fluency_model must be one of {list(FLUENCY_MODELS)}, got {self.fluency_model!r}")
         check_minimums(self)

@@ -19,12 +19,14 @@ from .cache import ResponseCache, default_cache_dir
 from .config import ExplainConfig
 from .corpora import DEFAULT_GENERIC, DEFAULT_REFERENCE, Corpus, load_corpus, sample_texts
 from .errors import ConfigError
+from .form import check_forms, fluency_scorer
 from .jsonio import strict
 from .llm.base import HelperLLM, helper_slots, map_slots
 from .modules.base import as_bank, check_finite, module_name, to_response_array
 from .modules.registry import module_from_spec
 from .ngrams import NgramTable, count_ngrams
 from .progress import ProgressEvent, ProgressFn, no_progress
+from .readable import paraphrases_to_score, readable_first, repair_candidates
 from .responses import ResponseTable, ShardRunner, ngram_responses
 from .results import ExplainResult, ScoredCandidate, TopNgram, UnitExplanation
 from .scoring import intervals_overlap, score_sigma, top_k_indices, unscored_score
@@ -109,7 +111,10 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
     many at once as the helper has slots (:func:`~sasc.llm.base.helper_slots`): the summaries, then
     the kept candidates' synthetic texts; every call has its own seed, so the result is the same
     for any number of slots with a helper whose replies depend only on the request. What cleaning
-    repaired or dropped is counted in ``cleaning``.
+    repaired or dropped is counted in ``cleaning``. With ``config.form_repair``, candidates are
+    repaired before anything is scored (listed in ``repairs``); with ``config.readable_ranking``,
+    a winner that fails the form check gives way to a readable one σ cannot tell from it (see
+    :mod:`sasc.readable`).
     """
     top = top_k_indices(values, max(config.n_top_reported, config.n_top_considered))
     top_ngrams = [TopNgram(table.ngrams[i], float(values[i]), int(table.counts[i])) for i in top]
@@ -120,6 +125,10 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
                       n_pick=config.n_per_summary, sampling=config.summary_sampling, seed=config.seed,
                       styles=config.summary_styles, counts=cleaning)
     progress(ProgressEvent("summarize", 1, 1, f"{len(cands)} candidates"))
+    cands, repairs = repair_candidates(cands) if config.form_repair else (cands, [])
+    if repairs:
+        cleaning["summary.form_repaired"] += len(repairs)
+    forms = check_forms([c.explanation for c in cands], fluency_scorer(config.fluency_model))
     direct = bank_column(bank, [c.explanation for c in cands], col)
     keep = direct_screen(direct, config.direct_screen)
     counts = [Counter() for _ in keep]  # one per candidate: they are scored in parallel threads
@@ -130,7 +139,8 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
         i = keep[j]
         with lock:  # one event at a time, whichever thread sends it
             progress(ProgressEvent("score", next(started), len(keep), cands[i].explanation))
-        return score_candidate(bank, col, cands[i], generic_values, helper, config, float(direct[i]), counts[j])
+        c = score_candidate(bank, col, cands[i], generic_values, helper, config, float(direct[i]), counts[j])
+        return dataclasses.replace(c, form=forms[i])
 
     scored = map_slots(helper, score, range(len(keep)))
     progress(ProgressEvent("score", len(keep), len(keep)))
@@ -141,13 +151,22 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
                                                                more[j]), range(2))
         counts += more
         scored.sort(key=_by_sigma)
+    rest = sorted(set(range(len(cands))) - set(keep), key=lambda i: -direct[i])
+    moved_from = ""
+    if config.readable_ranking and scored:
+        extra = paraphrases_to_score(scored[0], [(i, cands[i].explanation, forms[i]) for i in rest])
+        if extra:
+            keep, rest = keep + extra, [i for i in rest if i not in extra]
+            counts += [Counter() for _ in extra]
+            started = iter(range(len(keep) - len(extra), len(keep)))
+            scored = sorted(scored + map_slots(helper, score, range(len(keep) - len(extra), len(keep))), key=_by_sigma)
+        scored, moved_from = readable_first(scored)
     for c in counts:
         cleaning.update(c)
     unscored = [ScoredCandidate(cands[i].explanation, unscored_score(len(generic_values)), cands[i].ngrams, [], [],
-                                direct_response=float(direct[i]))
-                for i in sorted(set(range(len(cands))) - set(keep), key=lambda i: -direct[i])]
+                                direct_response=float(direct[i]), form=forms[i]) for i in rest]
     return UnitExplanation(bank.units[col], top_ngrams[: config.n_top_reported], scored + unscored,
-                           dict(sorted(cleaning.items())))
+                           dict(sorted(cleaning.items())), repairs=repairs, reranked_from=moved_from)
 
 
 def direct_screen(direct: np.ndarray, n_keep: int) -> list[int]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import jsonio
+from .form import FormCheck, Repair
 from .scoring import SigmaScore
 
 
@@ -45,6 +46,8 @@ class ScoredCandidate:
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Predictive scores (``--scorers``, :mod:`sasc.scorers`): name -> ``{value, ci, n, baseline,
     undefined_reason, method, details}`` on the unit's ``scoring_set``; empty when none were asked."""
+    form: FormCheck | None = None
+    """Its form check (:mod:`sasc.form`): flags and fluency; None in results made before it existed."""
 
 
 @dataclass(frozen=True)
@@ -56,21 +59,40 @@ class UnitExplanation:
     top_ngrams: list[TopNgram]
     """Highest-response n-grams, best first."""
     candidates: list[ScoredCandidate]
-    """Candidates ranked by σ, best first."""
+    """Candidates ranked by σ, best first (with the readable ranking, a candidate σ cannot tell
+    apart from the best may come first; see ``reranked_from``)."""
     cleaning: dict[str, int] = field(default_factory=dict)
     """Helper output repaired or dropped before scoring, by reason (sorted): ``summary.duplicate``,
     ``summary.empty``, ``summary.meta``, ``summary.script`` (summaries dropped),
     ``summary.meta_repaired``, ``summary.script_repaired`` (summaries cut and kept),
     ``synthetic.duplicate``, ``synthetic.meta``, ``synthetic.script`` (synthetic texts dropped).
-    Empty when nothing was."""
+    Empty when nothing was. ``summary.form_repaired``: candidates repaired by the form check
+    (listed in ``repairs``)."""
     scoring_set: dict[str, Any] = field(default_factory=dict)
     """The texts and true responses the candidates' predictive ``scores`` were computed on, and how
     they were drawn (:meth:`sasc.scorers.ScoringSet.to_dict`); empty without predictive scorers."""
+    repairs: list[Repair] = field(default_factory=list)
+    """Candidates repaired before scoring (:func:`sasc.form.repair`), with their text before and after."""
+    reranked_from: str = ""
+    """The best candidate by σ when the readable ranking put another first ("" when σ's order stands)."""
 
     @property
     def best(self) -> ScoredCandidate | None:
         """The top-ranked candidate (None when the helper produced none)."""
         return self.candidates[0] if self.candidates else None
+
+    @classmethod
+    def from_dict(cls, u: dict[str, Any]) -> "UnitExplanation":
+        """Inverse of ``dataclasses.asdict`` (NaN may be written as null)."""
+        return cls(
+            u["unit"], [TopNgram(**t) for t in u["top_ngrams"]],
+            [ScoredCandidate(**{**c, "score": _score(c["score"]),
+                                "direct_response": jsonio.nan_if_none(c.get("direct_response")),
+                                "form": FormCheck.from_dict(c["form"]) if c.get("form") else None})
+             for c in u["candidates"]],
+            cleaning=dict(u.get("cleaning") or {}), scoring_set=dict(u.get("scoring_set") or {}),
+            repairs=[Repair(**r) for r in u.get("repairs") or []], reranked_from=u.get("reranked_from", ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -111,18 +133,7 @@ class ExplainResult:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ExplainResult":
         """Inverse of :meth:`to_dict`."""
-        units = [
-            UnitExplanation(
-                u["unit"], [TopNgram(**t) for t in u["top_ngrams"]],
-                [ScoredCandidate(**{**c, "score": _score(c["score"]),
-                                    "direct_response": jsonio.nan_if_none(c.get("direct_response"))})
-                 for c in u["candidates"]],
-                dict(u.get("cleaning") or {}),
-                dict(u.get("scoring_set") or {}),
-            )
-            for u in d["units"]
-        ]
-        return cls(**{**d, "units": units})
+        return cls(**{**d, "units": [UnitExplanation.from_dict(u) for u in d["units"]]})
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> "ExplainResult":

@@ -18,6 +18,7 @@ from sasc.config import ExplainConfig
 from sasc.corpora import BUILTIN_CORPORA
 from sasc.errors import ConfigError, QuotaExceededError
 from sasc.options import job_ranges
+from sasc.form import FormCheck
 from sasc.results import ExplainResult, UnitExplanation
 
 from .containment import HelperPolicy
@@ -217,14 +218,24 @@ def job_to_proto(rec: JobRecord, with_result: bool = True) -> jpb.Job:
     return job
 
 
+def _form_to_proto(form: FormCheck | None) -> jpb.FormCheck | None:
+    if form is None:
+        return None
+    return jpb.FormCheck(flags=list(form.flags), n_words=form.n_words,
+                         fluency=None if math.isnan(form.fluency) else form.fluency)
+
+
 def _unit_to_proto(u: UnitExplanation) -> jpb.UnitExplanation:
     return jpb.UnitExplanation(
         unit=u.unit, top_ngrams=[jpb.TopNgram(ngram=t.ngram, response=t.response, count=t.count) for t in u.top_ngrams],
         candidates=[jpb.ScoredCandidate(explanation=c.explanation, score=jpb.SigmaScore(**dataclasses.asdict(c.score)),
                                         ngrams=c.ngrams, related_texts=c.related_texts,
                                         unrelated_texts=c.unrelated_texts, related_responses=c.related_responses,
-                                        direct_response=None if math.isnan(c.direct_response) else c.direct_response)
-                    for c in u.candidates])
+                                        direct_response=None if math.isnan(c.direct_response) else c.direct_response,
+                                        form=_form_to_proto(c.form))
+                    for c in u.candidates],
+        repairs=[jpb.Repair(before=r.before, after=r.after, rules=r.rules) for r in u.repairs],
+        reranked_from=u.reranked_from)
 
 
 def result_to_proto(r: ExplainResult) -> jpb.ExplainResult:

@@ -26,7 +26,7 @@ from sasc.explain import explain, select_units
 from sasc.llm import build_backend, wrap_helper
 from sasc.options import with_options
 from sasc.progress import ProgressEvent
-from sasc.results import ScoredCandidate, SigmaScore, TopNgram, UnitExplanation
+from sasc.results import UnitExplanation
 
 from .auth import ANONYMOUS
 from .config import ServerConfig
@@ -72,9 +72,7 @@ class JobSpec:
 
 
 def unit_from_json(text: str) -> UnitExplanation:
-    d = json.loads(text)
-    return UnitExplanation(d["unit"], [TopNgram(**t) for t in d["top_ngrams"]],
-                           [ScoredCandidate(**{**c, "score": SigmaScore(**c["score"])}) for c in d["candidates"]])
+    return UnitExplanation.from_dict(json.loads(text))
 
 
 class _Shutdown(Exception):

@@ -150,13 +150,15 @@ def test_run_keys_of_earlier_records_stay_valid():
     task = D3Task(index=3, task="x", name="x", keyphrase="x", check_regex="x", corpus_file="x")
     helper = "llama.cpp:qwen2.5-coder-1.5b-instruct-q4_k_m"
     about = ExplainConfig(synthetic_style="about", direct_screen=0, n_candidates=5,
-                          summary_styles=("theme", "source"))  # the defaults of that version
+                          summary_styles=("theme", "source"), form_repair=False,
+                          readable_ranking=False)  # the defaults of that version
     assert run_key(task, "default", 0, helper, about, D3Options(), cleaning=1) == "8e653a903ba95a99"
     assert run_key(task, "noisy", 0, helper, about, D3Options(), cleaning=1) == "2ab7c19a73a91cef"
     keys = {run_key(task, "default", 0, helper, dataclasses.replace(about, **change), D3Options(), cleaning=1)
             for change in ({"synthetic_style": "example"}, {"synthetic_style": "mixed"}, {"direct_screen": 2},
-                           {"direct_screen": 3})}
-    assert len(keys) == 4 and "8e653a903ba95a99" not in keys
+                           {"direct_screen": 3}, {"form_repair": True}, {"readable_ranking": True},
+                           {"readable_ranking": True, "fluency_model": ""})}
+    assert len(keys) == 7 and "8e653a903ba95a99" not in keys
 
 
 def test_run_keys_change_with_the_cleaning_rules():
@@ -168,7 +170,8 @@ def test_run_keys_change_with_the_cleaning_rules():
 
     task = D3Task(index=3, task="x", name="x", keyphrase="x", check_regex="x", corpus_file="x")
     helper = "llama.cpp:qwen2.5-coder-1.5b-instruct-q4_k_m"
-    about = ExplainConfig(synthetic_style="about", direct_screen=0, n_candidates=5, summary_styles=("theme", "source"))
+    about = ExplainConfig(synthetic_style="about", direct_screen=0, n_candidates=5, summary_styles=("theme", "source"),
+                          form_repair=False, readable_ranking=False)
     assert run_key(task, "default", 0, helper, about, D3Options(), cleaning=1) == "8e653a903ba95a99"
     assert CLEANING_VERSION >= 3
     by_version = {v: run_key(task, "default", 0, helper, about, D3Options(), cleaning=v) for v in (1, 2, 3, 4)}

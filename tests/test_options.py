@@ -97,6 +97,9 @@ def test_every_flag_reaches_its_field():
             elif o.type is tuple:
                 value = tuple(reversed(o.spec.choices))
                 flags += [o.spec.flag, ",".join(value)]
+            elif o.type is bool:
+                value = not o.default
+                flags += [o.spec.flag, str(value).lower()]
             else:
                 value = next(c for c in o.spec.choices if c != o.default)
                 flags += [o.spec.flag, value]
@@ -118,4 +121,5 @@ def test_options_page_is_current():
 def test_d3_run_keys_leave_out_the_options_added_later_at_their_legacy_value():
     from sasc.bench.d3 import KEY_ADDED_SETTINGS
 
-    assert KEY_ADDED_SETTINGS == {"synthetic_style": "about", "direct_screen": 0}
+    assert KEY_ADDED_SETTINGS == {"synthetic_style": "about", "direct_screen": 0, "form_repair": False,
+                                  "readable_ranking": False, "fluency_model": "smollm2"}

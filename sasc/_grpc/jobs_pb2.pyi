@@ -37,7 +37,7 @@ class TextList(_message.Message):
     def __init__(self, texts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExplainSettings(_message.Message):
-    __slots__ = ("max_n", "min_count", "lowercase", "n_top_reported", "n_top_considered", "n_per_summary", "n_candidates", "n_synthetic", "n_generic", "n_bootstrap", "seed", "shard_size", "n_unrelated", "summary_styles", "n_tiebreak", "synthetic_style", "direct_screen")
+    __slots__ = ("max_n", "min_count", "lowercase", "n_top_reported", "n_top_considered", "n_per_summary", "n_candidates", "n_synthetic", "n_generic", "n_bootstrap", "seed", "shard_size", "n_unrelated", "summary_styles", "n_tiebreak", "synthetic_style", "direct_screen", "form_repair", "readable_ranking", "fluency_model")
     MAX_N_FIELD_NUMBER: _ClassVar[int]
     MIN_COUNT_FIELD_NUMBER: _ClassVar[int]
     LOWERCASE_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +55,9 @@ class ExplainSettings(_message.Message):
     N_TIEBREAK_FIELD_NUMBER: _ClassVar[int]
     SYNTHETIC_STYLE_FIELD_NUMBER: _ClassVar[int]
     DIRECT_SCREEN_FIELD_NUMBER: _ClassVar[int]
+    FORM_REPAIR_FIELD_NUMBER: _ClassVar[int]
+    READABLE_RANKING_FIELD_NUMBER: _ClassVar[int]
+    FLUENCY_MODEL_FIELD_NUMBER: _ClassVar[int]
     max_n: int
     min_count: int
     lowercase: bool
@@ -72,7 +75,10 @@ class ExplainSettings(_message.Message):
     n_tiebreak: int
     synthetic_style: str
     direct_screen: int
-    def __init__(self, max_n: _Optional[int] = ..., min_count: _Optional[int] = ..., lowercase: _Optional[bool] = ..., n_top_reported: _Optional[int] = ..., n_top_considered: _Optional[int] = ..., n_per_summary: _Optional[int] = ..., n_candidates: _Optional[int] = ..., n_synthetic: _Optional[int] = ..., n_generic: _Optional[int] = ..., n_bootstrap: _Optional[int] = ..., seed: _Optional[int] = ..., shard_size: _Optional[int] = ..., n_unrelated: _Optional[int] = ..., summary_styles: _Optional[_Iterable[str]] = ..., n_tiebreak: _Optional[int] = ..., synthetic_style: _Optional[str] = ..., direct_screen: _Optional[int] = ...) -> None: ...
+    form_repair: bool
+    readable_ranking: bool
+    fluency_model: str
+    def __init__(self, max_n: _Optional[int] = ..., min_count: _Optional[int] = ..., lowercase: _Optional[bool] = ..., n_top_reported: _Optional[int] = ..., n_top_considered: _Optional[int] = ..., n_per_summary: _Optional[int] = ..., n_candidates: _Optional[int] = ..., n_synthetic: _Optional[int] = ..., n_generic: _Optional[int] = ..., n_bootstrap: _Optional[int] = ..., seed: _Optional[int] = ..., shard_size: _Optional[int] = ..., n_unrelated: _Optional[int] = ..., summary_styles: _Optional[_Iterable[str]] = ..., n_tiebreak: _Optional[int] = ..., synthetic_style: _Optional[str] = ..., direct_screen: _Optional[int] = ..., form_repair: _Optional[bool] = ..., readable_ranking: _Optional[bool] = ..., fluency_model: _Optional[str] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("module_id", "unit_names", "unit_indices", "corpus", "generic", "helper", "settings", "concurrency", "idempotency_key")
@@ -225,7 +231,7 @@ class TopNgram(_message.Message):
     def __init__(self, ngram: _Optional[str] = ..., response: _Optional[float] = ..., count: _Optional[int] = ...) -> None: ...
 
 class ScoredCandidate(_message.Message):
-    __slots__ = ("explanation", "score", "ngrams", "related_texts", "unrelated_texts", "related_responses", "direct_response")
+    __slots__ = ("explanation", "score", "ngrams", "related_texts", "unrelated_texts", "related_responses", "direct_response", "form")
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     NGRAMS_FIELD_NUMBER: _ClassVar[int]
@@ -233,6 +239,7 @@ class ScoredCandidate(_message.Message):
     UNRELATED_TEXTS_FIELD_NUMBER: _ClassVar[int]
     RELATED_RESPONSES_FIELD_NUMBER: _ClassVar[int]
     DIRECT_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    FORM_FIELD_NUMBER: _ClassVar[int]
     explanation: str
     score: SigmaScore
     ngrams: _containers.RepeatedScalarFieldContainer[str]
@@ -240,17 +247,42 @@ class ScoredCandidate(_message.Message):
     unrelated_texts: _containers.RepeatedScalarFieldContainer[str]
     related_responses: _containers.RepeatedScalarFieldContainer[float]
     direct_response: float
-    def __init__(self, explanation: _Optional[str] = ..., score: _Optional[_Union[SigmaScore, _Mapping]] = ..., ngrams: _Optional[_Iterable[str]] = ..., related_texts: _Optional[_Iterable[str]] = ..., unrelated_texts: _Optional[_Iterable[str]] = ..., related_responses: _Optional[_Iterable[float]] = ..., direct_response: _Optional[float] = ...) -> None: ...
+    form: FormCheck
+    def __init__(self, explanation: _Optional[str] = ..., score: _Optional[_Union[SigmaScore, _Mapping]] = ..., ngrams: _Optional[_Iterable[str]] = ..., related_texts: _Optional[_Iterable[str]] = ..., unrelated_texts: _Optional[_Iterable[str]] = ..., related_responses: _Optional[_Iterable[float]] = ..., direct_response: _Optional[float] = ..., form: _Optional[_Union[FormCheck, _Mapping]] = ...) -> None: ...
+
+class FormCheck(_message.Message):
+    __slots__ = ("flags", "n_words", "fluency")
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    N_WORDS_FIELD_NUMBER: _ClassVar[int]
+    FLUENCY_FIELD_NUMBER: _ClassVar[int]
+    flags: _containers.RepeatedScalarFieldContainer[str]
+    n_words: int
+    fluency: float
+    def __init__(self, flags: _Optional[_Iterable[str]] = ..., n_words: _Optional[int] = ..., fluency: _Optional[float] = ...) -> None: ...
+
+class Repair(_message.Message):
+    __slots__ = ("before", "after", "rules")
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    before: str
+    after: str
+    rules: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, before: _Optional[str] = ..., after: _Optional[str] = ..., rules: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UnitExplanation(_message.Message):
-    __slots__ = ("unit", "top_ngrams", "candidates")
+    __slots__ = ("unit", "top_ngrams", "candidates", "repairs", "reranked_from")
     UNIT_FIELD_NUMBER: _ClassVar[int]
     TOP_NGRAMS_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    REPAIRS_FIELD_NUMBER: _ClassVar[int]
+    RERANKED_FROM_FIELD_NUMBER: _ClassVar[int]
     unit: str
     top_ngrams: _containers.RepeatedCompositeFieldContainer[TopNgram]
     candidates: _containers.RepeatedCompositeFieldContainer[ScoredCandidate]
-    def __init__(self, unit: _Optional[str] = ..., top_ngrams: _Optional[_Iterable[_Union[TopNgram, _Mapping]]] = ..., candidates: _Optional[_Iterable[_Union[ScoredCandidate, _Mapping]]] = ...) -> None: ...
+    repairs: _containers.RepeatedCompositeFieldContainer[Repair]
+    reranked_from: str
+    def __init__(self, unit: _Optional[str] = ..., top_ngrams: _Optional[_Iterable[_Union[TopNgram, _Mapping]]] = ..., candidates: _Optional[_Iterable[_Union[ScoredCandidate, _Mapping]]] = ..., repairs: _Optional[_Iterable[_Union[Repair, _Mapping]]] = ..., reranked_from: _Optional[str] = ...) -> None: ...
 
 class ExplainResult(_message.Message):
     __slots__ = ("units", "helper", "sasc_version", "timings", "module_json", "reference_corpus_json", "generic_corpus_json", "config_json", "usage_json")

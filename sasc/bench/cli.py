@@ -53,6 +53,8 @@ def add_commands(subparsers) -> None:
     c.add_argument("--json", default=None, help="also write the comparison to this JSON file")
     c.add_argument("--max-listed", type=int, default=30,
                    help="changed runs listed per setting and direction, 0 for none (default: 30)")
+    c.add_argument("--fluency", action="store_true",
+                   help="judge readable winners with the fluency LM too (loads SmolLM2), not the form rules alone")
     c.set_defaults(func=cmd_compare)
 
 
@@ -86,10 +88,16 @@ def cmd_d3(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..jsonio import dumps
-    from .compare import compare_records, comparison_dict, format_comparison, read_records
+    from .compare import compare_records, comparison_dict, format_comparison, read_records, rules_readable
 
     settings = None if args.settings is None else split_list(args.settings)
-    comparisons = compare_records(read_records(args.base), read_records(args.new), settings)
+    readable = rules_readable
+    if args.fluency:
+        from ..form import check_forms, fluency_scorer
+
+        def readable(texts):
+            return [bool(t) and f.passes for t, f in zip(texts, check_forms(texts, fluency_scorer("smollm2")))]
+    comparisons = compare_records(read_records(args.base), read_records(args.new), settings, readable)
     report = format_comparison(comparisons, args.max_listed)
     print(f"base: {args.base}\nnew:  {args.new}\n")
     print(report)

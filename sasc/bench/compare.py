@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, CorpusError
+from ..form import form_flags
 from .d3 import SETTINGS, TaskRecord, check_settings, read_record
 
 
@@ -46,13 +47,25 @@ class Totals:
     """Calls answered from the reply cache (they make a rerun faster than a cold run)."""
     seconds: float
     """Summed run time."""
+    readable: int = 0
+    """Runs whose best explanation passes the form check (:mod:`sasc.form`); runs without a
+    candidate count as not readable."""
 
 
-def totals(records: Sequence[TaskRecord]) -> Totals:
-    """The :class:`Totals` of ``records``."""
+ReadableFn = Callable[[Sequence[str]], list[bool]]
+"""Best explanations -> whether each passes the form check."""
+
+
+def rules_readable(explanations: Sequence[str]) -> list[bool]:
+    """The form check's rules alone (no fluency LM), for any records old or new."""
+    return [bool(e) and not form_flags(e) for e in explanations]
+
+
+def totals(records: Sequence[TaskRecord], readable: ReadableFn = rules_readable) -> Totals:
+    """The :class:`Totals` of ``records``; ``readable`` judges their best explanations."""
     return Totals(sum(r.top1 for r in records), sum(r.any_candidate for r in records),
                   sum(r.llm_calls for r in records), sum(r.llm_cached_calls for r in records),
-                  sum(r.seconds for r in records))
+                  sum(r.seconds for r in records), sum(readable([_best(r) for r in records])))
 
 
 @dataclass(frozen=True)
@@ -111,10 +124,12 @@ def _best(r: TaskRecord) -> str:
 
 
 def compare_records(base: Sequence[TaskRecord], new: Sequence[TaskRecord],
-                    settings: Sequence[str] | None = None) -> list[SettingComparison]:
+                    settings: Sequence[str] | None = None,
+                    readable: ReadableFn = rules_readable) -> list[SettingComparison]:
     """Pair runs by (setting, seed, task) and compare them, one entry per setting present in
     either list (in :data:`~sasc.bench.d3.SETTINGS` order), or per setting of ``settings``
-    (:class:`ConfigError` for one that is not a D3 setting)."""
+    (:class:`ConfigError` for one that is not a D3 setting). ``readable`` judges the best
+    explanations of both folders alike (default: the form rules without the fluency LM)."""
     if settings is not None:
         settings = check_settings(settings)
     b = {(r.setting, r.seed, r.task): r for r in base}
@@ -132,7 +147,8 @@ def compare_records(base: Sequence[TaskRecord], new: Sequence[TaskRecord],
             if rb.top1 != rn.top1:
                 (gained if rn.top1 else lost).append(RunChange(s, rb.seed, rb.task, _best(rb), _best(rn)))
         out.append(SettingComparison(
-            setting=s, n_paired=len(pairs), base=totals([rb for rb, _ in pairs]), new=totals([rn for _, rn in pairs]),
+            setting=s, n_paired=len(pairs), base=totals([rb for rb, _ in pairs], readable),
+            new=totals([rn for _, rn in pairs], readable),
             gained=tuple(gained), lost=tuple(lost), p_value=sign_test_p(len(gained), len(lost)),
             only_base=sum(1 for k in b.keys() - n.keys() if k[0] == s),
             only_new=sum(1 for k in n.keys() - b.keys() if k[0] == s)))
@@ -161,6 +177,8 @@ def format_comparison(comparisons: Sequence[SettingComparison], max_listed: int 
             f"  any-candidate  {_arrow(c.base.any_candidate, c.new.any_candidate)}",
             f"  top-1 changed  {len(c.gained)} gained, {len(c.lost)} lost; sign test p = {c.p_value:.3g}"
             + ("  (within what chance gives)" if c.p_value >= 0.05 else ""),
+            f"  readable best  {_arrow(c.base.readable, c.new.readable)}   "
+            f"{c.base.readable * pct:.1f}% -> {c.new.readable * pct:.1f}% (winners passing the form check)",
             f"  helper calls   {_arrow(c.base.calls, c.new.calls)}   "
             f"from the reply cache: {c.base.cached_calls} -> {c.new.cached_calls}",
             f"  run time s     {_arrow(c.base.seconds, c.new.seconds, '.0f')}",

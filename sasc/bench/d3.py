@@ -33,6 +33,7 @@ from ..config import ExplainConfig
 from ..corpora import DEFAULT_GENERIC, load_corpus, sample_texts
 from ..errors import ConfigError
 from ..explain import explain_unit
+from ..form import FORM_VERSION
 from ..jsonio import dumps, nan_if_none
 from ..llm.base import HelperLLM
 from ..modules.base import to_response_array
@@ -144,10 +145,13 @@ def run_key(task: D3Task, setting: str, seed: int, helper_name: str, config: Exp
             options: D3Options, cleaning: int = CLEANING_VERSION) -> str:
     """Identity of one run: task, setting, seed, helper, config, ablation parameters and the
     version of the rules that clean the helper's summaries (``cleaning``; version 1, from before
-    it was versioned, is left out so that its keys stay as they were)."""
+    it was versioned, is left out so that its keys stay as they were), and with the form repair or
+    the readable ranking on, the version of the form rules (:data:`sasc.form.FORM_VERSION`)."""
     fields = {k: _without_unasked_logprobs(v) for k, v in dataclasses.asdict(config).items()
               if not (k in KEY_ADDED_SETTINGS and v == KEY_ADDED_SETTINGS[k])}
     versions = {"cleaning": cleaning} if cleaning != 1 else {}
+    if config.form_repair or config.readable_ranking:  # the form rules decide which candidates are scored and win
+        versions["form"] = FORM_VERSION
     payload = json.dumps(versions | {"task": dataclasses.asdict(task) | {"corpus_file": None}, "setting": setting,
                           "seed": seed, "helper": helper_name, "config": fields,
                           "noise": [options.noise_scale, options.noise_top] if setting == "noisy" else None,

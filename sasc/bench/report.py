@@ -60,6 +60,9 @@ class SettingSummary:
     """Prompt + completion tokens of calls that reached the model."""
     seconds: float
     """Summed wall time of the runs, in seconds."""
+    readable_winners: float = math.nan
+    """% of runs whose best candidate passes the form check stored with it (:mod:`sasc.form`);
+    NaN when no record of the setting stores one (records made before the check)."""
 
 
 def summarize_setting(setting: str, records: Sequence) -> SettingSummary:
@@ -84,7 +87,17 @@ def summarize_setting(setting: str, records: Sequence) -> SettingSummary:
         paper_top1=paper.get("top1", math.nan), paper_any_candidate=paper.get("any_candidate", math.nan),
         llm_calls=sum(r.llm_calls for r in recs), llm_cached_calls=sum(r.llm_cached_calls for r in recs),
         tokens=sum(r.prompt_tokens + r.completion_tokens for r in recs), seconds=sum(r.seconds for r in recs),
+        readable_winners=readable_share(recs),
     )
+
+
+def readable_share(records: Sequence) -> float:
+    """% of ``records`` whose best candidate's stored form check passes (a run without
+    candidates counts as not readable); NaN when none stores a form check."""
+    forms = [(r.unit.get("candidates") or [{}])[0].get("form") if r.unit else None for r in records]
+    if not any(forms):
+        return math.nan
+    return 100.0 * sum(bool(f) and not f.get("flags") for f in forms) / len(forms)
 
 
 def format_table(summaries: Sequence[SettingSummary]) -> str:
@@ -96,6 +109,11 @@ def format_table(summaries: Sequence[SettingSummary]) -> str:
         lines.append(f"{s.setting:<11} {s.n_runs:>5} {s.top1:>8.1f} {s.paper_top1:>6.1f} {s.any_candidate:>7.1f} "
                      f"{s.paper_any_candidate:>6.1f} {s.similarity:>6.3f} {s.sigma_correct:>6.2f} "
                      f"{s.sigma_incorrect:>8.2f} {s.llm_calls:>6} {s.tokens:>8} {s.seconds:>8.0f}")
+    readable = [s for s in summaries if not math.isnan(s.readable_winners)]
+    if readable:
+        lines.append("")
+        lines += [f"{s.setting} readable winners (best candidate passes the form check): {s.readable_winners:.1f}%"
+                  for s in readable]
     several = [s for s in summaries if len(s.seeds) > 1]
     if several:
         lines.append("")

@@ -1,0 +1,72 @@
+"""Readable winners: repair candidates before scoring, and prefer a winner that reads well
+among those σ cannot tell apart from the best (see :mod:`sasc.form` for the check)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from .form import FormCheck, Repair, _content, repair, restates, words
+from .results import ScoredCandidate
+from .scoring import intervals_overlap
+from .summarize import Candidate, _norm
+
+PARAPHRASES_SCORED = 2
+"""At most this many candidates left unscored by the pre-screen are scored when the winner
+fails the form check and they are clean paraphrases of it."""
+
+
+def repair_candidates(cands: Sequence[Candidate]) -> tuple[list[Candidate], list[Repair]]:
+    """Each candidate repaired, and the repairs made. A repaired candidate that now reads like an
+    earlier one (case, punctuation and a leading "the" ignored, as :func:`sasc.summarize.summarize`
+    merges) is merged into it: its repair is listed with ``after=""``."""
+    out: list[Candidate] = []
+    repairs: list[Repair] = []
+    seen: set[str] = set()
+    for c in cands:
+        text, rules = repair(c.explanation)
+        key = _norm(text)
+        if rules:
+            repairs.append(Repair(c.explanation, "" if key in seen else text, list(rules)))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(dataclasses.replace(c, explanation=text) if rules else c)
+    return out, repairs
+
+
+def is_paraphrase(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` say much the same: at least half of each one's content words are
+    restated in the other (:func:`sasc.form.restates`): ``("Food and food", "Food and cooking")``."""
+    ca, cb = _content(words(a)), _content(words(b))
+    if not ca or not cb:
+        return False
+    share = lambda xs, ys: sum(any(restates(x, y) for y in ys) for x in xs) / len(xs)  # noqa: E731
+    return share(ca, cb) >= 0.5 and share(cb, ca) >= 0.5
+
+
+def paraphrases_to_score(winner: ScoredCandidate, unscored: Sequence[tuple[int, str, FormCheck]],
+                         limit: int = PARAPHRASES_SCORED) -> list[int]:
+    """Indices of the candidates to score because the winner fails the form check: of
+    ``unscored`` (index, explanation, form), in the order given, up to ``limit`` that pass the
+    check and are paraphrases of the winner. Empty when the winner passes."""
+    if winner.form is None or winner.form.passes:
+        return []
+    return [i for i, text, form in unscored if form.passes and is_paraphrase(winner.explanation, text)][:limit]
+
+
+def readable_first(ranked: Sequence[ScoredCandidate]) -> tuple[list[ScoredCandidate], str]:
+    """``ranked`` (by σ, best first) with a readable candidate first when the best fails the form
+    check: among the candidates that pass it and whose 95% σ interval overlaps the best's, the
+    one with the fewest words (then the highest σ). Returns the new order and the explanation
+    σ put first when it moved ("" when σ's order stands). Candidates without a form (unscored
+    or from results made before the check) never move."""
+    ranked = list(ranked)
+    if not ranked or ranked[0].form is None or ranked[0].form.passes or not ranked[0].score.n_related:
+        return ranked, ""
+    best = ranked[0]
+    pool = [c for c in ranked[1:] if c.form is not None and c.form.passes and c.score.n_related
+            and intervals_overlap(best.score, c.score)]
+    if not pool:
+        return ranked, ""
+    pick = min(pool, key=lambda c: (c.form.n_words, -c.score.sigma))
+    return [pick] + [c for c in ranked if c is not pick], best.explanation
