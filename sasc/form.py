@@ -97,9 +97,10 @@ _SUFFIXES = ("ically", "ations", "ation", "ities", "ity", "ness", "ments", "ment
              "ists", "ist", "isms", "ism", "ions", "ion", "ies", "ied", "ed", "es", "al", "ic", "ly", "s", "y", "e")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FormCheck:
-    """The form of one explanation."""
+    """The form of one explanation. Equality is field by field with NaN equal to NaN, so a result
+    read back from JSON equals the one written."""
 
     flags: tuple[str, ...]
     """Faults found, among :data:`FORM_FLAGS` in that order; empty: it reads well."""
@@ -112,6 +113,17 @@ class FormCheck:
     def passes(self) -> bool:
         """No flag raised."""
         return not self.flags
+
+    def _key(self) -> tuple:
+        return tuple(self.flags), self.n_words, "nan" if math.isnan(self.fluency) else self.fluency
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FormCheck):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     @classmethod
     def from_dict(cls, d: dict) -> "FormCheck":
@@ -188,13 +200,19 @@ def form_flags(text: str, max_words: int = MAX_WORDS) -> tuple[str, ...]:
     return tuple(f for f in FORM_FLAGS if raised.get(f))
 
 
+FLUENCY_DIGITS = 3
+"""Decimals a fluency is kept to (float noise between processes is far below that)."""
+
+
 def check_form(text: str, fluency: float = math.nan, *, max_words: int = MAX_WORDS,
                fluency_floor: float = FLUENCY_FLOOR) -> FormCheck:
     """The :class:`FormCheck` of ``text`` given its fluency (NaN: not measured, never flagged)."""
+    # rounded: the same text scored in another process (other thread count) gives the same check
+    fluency = round(float(fluency), FLUENCY_DIGITS)
     flags = form_flags(text, max_words)
     if math.isfinite(fluency) and fluency < fluency_floor and "empty" not in flags:
         flags += ("disfluent",)
-    return FormCheck(tuple(f for f in FORM_FLAGS if f in flags), len(words(text)), float(fluency))
+    return FormCheck(tuple(f for f in FORM_FLAGS if f in flags), len(words(text)), fluency)
 
 
 # ---------------------------------------------------------------- repair

@@ -323,3 +323,11 @@ def test_a_failing_winner_gives_way_and_its_clean_paraphrase_is_scored():
     off, asked = _explain(["Pizza night?", "Pizza nights", "weather"], direct_screen=1, readable_ranking=False)
     assert [c.explanation for c in off.candidates] == ["Pizza night?", "Pizza nights", "weather"]
     assert [c.score.n_related for c in off.candidates] == [5, 0, 0] and len(asked) == 1 and off.reranked_from == ""
+
+
+def test_form_checks_compare_nan_as_equal_and_keep_three_decimals():
+    assert check_form("Chess openings") == check_form("Chess openings")  # NaN fluency on both sides
+    assert check_form("Chess openings", 7.12341) == check_form("Chess openings", 7.12339)
+    assert check_form("Chess openings", 7.1234).fluency == 7.123
+    assert check_form("Chess openings", 7.0) != check_form("Chess openings", 7.5)
+    assert len({check_form("Chess"), check_form("Chess")}) == 1
