@@ -304,6 +304,7 @@ def test_explain_repairs_candidates_before_scoring_and_lists_the_repairs():
     assert [c.explanation for c in unit.candidates] == ["soup", "bread", "weather"]  # "soup" merged
     assert unit.repairs == [Repair("soup and soup", "soup", ["collapse_repeat"]),
                             Repair("bread and", "bread", ["drop_dangling"])]
+    assert unit.cleaning.get("summary.form_repaired") == 2
     assert len(asked) == 3 and not any("soup and soup" in p or "bread and" in p for p in asked)
     assert all(c.form is not None and c.form.passes and math.isnan(c.form.fluency) for c in unit.candidates)
     off, asked = _explain(["soup and soup", "bread and", "weather", "soup"], form_repair=False)
