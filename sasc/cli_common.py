@@ -46,8 +46,10 @@ class TqdmProgress:
 
         bar = self.bars.get(ev.stage)
         if bar is None:
+            # disable=False: ``enabled`` decides; a tqdm first imported under TQDM_DISABLE (a --quiet command
+            # loading a model in this process) would otherwise keep every later bar off
             bar = self.bars[ev.stage] = tqdm(total=ev.total or None, desc=ev.stage, unit="it", file=self.file,
-                                             dynamic_ncols=True, leave=True)
+                                             dynamic_ncols=True, leave=True, disable=False)
             self._drawn[ev.stage] = time.monotonic()
         if ev.total and bar.total != ev.total:
             bar.total = ev.total
