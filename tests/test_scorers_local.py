@@ -28,4 +28,7 @@ def test_simulation_and_detection_with_the_local_helper():
     assert sim.method == "logprobs" and sim.n == 6 and sim.undefined_reason is None
     # the three food sentences are the top texts: a 1.5B reader sees that
     assert sim.value > 0.5 and sim.value > wrong["simulation"].value
-    assert good["detection"].details["auroc"] > wrong["detection"].details["auroc"]
+    # detection's score is balanced accuracy of "yes" (P(yes) > 0.5); on 3 + 3 texts the AUROC of P(yes)
+    # saturates at 1.0 for a wrong explanation too (the food texts still rank above the generic ones)
+    assert good["detection"].value > wrong["detection"].value
+    assert good["detection"].details["auroc"] >= wrong["detection"].details["auroc"]
