@@ -174,23 +174,23 @@ def report_slots(results: list[dict]) -> None:
                   f"{r['peak_rss_mib']:7.0f}Mi  {r['load_before']}->{r['load_after']}")
 
 
-def explain_arm(slots: int, reply_cache: str) -> dict:
+def explain_arm(slots: int, reply_cache: str, threads: int | None) -> dict:
     """README command 1's explain stage (defaults) with a cold reply cache and ``slots`` slots."""
     import sasc
     from sasc.llm import LocalLLM, wrap_helper
     from sasc.llm.factory import LOCAL_TIMEOUT_S
 
-    helper = wrap_helper(LocalLLM.default(slots=slots), reply_cache, timeout_s=LOCAL_TIMEOUT_S)
+    helper = wrap_helper(LocalLLM.default(slots=slots, n_threads=threads), reply_cache, timeout_s=LOCAL_TIMEOUT_S)
     load_before = loadavg()
     result = sasc.explain("embedding_distance:keyphrase=food and cooking", helper=helper)
     (unit,) = result.units
-    return {"slots": slots, "explain_s": result.timings["explain_s"], "load_before": load_before,
+    return {"slots": slots, "threads": helper.inner.inner.n_threads, "explain_s": result.timings["explain_s"], "load_before": load_before,
             "load_after": loadavg(), "usage": result.usage,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "candidates": [[c.explanation, c.score.sigma] for c in unit.candidates], "cleaning": unit.cleaning}
 
 
-def run_explain(arms: list[int], repeats: int) -> None:
+def run_explain(arms: list[int], repeats: int, threads: int | None) -> None:
     import tempfile
 
     runs = []
@@ -198,11 +198,12 @@ def run_explain(arms: list[int], repeats: int) -> None:
         for slots in arms if rep % 2 == 0 else arms[::-1]:  # alternate the order: drift hits both arms
             with tempfile.TemporaryDirectory(prefix="sasc-replies-") as tmp:
                 cmd = [sys.executable, __file__, "--explain-arm", str(slots), "--reply-cache", tmp]
+                cmd += ["--threads", str(threads)] if threads else []
                 out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             runs.append(json.loads(out.strip().splitlines()[-1]))
             r = runs[-1]
             best = r["candidates"][0] if r["candidates"] else ["-", float("nan")]
-            print(f"slots {slots}: explain {r['explain_s']:6.1f} s  load {r['load_before']}->{r['load_after']}  "
+            print(f"slots {slots} ({r['threads']} threads): explain {r['explain_s']:6.1f} s  load {r['load_before']}->{r['load_after']}  "
                   f"peak RSS {r['peak_rss_mib']:.0f} MiB  calls {r['usage'].get('calls')}  "
                   f"best {best[0]!r} {best[1]:.2f}σ  cleaning {r['cleaning']}", flush=True)
     print("\n== explain stage, README command 1 defaults, cold reply cache")
@@ -235,10 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print raw JSON only")
     args = parser.parse_args(argv)
     if args.explain_arm:
-        print(json.dumps(explain_arm(args.explain_arm, args.reply_cache)))
+        print(json.dumps(explain_arm(args.explain_arm, args.reply_cache, args.threads)))
         return 0
     if args.explain:
-        run_explain([int(x) for x in args.explain.split(",")], args.repeats)
+        run_explain([int(x) for x in args.explain.split(",")], args.repeats, args.threads)
         return 0
     if args.slots_one:
         result = bench_slots(args.model or MODELS[0], args.cache_dir, args.threads, args.slots_one, args.requests)

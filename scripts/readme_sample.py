@@ -8,7 +8,7 @@ assembled helper GGUF is linked in from the model cache, as in ``benchmarks/end_
 so the n-gram responses and every helper reply are computed, not read from a cache. The
 printed table, from its first ``== unit`` line on, replaces the fenced block between
 ``<!-- readme-sample:begin -->`` and ``<!-- readme-sample:end -->`` in README.md, with a last
-line saying when and how it was made (wall time, helper slots, load average).
+line saying when and how it was made (wall time, helper slots and threads, load average).
 """
 
 from __future__ import annotations
@@ -79,14 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     from sasc.llm.base import helper_slots
     from sasc.llm.factory import build_backend
 
-    slots = helper_slots(build_backend("local"))
+    backend = build_backend("local")  # SASC_HELPER_SLOTS / SASC_HELPER_THREADS apply, as in the run
+    slots, threads = helper_slots(backend), getattr(backend, "n_threads", "?")
     load = os.getloadavg()[0]
     output, seconds = run_command_1()
     load = max(load, os.getloadavg()[0])
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     footer = (f"(scripts/readme_sample.py, {when}: `sasc explain --out out/food.json` with empty caches, "
               f"{seconds:.0f} s wall on {os.cpu_count()} cores, load average up to {load:.1f}, "
-              f"{slots} helper slots)")
+              f"helper: {slots} slots, {threads} threads)")
     path.write_text(replace_block(readme, sample_block(output, footer)), encoding="utf-8")
     print(sample_block(output, footer))
     return 0

@@ -170,3 +170,12 @@ def test_slots_come_from_the_environment_when_not_given():
     assert build_backend("local", environ={"SASC_HELPER_SLOTS": "2"}, slots=5).slots == 5
     with pytest.raises(ConfigError, match="SASC_HELPER_SLOTS"):
         build_backend("local", environ={"SASC_HELPER_SLOTS": "many"})
+
+
+def test_local_threads_come_from_the_environment():
+    from sasc.errors import ConfigError
+    from sasc.llm import build_backend
+
+    assert build_backend("local", environ={"SASC_HELPER_THREADS": "1"}).n_threads == 1
+    with pytest.raises(ConfigError, match="SASC_HELPER_THREADS"):
+        build_backend("local", environ={"SASC_HELPER_THREADS": "two"})

