@@ -179,3 +179,17 @@ def test_local_threads_come_from_the_environment():
     assert build_backend("local", environ={"SASC_HELPER_THREADS": "1"}).n_threads == 1
     with pytest.raises(ConfigError, match="SASC_HELPER_THREADS"):
         build_backend("local", environ={"SASC_HELPER_THREADS": "two"})
+
+
+def test_batch_invariant_turns_off_the_repacked_weights(tmp_path):
+    # llama.cpp's repacked CPU weights add up one sequence and a batch in a different order, so
+    # a reply decoded beside others differs from the same reply decoded alone; without them it
+    # does not (measured in docs/helper_throughput.md)
+    xllamacpp = pytest.importorskip("xllamacpp")
+    from sasc.llm import LocalLLM, build_backend
+
+    path = tmp_path / "m.gguf"
+    assert LocalLLM(path, batch_invariant=True)._params(xllamacpp, path).no_extra_bufts is True
+    assert LocalLLM(path)._params(xllamacpp, path).no_extra_bufts is False
+    assert build_backend("local", environ={"SASC_HELPER_BATCH_INVARIANT": "1"}).batch_invariant
+    assert not build_backend("local", environ={"SASC_HELPER_BATCH_INVARIANT": "0"}).batch_invariant

