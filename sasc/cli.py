@@ -138,6 +138,8 @@ def format_result(result: Any, n_ngrams: int = 10) -> str:
         elif any(not c.score.n_related for c in u.candidates):
             lines.append("  (unscored: the module responds less to their own text than to the scored ones; "
                          "--direct-screen 0 scores every candidate)")
+        if getattr(u, "cleaning", None):  # what the helper wrote that was repaired or dropped, by reason
+            lines.append("  cleaned: " + ", ".join(f"{k} {v}" for k, v in u.cleaning.items()))
     usage = result.usage or {}
     t = result.timings
     lines.append(f"\nhelper calls: {usage.get('calls', '?')} ({usage.get('cached_calls', 0)} cached), tokens: "

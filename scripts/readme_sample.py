@@ -2,6 +2,7 @@
 
     python scripts/readme_sample.py            # run `sasc explain --out out/food.json`, rewrite the block
     python scripts/readme_sample.py --check    # exit 1 when the block is not between its markers
+    python scripts/readme_sample.py --keep-responses   # reuse cached n-gram responses; fresh helper replies
 
 Runs ``sasc explain`` on its defaults (README command 1) with a fresh cache directory (the
 assembled helper GGUF is linked in from the model cache, as in ``benchmarks/end_to_end.py``),
@@ -46,14 +47,16 @@ def replace_block(readme: str, block: str) -> str:
     return _BLOCK.sub(lambda _: block, readme)
 
 
-def run_command_1() -> tuple[str, float]:
-    """Stdout and wall seconds of ``sasc explain --out out/food.json`` with a fresh cache directory."""
-    models = Path(os.environ.get("SASC_CACHE", Path.home() / ".cache" / "sasc")) / "models"
+def run_command_1(keep_responses: bool = False) -> tuple[str, float]:
+    """Stdout and wall seconds of ``sasc explain --out out/food.json`` with a fresh cache directory
+    (``keep_responses``: the n-gram responses cache linked in, so only the helper's replies are fresh)."""
+    root = Path(os.environ.get("SASC_CACHE", Path.home() / ".cache" / "sasc"))
     with tempfile.TemporaryDirectory(prefix="sasc-readme-") as tmp:
         cache = Path(tmp) / "cache"
         cache.mkdir()
-        if models.is_dir():
-            (cache / "models").symlink_to(models)
+        for sub in ("models", "responses") if keep_responses else ("models",):
+            if (root / sub).is_dir():
+                (cache / sub).symlink_to(root / sub)
         cmd = [sys.executable, "-m", "sasc.cli", "explain", "--out", str(Path(tmp) / "food.json"),
                "--cache-dir", str(cache), "--quiet"]
         t = time.perf_counter()
@@ -68,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check that README.md has one marked block")
     parser.add_argument("--readme", default=str(ROOT / "README.md"), help="README to rewrite")
+    parser.add_argument("--keep-responses", action="store_true",
+                        help="reuse the cached n-gram responses (module outputs); helper replies stay fresh")
     args = parser.parse_args(argv)
     path = Path(args.readme)
     readme = path.read_text(encoding="utf-8")
@@ -82,10 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     backend = build_backend("local")  # SASC_HELPER_SLOTS / SASC_HELPER_THREADS apply, as in the run
     slots, threads = helper_slots(backend), getattr(backend, "n_threads", "?")
     load = os.getloadavg()[0]
-    output, seconds = run_command_1()
+    output, seconds = run_command_1(args.keep_responses)
     load = max(load, os.getloadavg()[0])
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
-    footer = (f"(scripts/readme_sample.py, {when}: `sasc explain --out out/food.json` with empty caches, "
+    caches = "no cached helper replies, n-gram responses from cache" if args.keep_responses else "empty caches"
+    footer = (f"(scripts/readme_sample.py, {when}: `sasc explain --out out/food.json` with {caches}, "
               f"{seconds:.0f} s wall on {os.cpu_count()} cores, load average up to {load:.1f}, "
               f"helper: {slots} slots, {threads} threads)")
     path.write_text(replace_block(readme, sample_block(output, footer)), encoding="utf-8")

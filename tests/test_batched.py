@@ -193,3 +193,14 @@ def test_batch_invariant_turns_off_the_repacked_weights(tmp_path):
     assert LocalLLM(path)._params(xllamacpp, path).no_extra_bufts is False
     assert build_backend("local", environ={"SASC_HELPER_BATCH_INVARIANT": "1"}).batch_invariant
     assert not build_backend("local", environ={"SASC_HELPER_BATCH_INVARIANT": "0"}).batch_invariant
+
+
+def test_the_table_says_what_cleaning_repaired_or_dropped(tmp_path):
+    from sasc.cli import format_result
+
+    config = ExplainConfig(n_candidates=6, n_synthetic=5, n_generic=20, n_bootstrap=200)
+    res = sasc.explain(KeywordModule(), corpus=FOOD_CORPUS, generic=GENERIC, helper=SeededLLM(slots=2),
+                       config=config, cache_dir=tmp_path)
+    cleaning = res.units[0].cleaning
+    assert cleaning and "  cleaned: " + ", ".join(f"{k} {v}" for k, v in cleaning.items()) in format_result(res)
+    assert ExplainResult.from_json(res.to_json()).units[0].cleaning == cleaning
