@@ -36,7 +36,7 @@ def sample_block(output: str, footer: str) -> str:
     start = next((i for i, ln in enumerate(lines) if ln.startswith("== unit")), None)
     if start is None:
         raise ValueError("the command printed no '== unit' table:\n" + output[-2000:])
-    body = "\n".join(lines[start:])
+    body = "\n".join(ln for ln in lines[start:] if not ln.startswith("wrote "))  # the temp path of the JSON
     return f"{BEGIN}\n```\n{body}\n\n{footer}\n```\n{END}"
 
 
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     caches = "no cached helper replies, n-gram responses from cache" if args.keep_responses else "empty caches"
     footer = (f"(scripts/readme_sample.py, {when}: `sasc explain --out out/food.json` with {caches}, "
-              f"{seconds:.0f} s wall on {os.cpu_count()} cores, load average up to {load:.1f}, "
+              f"{seconds:.0f} s wall on {os.cpu_count()} cores, 1-min load average {load:.1f} (higher of start and end), "
               f"helper: {slots} slots, {threads} threads)")
     path.write_text(replace_block(readme, sample_block(output, footer)), encoding="utf-8")
     print(sample_block(output, footer))

@@ -21,6 +21,8 @@ top n-grams: food
     6.48 [ 5.10,  7.90]  Food, meals, catering
 
 helper calls: 13 (0 cached)
+
+wrote /tmp/x/food.json
 """
 
 
@@ -30,7 +32,7 @@ def test_the_block_between_the_markers_is_replaced_and_nothing_else():
     new = readme_sample.replace_block(readme, block)
     assert new.startswith("# t\n\nbefore\n") and new.endswith("\nafter\n")
     assert "old" not in new and "6.48 [ 5.10,  7.90]  Food, meals, catering" in new
-    assert "module: x" not in new  # the table starts at its first unit
+    assert "module: x" not in new and "/tmp/x" not in new  # the table from its first unit, no temp path
     assert new.count("```") == 2 and "(footer)\n```" in new
 
 
