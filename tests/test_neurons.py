@@ -233,3 +233,25 @@ def test_ngram_stage_is_cached_and_orders_prefix_families(smollm2, tmp_path):
     second = ngram_responses(bank, table, cache=ResponseCache(tmp_path))
     assert not first.from_cache and second.from_cache
     np.testing.assert_allclose(first.values, naive_responses(bank, table.ngrams), rtol=1e-4, atol=1e-5)
+
+
+def test_dequantized_copy_is_keyed_by_transformers_version(tmp_path):
+    """A copy written by one transformers series is never read by another (5.x tokenizers
+    do not load in 4.x): the folder name carries the series, and a copy under another series'
+    name beside it is ignored."""
+    import json
+    from pathlib import Path
+
+    import transformers
+
+    from sasc.modules.causal_lm import resolve_causal_lm
+
+    series = ".".join(transformers.__version__.split(".")[:2])
+    hf = tmp_path / "hf"
+    for tag, sha in ((series, "a" * 64), ("0.1", "b" * 64)):
+        d = hf / f"SmolLM2-135M-Instruct.Q4_1-tf{tag}"
+        d.mkdir(parents=True)
+        (d / "sasc_source.json").write_text(json.dumps({"sha256": sha}))
+    path, identity = resolve_causal_lm("smollm2", tmp_path)
+    assert Path(path) == hf / f"SmolLM2-135M-Instruct.Q4_1-tf{series}"
+    assert identity == "gguf:" + "a" * 64

