@@ -54,14 +54,14 @@ def cmd_classify(args: argparse.Namespace) -> int:
                            load_labelled, plot_coefficients, subsample)
     from .modules.dictionary import build_dictionary_factor_bank
 
-    data = subsample(load_labelled(args.dataset, args.text_column, args.label_column), args.max_texts, args.seed)
+    data = subsample(load_labelled(args.dataset, args.text_column, args.label_column, args.d3_data), args.max_texts, args.seed)
     check_classifiable(data, args.folds)  # before the encoder loads
     out = Path(args.out)
     known = explanations_from_results(args.explanations or [])
     cache = Path(args.explanations_cache) if args.explanations_cache else out / "factor_explanations.json"
     cached = _load_cache(cache)
     known = {**cached, **known}
-    params: dict[str, Any] = {"dictionary": args.dictionary_file}
+    params: dict[str, Any] = {"dictionary": args.dictionary_file, "n_iter": args.fista_iters}
     if args.layer is not None:
         params["layer"] = args.layer
     bank = build_dictionary_factor_bank(**params)
@@ -130,6 +130,9 @@ def add_classify_command(dsub: argparse._SubParsersAction) -> None:
     c.add_argument("--label-column", default="label", help="label column of a .csv/.jsonl dataset (default: label)")
     c.add_argument("--max-texts", type=int, default=1000, help="stratified subsample of at most this many texts, "
                                                                "0: all (default: 1000)")
+    c.add_argument("--d3-data", default=None, help="the D3 folder for d3:N datasets (default: ../shared/d3)")
+    c.add_argument("--fista-iters", type=int, default=500,
+                   help="FISTA iterations per code (default: 500, the reference; the coding cost scales with it)")
     c.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     c.add_argument("--top", type=int, default=25, help="top factors: the reduced model and the coefficients "
                                                        "reported per class (default: 25)")

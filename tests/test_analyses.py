@@ -196,14 +196,13 @@ def test_one_class_and_too_few_texts_for_the_folds():
     check_classifiable(LabelledTexts("x", ["t"] * 10, ["a", "b"] * 5), 5)
 
 
-def test_d3_dataset_names(monkeypatch, tmp_path):
+def test_d3_dataset_names(tmp_path):
     (tmp_path / "corpora").mkdir()
     (tmp_path / "corpora" / "d3_7.csv").write_text("input,label\nyes it is,1\nno,0\n", encoding="utf-8")
-    monkeypatch.setenv("SASC_D3_DATA", str(tmp_path))
-    d = load_labelled("d3:7")
+    d = load_labelled("d3:7", d3_data=tmp_path)
     assert d.name == "d3:7" and d.labels == ["1", "0"]
     with pytest.raises(DatasetError, match="no D3 corpus"):
-        load_labelled("d3:8")
+        load_labelled("d3:8", d3_data=tmp_path)
     with pytest.raises(DatasetError, match="d3:N"):
         load_labelled("d3:x")
 
