@@ -426,12 +426,10 @@ def format_report(report: ClassifyReport, show: int = 10) -> str:
 
 def plot_coefficients(report: ClassifyReport, path: str | Path, show: int = 15) -> Path:
     """Horizontal bars of each class's top ``show`` coefficients, labelled by unit and explanation."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from .plots import new_figure, save_figure
 
     classes = list(report.top)
-    fig = Figure(figsize=(7 * len(classes), 0.35 * show + 1.5), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = new_figure((7 * len(classes), 0.35 * show + 1.5))
     for i, c in enumerate(classes):
         ax = fig.add_subplot(1, len(classes), i + 1)
         rows = report.top[c][:show][::-1]
@@ -442,8 +440,4 @@ def plot_coefficients(report: ClassifyReport, path: str | Path, show: int = 15) 
         ax.set_xlabel("logistic-regression coefficient (standardized)")
         ax.set_title(f"toward {c!r}", fontsize=10)
     fig.suptitle(f"{report.dataset['name']}: top factor coefficients", fontsize=11)
-    fig.tight_layout()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p)
-    return p
+    return save_figure(fig, path)

@@ -109,13 +109,11 @@ def plot_sigma(rows: Sequence[UnitSummary], path: str | Path, title: str | None 
 
     Drawn with matplotlib's Agg canvas directly (no pyplot, no global backend change).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from .plots import new_figure, save_figure
 
     scored = [r for r in rows if math.isfinite(r.sigma)]
     layers = sorted({r.layer for r in scored if r.layer is not None})
-    fig = Figure(figsize=(8, 4.5), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = new_figure((8, 4.5))
     ax = fig.add_subplot(1, 1, 1)
     if len(layers) > 1:
         _per_layer(ax, scored, layers)
@@ -124,11 +122,7 @@ def plot_sigma(rows: Sequence[UnitSummary], path: str | Path, title: str | None 
     ax.axhline(0.0, color="gray", linewidth=0.8)
     ax.set_ylabel("σ of the best explanation")
     ax.set_title(title or f"{len(scored)} of {len(rows)} units with a scored explanation")
-    fig.tight_layout()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, format="png")
-    return p
+    return save_figure(fig, path, format="png")
 
 
 def _per_layer(ax, rows: Sequence[UnitSummary], layers: list[int]) -> None:

@@ -209,13 +209,11 @@ def format_topics(report: TopicReport) -> str:
 
 def plot_topic_shares(report: TopicReport, path: str | Path) -> Path:
     """Stacked bars: one bar per result set, one segment per topic (labelled by its top words)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from .plots import new_figure, save_figure
 
     names = [s["name"] for s in report.sets]
     shares = np.asarray(report.shares)
-    fig = Figure(figsize=(max(5, 1.6 * len(names) + 4), 4.5), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = new_figure((max(5, 1.6 * len(names) + 4), 4.5))
     ax = fig.add_subplot(1, 1, 1)
     bottom = np.zeros(len(names))
     for t in report.topics:
@@ -226,8 +224,4 @@ def plot_topic_shares(report: TopicReport, path: str | Path) -> Path:
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.set_title(f"{report.method.upper()} topics of explanations", fontsize=10)
-    fig.tight_layout()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p)
-    return p
+    return save_figure(fig, path)
