@@ -68,11 +68,12 @@ def smollm2_embedder(gguf_path: str | None = None) -> Embedder:
     from transformers import AutoModel, AutoTokenizer
 
     from ..llm import smollm2_gguf_path
+    from ..modules.causal_lm import dtype_kwargs
     from pathlib import Path
 
     path = Path(gguf_path) if gguf_path else Path(smollm2_gguf_path())
     tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    model: Any = AutoModel.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+    model: Any = AutoModel.from_pretrained(str(path.parent), gguf_file=path.name, **dtype_kwargs(torch.float32))
     model.eval()
 
     def embed(texts: Sequence[str]) -> np.ndarray:

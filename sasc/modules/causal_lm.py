@@ -150,6 +150,13 @@ def resolve_causal_lm(name: str | None, cache_dir: str | Path | None = None) -> 
     return name, "hub:" + _hub_identity(name)
 
 
+def dtype_kwargs(dtype: Any) -> dict[str, Any]:
+    """``from_pretrained``'s dtype argument: ``dtype=`` from transformers 4.56 (``torch_dtype=`` is
+    deprecated there), ``torch_dtype=`` before (4.45-4.55 reject ``dtype=``)."""
+    major, minor = (int(x) for x in _transformers_series().split("."))
+    return {"dtype": dtype} if (major, minor) >= (4, 56) else {"torch_dtype": dtype}
+
+
 def _transformers_series() -> str:
     """``"<major>.<minor>"`` of the installed transformers: the key of a dequantized copy."""
     import transformers
@@ -232,7 +239,8 @@ def _load(path: str, identity: str, device: str, dtype: str) -> LoadedLM:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local copy never needs the hub
     try:
         tok = AutoTokenizer.from_pretrained(path, local_files_only=local)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), local_files_only=local)
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=local,
+                                                     **dtype_kwargs(getattr(torch, dtype)))
     except (OSError, ValueError) as e:
         raise ModelAssetError(f"cannot load causal LM {path!r}: {e}") from e
     model.to(device).eval()

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import ConfigError, ModelAssetError
 from .base import stable_hash
-from .causal_lm import directory_identity, resolve_dtype
+from .causal_lm import directory_identity, dtype_kwargs, resolve_dtype
 from .device import best_device
 from .embedding import DEFAULT_ENCODER, resolve_encoder
 from .params import array_sha256, load_array, parse_indices
@@ -110,7 +110,7 @@ def load_bert_encoder(name: str | None = None, device: str | None = None, dtype:
             local = Path(path).is_dir()
             try:
                 tok = AutoTokenizer.from_pretrained(path, local_files_only=local)
-                model = AutoModel.from_pretrained(path, dtype=getattr(torch, dtype), local_files_only=local)
+                model = AutoModel.from_pretrained(path, local_files_only=local, **dtype_kwargs(getattr(torch, dtype)))
             except (OSError, ValueError) as e:
                 raise ModelAssetError(f"cannot load encoder {name!r}: {e}") from e
             ident = ("dir:" + directory_identity(Path(path))) if local else "hub:" + path
