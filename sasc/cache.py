@@ -60,6 +60,10 @@ class ResponseCache:
         (d / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
         shutil.rmtree(d / "shards", ignore_errors=True)
 
+    def reserve(self, key: str, nbytes: int) -> None:
+        """Called before any work with the size of the table ``key`` will hold; this cache has no
+        bound, so it does nothing (a bounded cache makes room or refuses here, before the work)."""
+
     def save_shard(self, key: str, plan: str, shard: int, values: np.ndarray) -> None:
         """Store one finished shard's values (rows in the shard's own order).
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ._version import __version__
 from .cache import ResponseCache, default_cache_dir
+from .cancel import carry
 from .config import ExplainConfig
 from .corpora import DEFAULT_GENERIC, DEFAULT_REFERENCE, Corpus, load_corpus, sample_texts
 from .errors import ConfigError
@@ -47,11 +48,11 @@ class UnitRunner(Protocol):
 
 
 def resolve_helper(helper: str | HelperLLM, cache_dir: str | Path | None = None,
-                   model_cache_dir: str | Path | None = None) -> HelperLLM:
+                   model_cache_dir: str | Path | None = None, reply_dir: str | Path | None = None) -> HelperLLM:
     """A helper LLM object, or a spec string for :func:`sasc.llm.build_helper`.
 
-    ``cache_dir``: root of the reply cache; ``model_cache_dir``: where assembled GGUFs live
-    (default ``~/.cache/sasc/models``).
+    ``cache_dir``: root of the reply cache (replies go in ``llm/`` under it, or in ``reply_dir``
+    when given); ``model_cache_dir``: where assembled GGUFs live (default ``~/.cache/sasc/models``).
     """
     if isinstance(helper, str):
         from .llm import build_helper
@@ -59,7 +60,8 @@ def resolve_helper(helper: str | HelperLLM, cache_dir: str | Path | None = None,
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         # replies live under cache_dir; assembled models stay in the shared model cache, so a
         # fresh cache_dir never re-downloads a 1 GB GGUF
-        return build_helper(helper, cache_dir=root / "llm", model_cache_dir=model_cache_dir)
+        replies = Path(reply_dir) if reply_dir is not None else root / "llm"
+        return build_helper(helper, cache_dir=replies, model_cache_dir=model_cache_dir)
     if not hasattr(helper, "complete"):
         raise ConfigError(f"{helper!r} is not a helper LLM (needs .name and .complete)")
     if hasattr(helper, "usage"):
@@ -224,7 +226,7 @@ def explain(
     generic: str | Path | list[str] | Corpus = DEFAULT_GENERIC,
     helper: str | HelperLLM = "local",
     config: ExplainConfig = ExplainConfig(),
-    cache_dir: str | Path | None = None,
+    cache_dir: str | Path | ResponseCache | None = None,
     runner: ShardRunner | None = None,
     concurrency: int = 1,
     progress: ProgressFn = no_progress,
@@ -242,7 +244,8 @@ def explain(
         generic: generic corpus for the σ baseline: built-in name, path, or texts.
         helper: helper LLM object or spec (``"local"``, ``"openai:MODEL"``, ``"fake"``...).
         config: explanation settings.
-        cache_dir: root of the response and reply caches (default ``~/.cache/sasc``).
+        cache_dir: root of the response and reply caches (default ``~/.cache/sasc``), or a
+            :class:`~sasc.cache.ResponseCache` (e.g. a bounded one; replies then go under its root).
         runner: backend for the n-gram stage (default: this process).
         concurrency: units explained at once; 0 or less: as many as the helper has slots
             (:func:`~sasc.llm.base.helper_slots`). Within a unit, independent helper calls
@@ -262,14 +265,15 @@ def explain(
     t = time.perf_counter()
     bank = as_bank(module_from_spec(module) if isinstance(module, str) else module)
     cols = select_units(bank.units, units)
-    llm = resolve_helper(helper, cache_dir)
+    cache = cache_dir if isinstance(cache_dir, ResponseCache) else ResponseCache(cache_dir)
+    llm = resolve_helper(helper, cache.root)
     ref = load_corpus(corpus)
     gen = load_corpus(generic)
     progress(ProgressEvent("ngrams", 0, 1))
     table = count_ngrams(ref.texts, config.ngrams)
     progress(ProgressEvent("ngrams", 1, 1, f"{len(table)} unique n-grams"))
     timings["setup_s"] = time.perf_counter() - t
-    resp = ngram_responses(bank, table, cache=ResponseCache(cache_dir), shard_size=config.shard_size,
+    resp = ngram_responses(bank, table, cache=cache, shard_size=config.shard_size,
                            runner=runner, progress=progress)
     timings["responses_s"] = resp.seconds
     t = time.perf_counter()
@@ -331,7 +335,7 @@ def _explain_units(stage: _UnitStage, cols: Sequence[int], *, concurrency: int, 
             progress(ProgressEvent("explain", done, len(cols), bank.units[col]))
         return results
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        for col, res in zip(cols, pool.map(one, cols)):
+        for col, res in zip(cols, pool.map(carry(one), cols)):  # a job's stop check goes along
             results.append(res)
             done += 1
             progress(ProgressEvent("explain", done, len(cols), bank.units[col]))

@@ -172,6 +172,8 @@ def ngram_responses(
         raise
     n_unique = sum(len(s.rows) for s in shards)
     plan = hashlib.sha256(b"".join(s.rows.tobytes() for s in shards)).hexdigest()[:16]
+    if key is not None:
+        cache.reserve(key, len(texts) * len(units) * 4)  # a bounded cache refuses before any work
     done = cache.load_shards(key, plan) if key is not None else {}
     unique_vals = np.empty((n_unique, len(units)), dtype=np.float32)  # rows by unique id
     finished = 0

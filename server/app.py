@@ -22,7 +22,7 @@ from .registry import ModuleRegistry
 from .servicers import JobServicer, ModuleServicer
 from .status import DecodeGuard
 from .store import Store
-from .streams import StreamSlots
+from .streams import CallSlots, SlotInterceptor, call_slots
 
 log = logging.getLogger("sasc.server")
 SERVICES = (modules_pb2.DESCRIPTOR.services_by_name["ModuleService"].full_name,
@@ -41,6 +41,8 @@ class RunningServer:
     registry: ModuleRegistry
     jobs: JobQueue
     health: health.HealthServicer
+    slots: CallSlots | None = None
+    """RPC threads held by calls (see :mod:`server.streams`)."""
 
     @property
     def target(self) -> str:
@@ -116,13 +118,14 @@ def _serve(config: ServerConfig, host: str, auth: Authenticator, store: Store) -
     registry = ModuleRegistry(store, config)
     jobs = JobQueue(store, registry, config)
     limit = config.max_message_bytes
+    slots = call_slots(config)
     server = grpc.server(ThreadPoolExecutor(max_workers=config.rpc_threads, thread_name_prefix="sasc-rpc"),
-                         interceptors=[AuthInterceptor(auth), DecodeGuard()],
+                         interceptors=[AuthInterceptor(auth), DecodeGuard(),  # in this order
+                                       SlotInterceptor(slots, by_tenant=auth.enabled)],
                          options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit),
                                   ("grpc.so_reuseport", 0)])
-    streams = StreamSlots(config.max_streams_per_client, config.max_streams)
-    modules_pb2_grpc.add_ModuleServiceServicer_to_server(ModuleServicer(registry, streams), server)
-    jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(jobs, streams), server)
+    modules_pb2_grpc.add_ModuleServiceServicer_to_server(ModuleServicer(registry), server)
+    jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(jobs), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
@@ -139,4 +142,4 @@ def _serve(config: ServerConfig, host: str, auth: Authenticator, store: Store) -
                                "db": str(config.db_path), "resumed_jobs": len(resumed),
                                "data_roots": [str(r) for r in registry.paths.roots],
                                "allowed_helpers": list(jobs.helpers.allowed)})
-    return RunningServer(server, port, host, store, registry, jobs, health_servicer)
+    return RunningServer(server, port, host, store, registry, jobs, health_servicer, slots)

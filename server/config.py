@@ -15,6 +15,9 @@ from pathlib import Path
 
 from sasc.errors import ConfigError
 
+RESERVED_THREADS = 2
+"""RPC threads never handed to a counted call: health checks and refusals run on them (server.streams)."""
+
 
 def _f(default, help: str, **kw):  # noqa: A002 - mirrors argparse
     return field(default=default, metadata={"help": help, **kw})
@@ -88,11 +91,17 @@ class ServerConfig:
     max_streams: int = _f(48, "streams of all clients at once; must stay below --rpc-threads so unary calls "
                               "and health always find a thread")
     """Server-wide open streams."""
+    max_unary_per_client: int = _f(8, "unary calls (Evaluate, SubmitJob, ...) one client may have in flight at once; "
+                                      "with --max-streams-per-client it must leave threads for other clients")
+    """Per-client unary calls in flight."""
     max_eval_mb: int = _f(512, "MiB of responses one Evaluate may compute (texts x module units x 4 bytes), "
                                "checked before any work")
     """Per-request response memory, MiB."""
     max_storage_mb_per_client: int = _f(2048, "MiB of stored jobs (specs with inline corpora, results) one client may keep")
     """Per-client job storage, MiB."""
+    max_cache_mb_per_client: int = _f(4096, "MiB of cached n-gram response tables one client's jobs may keep "
+                                            "(least recently written tables are evicted first)")
+    """Per-client response cache, MiB."""
     retention_days: float = _f(0.0, "finished jobs older than this many days are deleted with their results "
                                     "(0: keep them)")
     """Retention of finished jobs, days (0: forever)."""
@@ -104,8 +113,8 @@ class ServerConfig:
     def __post_init__(self) -> None:
         for name in ("job_workers", "rpc_threads", "max_message_mb", "max_jobs_per_client",
                      "max_modules_per_client", "max_texts_per_call", "max_units_per_job",
-                     "hosted_max_batch", "hosted_window", "max_streams_per_client", "max_streams",
-                     "max_eval_mb", "max_storage_mb_per_client"):
+                     "hosted_max_batch", "hosted_window", "max_streams_per_client", "max_streams", "max_unary_per_client",
+                     "max_eval_mb", "max_storage_mb_per_client", "max_cache_mb_per_client"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.port <= 65535:
@@ -114,9 +123,14 @@ class ServerConfig:
             raise ConfigError("hosted_deadline_s and helper_timeout_s must be > 0")
         if self.backend not in ("local", "ray"):
             raise ConfigError(f"backend must be 'local' or 'ray', got {self.backend!r}")
-        if not self.max_streams_per_client <= self.max_streams < self.rpc_threads:
-            raise ConfigError(f"need max_streams_per_client <= max_streams < rpc_threads, got "
+        calls = self.rpc_threads - RESERVED_THREADS
+        if not self.max_streams_per_client <= self.max_streams <= calls:
+            raise ConfigError(f"need max_streams_per_client <= max_streams <= rpc_threads - {RESERVED_THREADS}, got "
                               f"{self.max_streams_per_client}, {self.max_streams}, {self.rpc_threads}")
+        if self.max_streams_per_client + self.max_unary_per_client >= calls:
+            raise ConfigError(f"need max_streams_per_client + max_unary_per_client < rpc_threads - {RESERVED_THREADS} (threads left "
+                              f"for other clients), got {self.max_streams_per_client} + {self.max_unary_per_client}, "
+                              f"{self.rpc_threads}")
         if self.retention_days < 0:
             raise ConfigError("retention_days must be >= 0")
         if bool(self.tls_cert) != bool(self.tls_key):

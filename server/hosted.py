@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from sasc.cancel import checkpoint
 from sasc.errors import ModuleError, ModuleUnavailableError
 
 log = logging.getLogger("sasc.server")
@@ -72,12 +73,19 @@ class HostedBank:
         texts = list(texts)
         out = np.empty((len(texts), len(self._units)), dtype=np.float32)
         in_flight: deque[tuple[int, int, _Pending]] = deque()
-        for start in range(0, len(texts), self.batch_size):
-            if len(in_flight) >= self.window:
+        try:
+            for start in range(0, len(texts), self.batch_size):
+                checkpoint()  # a cancelled job sends no more batches
+                if len(in_flight) >= self.window:
+                    self._collect(out, *in_flight.popleft())
+                in_flight.append((start, *self._send(texts[start:start + self.batch_size])))
+            while in_flight:
                 self._collect(out, *in_flight.popleft())
-            in_flight.append((start, *self._send(texts[start:start + self.batch_size])))
-        while in_flight:
-            self._collect(out, *in_flight.popleft())
+        except BaseException:
+            with self._lock:  # answers still on their way are dropped
+                for _, batch_id, _ in in_flight:
+                    self._pending.pop(batch_id, None)
+            raise
         return out
 
     def _send(self, batch: list[str]) -> tuple[int, _Pending]:

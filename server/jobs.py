@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from sasc.cancel import stop_check
 from sasc.config import ExplainConfig
 from sasc.errors import CancelledError, ConfigError, NotFoundError, QuotaExceededError, SascError
 from sasc.explain import explain, select_units
@@ -28,10 +29,10 @@ from sasc.options import with_options
 from sasc.progress import ProgressEvent
 from sasc.results import UnitExplanation
 
-from .auth import ANONYMOUS
 from .config import ServerConfig
 from .containment import HelperPolicy
 from .registry import ModuleRegistry
+from .tenant_cache import TenantCache, reply_dir
 from .status import status_of
 from .store import FINAL_STATES, JobRecord, Store
 
@@ -265,17 +266,22 @@ class JobQueue:
         def save(col: int, unit: UnitExplanation) -> None:
             self.store.save_unit(rec.id, col, json.dumps(dataclasses.asdict(unit), allow_nan=True))
 
-        def progress(ev: ProgressEvent) -> None:
+        def stop() -> None:
             if live.cancel.is_set():
                 raise CancelledError("cancelled by its client")
             if self._stopping.is_set():
                 raise _Shutdown()
+
+        def progress(ev: ProgressEvent) -> None:
+            stop()
             self._progress(rec.id, live, ev, helper.usage.snapshot().calls)
 
         runner, unit_runner = self._runners(rec, spec)
-        result = explain(bank, units=spec.units, helper=helper, config=spec.config(), cache_dir=self.config.cache_dir,
-                         concurrency=spec.concurrency, progress=progress, finished=finished, on_unit=save,
-                         runner=runner, unit_runner=unit_runner, **corpora)
+        cache = TenantCache(self.config.cache_dir, rec.owner, self.config.max_cache_mb_per_client)
+        with stop_check(stop):  # modules check it between their internal batches: a cancel stops within one
+            result = explain(bank, units=spec.units, helper=helper, config=spec.config(), cache_dir=cache,
+                             concurrency=spec.concurrency, progress=progress, finished=finished, on_unit=save,
+                             runner=runner, unit_runner=unit_runner, **corpora)
         if runner is not None:
             log.info("job ran on Ray", extra={"job": rec.id, "ray_shards": runner.stats.shards,
                                               "ray_restarts": runner.stats.restarts,
@@ -285,11 +291,8 @@ class JobQueue:
 
     def reply_cache(self, owner: str) -> Any:
         """Helper-reply cache of ``owner``'s jobs: one folder per client, so a job's ``cached_calls``
-        counts only replies that client's own jobs paid for (the anonymous client keeps ``llm/``)."""
-        root = self.config.cache_dir / "llm"
-        if owner == ANONYMOUS:
-            return root
-        return root / "clients" / hashlib.sha256(owner.encode("utf-8")).hexdigest()[:24]
+        counts only replies that client's own jobs paid for (see :mod:`server.tenant_cache`)."""
+        return reply_dir(self.config.cache_dir, owner)
 
     def _runners(self, rec: JobRecord, spec: JobSpec) -> tuple[Any, Any]:
         """``(runner, unit_runner)`` of ``--backend`` (``(None, None)``: in this process)."""
@@ -300,7 +303,7 @@ class JobQueue:
 
         source = ModuleSpec(module.kind, {**module.params, **self.store.module_arrays(module.id)})
         backend = BackendConfig("ray", self.config.ray_address, self.config.ray_workers, spec.concurrency)
-        return make_runners(backend, source, spec.helper, self.config.cache_dir)
+        return make_runners(backend, source, spec.helper, self.config.cache_dir, self.reply_cache(rec.owner))
 
     def _backend(self, spec: str) -> Any:
         """One backend per helper spec for the whole server (a local model loads once)."""

@@ -14,12 +14,11 @@ from .auth import caller
 from .jobs import JobQueue
 from .registry import ModuleRegistry
 from .status import rpc
-from .streams import StreamSlots
 
 
 class ModuleServicer(modules_pb2_grpc.ModuleServiceServicer):
-    def __init__(self, registry: ModuleRegistry, streams: StreamSlots):
-        self.registry, self.streams = registry, streams
+    def __init__(self, registry: ModuleRegistry):
+        self.registry = registry
 
     @rpc
     def RegisterModule(self, request_iterator, context):
@@ -30,19 +29,18 @@ class ModuleServicer(modules_pb2_grpc.ModuleServiceServicer):
     @rpc
     def HostModule(self, request_iterator, context):
         owner = caller(context).name
-        with self.streams.hold(owner):
-            hello = cv.host_hello(next(request_iterator, None))
-            rec, bank = self.registry.host(owner, hello.display_name, list(hello.units), hello.max_batch_size,
-                                           hello.fingerprint)
-            context.add_callback(lambda: self.registry.unhost(rec.id, "the client disconnected"))
-            try:
-                bank.serve(request_iterator, cv.host_values)
-                yield mpb.HostRequest(ready=mpb.HostReady(module=cv.module_to_proto(rec), batch_size=bank.batch_size,
-                                                          batch_deadline_s=bank.deadline_s))
-                for batch_id, texts in bank.outgoing():
-                    yield mpb.HostRequest(batch=mpb.HostBatch(batch_id=batch_id, texts=texts))
-            finally:
-                self.registry.unhost(rec.id, bank.closed or "the stream ended")
+        hello = cv.host_hello(next(request_iterator, None))
+        rec, bank = self.registry.host(owner, hello.display_name, list(hello.units), hello.max_batch_size,
+                                       hello.fingerprint)
+        context.add_callback(lambda: self.registry.unhost(rec.id, "the client disconnected"))
+        try:
+            bank.serve(request_iterator, cv.host_values)
+            yield mpb.HostRequest(ready=mpb.HostReady(module=cv.module_to_proto(rec), batch_size=bank.batch_size,
+                                                      batch_deadline_s=bank.deadline_s))
+            for batch_id, texts in bank.outgoing():
+                yield mpb.HostRequest(batch=mpb.HostBatch(batch_id=batch_id, texts=texts))
+        finally:
+            self.registry.unhost(rec.id, bank.closed or "the stream ended")
 
     @rpc
     def ListModules(self, request, context):
@@ -74,8 +72,8 @@ class ModuleServicer(modules_pb2_grpc.ModuleServiceServicer):
 
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
-    def __init__(self, jobs: JobQueue, streams: StreamSlots):
-        self.jobs, self.streams = jobs, streams
+    def __init__(self, jobs: JobQueue):
+        self.jobs = jobs
 
     @rpc
     def SubmitJob(self, request, context):
@@ -86,9 +84,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     @rpc
     def WatchJob(self, request, context):
         owner = caller(context).name
-        with self.streams.hold(owner):
-            for rec in self.jobs.watch(owner, request.job_id, context.is_active):
-                yield jpb.JobEvent(job=cv.job_to_proto(rec))
+        for rec in self.jobs.watch(owner, request.job_id, context.is_active):
+            yield jpb.JobEvent(job=cv.job_to_proto(rec))
 
     @rpc
     def GetJob(self, request, context):

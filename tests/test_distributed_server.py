@@ -13,7 +13,7 @@ pytest.importorskip("ray")
 
 import sasc  # noqa: E402
 from distributed_fakes import ray_cluster  # noqa: E402,F401 - a fixture
-from fakes import FOOD_CORPUS, SMALL_GENERIC  # noqa: E402
+from fakes import FOOD_CORPUS, SMALL_GENERIC, KeywordModule  # noqa: E402
 from sasc.client import Client  # noqa: E402
 from sasc.modules.readout import LinearReadoutBank  # noqa: E402
 
@@ -24,9 +24,9 @@ UNITS = ["food", "markets", "crime"]
 
 def test_service_runs_a_job_on_the_ray_backend(ray_cluster, tmp_path, caplog, extra_server):
     weights = np.random.default_rng(1).normal(size=(3, 256)).astype(np.float32)
-    srv = extra_server(backend="ray", ray_workers=2)
+    srv = extra_server(backend="ray", ray_workers=2, tokens="alice=ta")
     seen = []
-    with Client(srv.target) as client, caplog.at_level(logging.INFO, logger="sasc.server"):
+    with Client(srv.target, token="ta") as client, caplog.at_level(logging.INFO, logger="sasc.server"):
         module = client.register_linear_readout(weights, feature_model="word_hash", units=UNITS)
         job = client.submit_job(module.id, units=["food", "crime"], corpus=FOOD_CORPUS, generic=GENERIC,
                                 helper="fake", settings={**SETTINGS, "shard_size": 8})
@@ -45,3 +45,20 @@ def test_service_runs_a_job_on_the_ray_backend(ray_cluster, tmp_path, caplog, ex
     assert [e.done for e in responses] == sorted(e.done for e in responses)
     assert (info.state, info.ngrams_scored, info.units_done) == ("succeeded", n_ngrams, 2)
     assert [e.done for e in seen if e.stage == "explain"][-1] == 2
+    # the Ray workers cached alice's helper replies in her own folder, as the in-process path does
+    mine, shared = srv.jobs.reply_cache("alice"), srv.jobs.config.cache_dir / "llm"
+    assert mine != shared and any(p.is_file() for p in mine.rglob("*"))
+    assert not [p for p in shared.rglob("*") if p.is_file() and not p.is_relative_to(shared / "clients")]
+
+
+def test_ray_unit_runner_reply_folder(tmp_path):
+    from sasc.distributed import BackendConfig, make_runners
+    from sasc.distributed.units import _worker_state
+
+    _, units = make_runners(BackendConfig("ray"), None, "fake", tmp_path / "cache", reply_dir=tmp_path / "mine")
+    assert units.reply_dir == str(tmp_path / "mine")
+    assert make_runners(BackendConfig("ray"), None, "fake", tmp_path / "cache")[1].reply_dir == \
+        str(tmp_path / "cache" / "llm")  # the library default, unchanged
+    _, llm = _worker_state("reply-folder-test", KeywordModule, "fake", units.reply_dir)  # what a worker builds, no cluster
+    llm.complete("Say something about food.", sampling=sasc.Sampling())
+    assert any(p.is_file() for p in (tmp_path / "mine").rglob("*")) and not (tmp_path / "cache").exists()

@@ -19,6 +19,7 @@ from fakes import FOOD_CORPUS
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from sasc._grpc import modules_pb2 as mpb
+from sasc.cancel import checkpoint
 from sasc.client import Client
 from sasc.errors import ConfigError, NotFoundError, PermissionDeniedError, QuotaExceededError
 from sasc.lists import parse_ranges
@@ -29,6 +30,7 @@ from server.config import ServerConfig
 from server.containment import NOT_ALLOWED, HelperPolicy, PathPolicy, check_device
 from server.status import MAX_DETAILS
 from server.store import Store
+from server.tenant_cache import client_id
 
 SECRET = "SECRET-CONTENT-7f3a"
 GENERIC = ["The weather was mild today.", "A film about two friends.", "He read the paper slowly.",
@@ -58,6 +60,34 @@ class CountingBank:
 
 
 register_kind("hostile_counting", CountingBank, replace=True)
+GATE = threading.Event()
+"""Calls of the gated bank below wait until this is set (10 s at most)."""
+
+
+class GatedBank(CountingBank):
+    """A bank whose calls wait on :data:`GATE`: a slow unary call that ends when the test says so."""
+
+    def responses(self, texts):
+        GATE.wait(10)
+        return super().responses(texts)
+
+
+register_kind("hostile_gated", GatedBank, replace=True)
+
+
+class BatchedBank(CountingBank):
+    """Runs its texts in internal batches of 16 and calls :func:`sasc.cancel.checkpoint` between
+    them, as the built-in modules do between forward passes."""
+
+    def responses(self, texts):
+        parts = []
+        for s in range(0, len(texts), 16):
+            checkpoint()
+            parts.append(super().responses(texts[s:s + 16]))
+        return np.concatenate(parts) if parts else np.ones((0, len(self._units)), np.float32)
+
+
+register_kind("hostile_batched", BatchedBank, replace=True)
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +110,9 @@ def roots(tmp_path_factory):
 def server(roots):
     base, data, _ = roots
     srv = start_server(ServerConfig(port=0, db=str(base / "db" / "server.db"), tokens=TOKENS, data_root=(str(data),),
-                                    rpc_threads=8, max_streams=5, max_streams_per_client=3, max_eval_mb=64,
+                                    rpc_threads=8, max_streams=5, max_streams_per_client=3, max_unary_per_client=2, max_eval_mb=64,
                                     max_message_mb=4, max_array_mb_per_client=64, max_storage_mb_per_client=1,
-                                    max_texts_per_call=20000, max_jobs_per_client=20))
+                                    max_texts_per_call=20000, max_jobs_per_client=20, max_cache_mb_per_client=1))
     yield srv
     srv.stop()
 
@@ -325,6 +355,92 @@ def test_stream_slots_per_client_and_in_all_leave_threads_for_others(server, ali
         assert again.id.startswith("host_")
 
 
+def _until(check, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def _health_within(target: str, seconds: float = 2.0) -> None:
+    t0 = time.perf_counter()
+    with grpc.insecure_channel(target) as ch:
+        health = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=seconds + 1)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING and time.perf_counter() - t0 < seconds
+
+
+def test_unary_calls_per_client_and_in_all_leave_threads_for_others(server, alice, bob):
+    # 8 RPC threads: 6 for counted calls, 2 kept for health; 2 unary calls a client
+    mods = {c: c.register_module("hostile_gated", {"n_units": 1}).id for c in (alice, bob)}
+    quick = bob.register_module("hostile_counting", {"n_units": 1}).id
+    GATE.clear()
+    futures = []
+    with Client(server.target, token="tc", timeout_s=5) as carol:
+        try:
+            mods[carol] = carol.register_module("hostile_gated", {"n_units": 1}).id
+            for c in (alice, alice):
+                futures.append(c.modules.Evaluate.future(mpb.EvaluateRequest(module_id=mods[c], texts=["t"]),
+                                                         metadata=c.metadata, timeout=20))
+            _until(lambda: server.slots.held("unary", "alice") == 2)
+            for call in (lambda: alice.evaluate(mods[alice], ["t"]), alice.list_modules, lambda: alice.get_job("job_x")):
+                assert "--max-unary-per-client" in refused(call, QuotaExceededError, "RESOURCE_EXHAUSTED")
+            t0 = time.perf_counter()  # another tenant is served at once
+            assert bob.evaluate(quick, ["t"] * 3).shape == (3, 1) and bob.list_modules()
+            assert time.perf_counter() - t0 < 2
+            _health_within(server.target)
+            for c in (bob, bob, carol, carol):  # every counted thread taken: 6 of 8
+                futures.append(c.modules.Evaluate.future(mpb.EvaluateRequest(module_id=mods[c], texts=["t"]),
+                                                         metadata=c.metadata, timeout=20))
+            _until(lambda: server.slots.held("unary") == 6)
+            assert "--rpc-threads" in refused(lambda: alice.watch_job("job_x", progress=False),
+                                              QuotaExceededError, "RESOURCE_EXHAUSTED")
+            _health_within(server.target)  # health never waits behind them
+        finally:
+            GATE.set()
+        assert all(f.result(timeout=15).values for f in futures)  # the held calls themselves were served
+    _until(lambda: server.slots.held() == 0)
+    assert alice.list_modules()  # slots come back
+
+
+def test_without_tokens_unary_slots_are_per_connection(tmp_path):
+    """The one anonymous user is not limited as a whole: each connection has its own unary slots."""
+    from sasc._grpc import modules_pb2_grpc
+
+    srv = start_server(ServerConfig(port=0, db=str(tmp_path / "s.db"), rpc_threads=7, max_streams=1,
+                                    max_streams_per_client=1, max_unary_per_client=2))  # 5 counted calls
+    channels = [grpc.insecure_channel(srv.target, options=[("grpc.use_local_subchannel_pool", 1)]) for _ in range(3)]
+    stubs = [modules_pb2_grpc.ModuleServiceStub(ch) for ch in channels]
+    GATE.clear()
+    futures = []
+    try:
+        with Client(srv.target) as me:
+            gated = me.register_module("hostile_gated", {"n_units": 1}).id
+        req = mpb.EvaluateRequest(module_id=gated, texts=["t"])
+        futures += [stubs[0].Evaluate.future(req, timeout=20) for _ in range(2)]
+        _until(lambda: srv.slots.held("unary") == 2)
+        with pytest.raises(grpc.RpcError) as info:
+            stubs[0].ListModules(mpb.ListModulesRequest(), timeout=3)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "--max-unary-per-client" in info.value.details()
+        futures += [stubs[1].Evaluate.future(req, timeout=20) for _ in range(2)]  # another connection: served
+        _until(lambda: srv.slots.held("unary") == 4)
+        assert stubs[2].ListModules(mpb.ListModulesRequest(), timeout=3).modules
+        futures.append(stubs[2].Evaluate.future(req, timeout=20))
+        _until(lambda: srv.slots.held("unary") == 5)
+        with pytest.raises(grpc.RpcError) as info:
+            stubs[2].ListKinds(mpb.ListKindsRequest(), timeout=3)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "--rpc-threads" in info.value.details()
+        _health_within(srv.target)
+    finally:
+        GATE.set()
+        try:
+            assert all(f.result(timeout=15).values for f in futures)
+        finally:
+            for ch in channels:
+                ch.close()
+            srv.stop()
+
+
 def _open_streams(server) -> int:
     return sum(1 for rec in server.registry.records("alice") if rec.hosted)
 
@@ -431,6 +547,42 @@ def test_cached_calls_never_count_another_tenants_replies(alice, bob):
     assert again["cached_calls"] == again["calls"]  # alice's own replies are hers to reuse
 
 
+def _tables(server, owner: str) -> set[str]:
+    root = server.jobs.config.cache_dir / "clients" / client_id(owner) / "responses"
+    return {d.name for d in root.glob("*")} if root.is_dir() else set()
+
+
+def test_response_tables_are_cached_per_tenant_within_a_quota(server, alice, bob):
+    def run(client, n_units, seed=1):
+        w = np.random.default_rng(seed).normal(size=(n_units, 256)).astype(np.float32)
+        m = client.register_linear_readout(w, feature_model="word_hash")
+        job = client.submit_job(m.id, units=[0], corpus=FOOD_CORPUS, generic=GENERIC, helper="fake",
+                                settings=SETTINGS)
+        return lambda: client.watch_job(job.id, progress=False).reference_corpus
+
+    first = run(alice, 2)()
+    key, n_ngrams = first["response_cache_key"], first["n_ngrams"]
+    assert not first["responses_from_cache"] and run(alice, 2)()["responses_from_cache"]  # her own table, again
+    assert not run(bob, 2)()["responses_from_cache"]  # the same module and corpus: bob never sees alice's table
+    assert key in _tables(server, "alice") and key in _tables(server, "bob")
+    assert not (server.jobs.config.cache_dir / "responses" / key).exists()  # nothing in the shared folder
+
+    per_unit = n_ngrams * 4  # bytes of one unit's column; the quota is 1 MiB
+    msg = refused(run(alice, 2**20 // per_unit + 8), QuotaExceededError, "RESOURCE_EXHAUSTED")
+    assert "--max-cache-mb-per-client" in msg
+    six_tenths = int(0.6 * 2**20) // per_unit
+    run(alice, six_tenths, seed=2)()  # fits beside the small tables
+    big = _tables(server, "alice") - {key}
+    msg = refused(run(alice, six_tenths, seed=3), QuotaExceededError, "RESOURCE_EXHAUSTED")
+    assert "still in use" in msg and "--max-cache-mb-per-client" in msg  # nothing old enough to evict
+    old = time.time() - 3600
+    for p in (server.jobs.config.cache_dir / "clients" / client_id("alice")).rglob("*"):
+        os.utime(p, (old, old))
+    run(alice, six_tenths, seed=3)()  # the least recently written tables made room
+    assert not big & _tables(server, "alice")
+    assert key in _tables(server, "bob")  # another tenant's tables are never touched
+
+
 # ---------------------------------------------------------------- one server per database, files, states
 
 def test_one_server_per_database_and_owner_only_files(tmp_path):
@@ -528,3 +680,19 @@ def test_a_cancelled_job_stops_calling_its_module_after_the_call_in_flight(alice
     time.sleep(2.0)
     assert CALLS[-1][0] < cancelled_at + 1.0, "the job kept its module busy after the cancel"
     assert alice.get_job(job.id).state == "cancelled"
+
+
+def test_a_cancelled_job_stops_inside_the_module_call_in_flight(alice):
+    m = alice.register_module("hostile_batched", {"n_units": 1, "delay_s": 0.003})
+    words = ["pizza", "river", "market", "crime", "train", "film", "paper", "stock", "garden", "storm"]
+    corpus = [" ".join(words[(i * 7 + j * 3) % 10] + str((i + j) % 97) for j in range(8)) for i in range(3000)]
+    CALLS.clear()
+    job = alice.submit_job(m.id, corpus=corpus, generic=GENERIC, helper="fake",
+                           settings=SETTINGS)  # default shard: 4,096 n-grams in one module call, ~12 s
+    _until(lambda: sum(n for _, n in CALLS) >= 80, timeout_s=20)  # 5 internal batches into the first shard
+    alice.cancel_job(job.id)
+    cancelled_at = time.monotonic()
+    _until(lambda: alice.get_job(job.id).state == "cancelled", timeout_s=10)
+    stopped_s = time.monotonic() - cancelled_at
+    assert stopped_s < 3.0, f"the job took {stopped_s:.1f} s to stop"
+    assert CALLS[-1][0] < cancelled_at + 1.0 and sum(n for _, n in CALLS) < 1000  # far from the shard's 4,096

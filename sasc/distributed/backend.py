@@ -34,11 +34,12 @@ class BackendConfig:
 
 
 def make_runners(config: BackendConfig, module_spec: ModuleSource | None, helper: Any,
-                 cache_dir: str | Path | None = None) -> tuple[Any, Any]:
+                 cache_dir: str | Path | None = None, reply_dir: str | Path | None = None) -> tuple[Any, Any]:
     """``(runner, unit_runner)`` for :func:`sasc.explain`; ``(None, None)`` for the local backend.
 
     ``helper``: the helper spec string (a helper object cannot be shipped; its units then
-    run locally with the Ray n-gram stage only).
+    run locally with the Ray n-gram stage only). ``reply_dir``: where workers cache helper
+    replies (default ``<cache_dir>/llm``; a service gives each tenant its own).
     """
     if config.backend == "local":
         return None, None
@@ -49,6 +50,6 @@ def make_runners(config: BackendConfig, module_spec: ModuleSource | None, helper
     runner = RayRunner(module_spec, workers=config.ray_workers, address=address)
     if not isinstance(helper, str):
         return runner, None
-    units = RayUnitRunner(module_spec, helper, cache_dir=cache_dir, max_helper_calls=config.max_helper_calls,
+    units = RayUnitRunner(module_spec, helper, cache_dir=cache_dir, reply_dir=reply_dir, max_helper_calls=config.max_helper_calls,
                           address=address)
     return runner, units

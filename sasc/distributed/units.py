@@ -109,25 +109,25 @@ class GatedHelper:
             self.gate.release.remote(lease)
 
 
-def _worker_state(token: str, source: Any, helper: HelperSource, cache_dir: str | None) -> tuple[Any, GatedHelper]:
-    """The module and helper of this worker process, built on first use."""
+def _worker_state(token: str, source: Any, helper: HelperSource, reply_dir: str | None) -> tuple[Any, GatedHelper]:
+    """The module and helper (its replies cached in ``reply_dir``) of this worker process, built on first use."""
     if token not in _WORKER_STATE:
         from ..explain import resolve_helper
 
         while len(_WORKER_STATE) >= _WORKER_STATE_SIZE:  # free the oldest job's module and helper
             _WORKER_STATE.pop(next(iter(_WORKER_STATE)))
         made = helper if isinstance(helper, str) else helper()
-        _WORKER_STATE[token] = (build_source(source), GatedHelper(resolve_helper(made, cache_dir)))
+        _WORKER_STATE[token] = (build_source(source), GatedHelper(resolve_helper(made, reply_dir=reply_dir)))
     return _WORKER_STATE[token]
 
 
-def explain_unit_task(token: str, source: Any, helper: HelperSource, cache_dir: str | None, gate: Any,
+def explain_unit_task(token: str, source: Any, helper: HelperSource, reply_dir: str | None, gate: Any,
                       table: NgramTable, col: int, values: np.ndarray, generic_values: np.ndarray,
                       config: Any) -> tuple[UnitExplanation, dict[str, float]]:
     """Ray task body: one unit explained on a worker; returns it with the helper usage spent."""
     from ..explain import explain_unit
 
-    bank, llm = _worker_state(token, source, helper, cache_dir)
+    bank, llm = _worker_state(token, source, helper, reply_dir)
     llm.gate = gate
     before = asdict(llm.usage.snapshot()) if llm.usage is not None else {}
     unit = explain_unit(bank, col, table, values, generic_values, llm, config)
@@ -141,8 +141,10 @@ class RayUnitRunner:
     Args:
         module_spec: how workers rebuild the module (see :class:`~sasc.distributed.RayRunner`).
         helper: helper spec string or picklable factory, built once per worker process.
-        cache_dir: cache root on a file system the workers share (helper replies); None:
-            the library default on each worker.
+        cache_dir: cache root on a file system the workers share (helper replies go in its
+            ``llm/``); None: the library default on each worker.
+        reply_dir: the helper-reply folder itself, instead of ``<cache_dir>/llm`` (a service
+            gives each tenant its own).
         max_helper_calls: helper calls in flight at once across the cluster.
         max_units_in_flight: units submitted at once (bounds object-store memory).
         cpus_per_task: CPUs reserved per unit task.
@@ -155,7 +157,8 @@ class RayUnitRunner:
     """
 
     def __init__(self, module_spec: ModuleSource | None = None, helper: HelperSource = "local", *,
-                 cache_dir: str | Path | None = None, max_helper_calls: int = 4, max_units_in_flight: int = 64,
+                 cache_dir: str | Path | None = None, reply_dir: str | Path | None = None, max_helper_calls: int = 4,
+                 max_units_in_flight: int = 64,
                  cpus_per_task: float = 1, gpus_per_task: float = 0, address: str | None = None,
                  max_retries: int = 3, helper_lease_s: float = 1200.0, init_kwargs: dict[str, Any] | None = None):
         if max_helper_calls < 1 or max_units_in_flight < 1 or helper_lease_s <= 0:
@@ -166,6 +169,9 @@ class RayUnitRunner:
                               "cannot be shipped to Ray workers")
         self.module_spec, self.helper, self.address = module_spec, helper, address
         self.cache_dir = str(cache_dir) if cache_dir is not None else None
+        self.reply_dir = str(reply_dir) if reply_dir is not None else (
+            str(Path(cache_dir) / "llm") if cache_dir is not None else None)
+        """Where workers cache helper replies (None: the library default on each worker)."""
         self.max_helper_calls, self.max_units_in_flight = max_helper_calls, max_units_in_flight
         self.cpus_per_task, self.gpus_per_task, self.max_retries = cpus_per_task, gpus_per_task, max_retries
         self.helper_lease_s = helper_lease_s
@@ -197,7 +203,7 @@ class RayUnitRunner:
             while todo or refs:
                 while todo and len(refs) < self.max_units_in_flight:
                     col = todo.popleft()
-                    refs.append(task.remote(token, source, self.helper, self.cache_dir, gate, table_ref, col,
+                    refs.append(task.remote(token, source, self.helper, self.reply_dir, gate, table_ref, col,
                                             np.ascontiguousarray(values[:, col]),
                                             np.ascontiguousarray(generic_values[:, col]), config))
                 try:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..cancel import checkpoint
 from ..errors import ConfigError, ModelAssetError
 from .base import stable_hash
 from .causal_lm import directory_identity, dtype_kwargs, resolve_dtype
@@ -85,6 +86,7 @@ class BertEncoder:
             for length, rows in by_len.items():
                 step = max(1, max_batch_tokens // max(length, 1))
                 for s in range(0, len(rows), step):
+                    checkpoint()  # a cancelled job stops here, between batches (results unchanged)
                     part = rows[s:s + step]
                     x = torch.tensor([ids[i] for i in part], dtype=torch.long, device=self.device)
                     hs = self.model(input_ids=x, attention_mask=torch.ones_like(x),

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..cancel import checkpoint
 from ..errors import ConfigError, ModelAssetError
 from .base import stable_hash
 from .device import best_device, resolve_dtype
@@ -111,6 +112,7 @@ class SentenceEncoder:
                 rows = np.flatnonzero(lengths == length)
                 step = max(1, self.max_batch_tokens // max(int(length), 1))
                 for s in range(0, len(rows), step):
+                    checkpoint()  # a cancelled job stops here, between batches (results unchanged)
                     part = rows[s:s + step]
                     x = torch.from_numpy(keys.matrix(part)).to(self.device, non_blocking=True)
                     feats = {"input_ids": x, "attention_mask": torch.ones_like(x)}

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ..cancel import checkpoint
 from ..errors import ConfigError
 from .base import stable_hash
 from .params import array_sha256, load_array, parse_indices
@@ -163,6 +164,7 @@ class CausalLMBank:
             if h >= 0:
                 by_leaf.setdefault(int(h), []).append(i)
         for batch in batch_leaves([len(s) for s in plan.leaves], self.max_batch_tokens()):
+            checkpoint()  # a cancelled job stops here, between batches (results unchanged)
             seqs = [plan.leaves[j] for j in batch]
             ids, mask, offsets = self._pad(seqs)
             positions = (mask.cumsum(1) - 1).clamp(min=0)
@@ -190,6 +192,7 @@ class CausalLMBank:
             if r >= 0:
                 by_row.setdefault(int(r), []).append(i)
         for batch in batch_leaves([len(r.tokens) for r in plan.rows], self.max_batch_tokens()):
+            checkpoint()
             rows = [plan.rows[j] for j in batch]
             ids, mask, offsets = self._pad([r.tokens for r in rows])
             n, longest = ids.shape

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..cancel import checkpoint
 from ..errors import ConfigError
 
 
@@ -69,6 +70,8 @@ def _fista_chunk(x, phi, gram, thresh: float, step: float, n_iter: int, positive
         y = a
         t = 1.0
         for it in range(n_iter):
+            if it % 10 == 0:
+                checkpoint()  # a cancelled job stops between iterations (results unchanged)
             grad = (y @ gram if gram is not None else (y @ phi.T) @ phi) - xphi
             a_next = _prox(y - step * grad, thresh, positive)
             if accelerated:

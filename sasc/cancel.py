@@ -1,0 +1,52 @@
+"""Cooperative cancellation inside module calls.
+
+A caller that may have to stop long work (a service job its client cancelled) runs it under
+:func:`stop_check`; modules call :func:`checkpoint` between their internal batches (forward
+passes, FISTA iterations), and the check raises to stop the call there. The batches themselves
+are unchanged, so a call that is not stopped returns exactly what it returns without a check,
+bit for bit; a stopped call returns nothing, so no partial result is ever cached.
+
+The check lives in a :mod:`contextvars` variable: it applies to the thread (or task) that
+installed it, never to another job's calls on another thread. Work handed to a thread pool
+carries it with :func:`carry`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_CHECK: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar("sasc_stop_check", default=None)
+
+
+@contextmanager
+def stop_check(check: Callable[[], None]) -> Iterator[None]:
+    """While the block runs, every :func:`checkpoint` in this context calls ``check``, which raises
+    (e.g. :class:`sasc.errors.CancelledError`) to stop the work."""
+    token = _CHECK.set(check)
+    try:
+        yield
+    finally:
+        _CHECK.reset(token)
+
+
+def checkpoint() -> None:
+    """Call the installed stop check, if any (modules call this between internal batches)."""
+    check = _CHECK.get()
+    if check is not None:
+        check()
+
+
+def carry(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` made to run, on whatever thread calls it, under the stop check installed here and now."""
+    check = _CHECK.get()
+    if check is None:
+        return fn
+
+    def run(*args: Any, **kwargs: Any) -> T:
+        with stop_check(check):
+            return fn(*args, **kwargs)
+    return run
