@@ -13,11 +13,13 @@ At the end the server must still be healthy and serving.
 
 Generated cases also cover paths (every module parameter that names a file, in generated
 forms: relative, absolute, ``..`` anywhere, symlinks out of the root, URL schemes in any case,
-``~``, NUL): each must be refused with the one "not allowed or not there" message. Then three
-measured phases (issue 33): deadlines (Evaluate on a slow client-hosted module with a random
+``~``, NUL): each must be refused with the one "not allowed or not there" message. Then measured
+phases (issue 33): deadlines (Evaluate on a slow client-hosted module with a random
 client deadline; how long work went on after it), streams (one client opens more streams than
 allowed while another tenant keeps calling: refusals, the other tenant's latencies and errors),
-and memory (the server's peak RSS under the largest Evaluate the budgets allow and under the
+unary calls (one client floods slow Evaluates from 8 threads while another tenant and health
+checks keep calling), cancellation (a job cancelled mid-shard, on a client-hosted module and on
+the packaged MiniLM: seconds from CancelJob to the job's end), and memory (the server's peak RSS under the largest Evaluate the budgets allow and under the
 issue's 15,000 texts x 10,000 units request, which must be refused before it allocates).
 """
 
@@ -390,6 +392,116 @@ def stream_phase(target: str, per_client: int, tries: int) -> dict:
             "other_tenant_max_ms": 1000 * max(lat) if lat else None}
 
 
+def unary_phase(target: str, per_client: int, seconds: float = 6.0, flooders: int = 8) -> dict:
+    """alice floods Evaluate (slow: a client-hosted module answering 10 ms a text) from ``flooders``
+    threads; bob keeps calling Evaluate and ListModules and a third caller health Check meanwhile."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from sasc.client import Client
+
+    def slow(texts):
+        time.sleep(0.01 * len(texts))
+        return [1.0] * len(texts)
+
+    codes, bob_lat, health_lat, errors = collections.Counter(), [], [], []
+    stop = threading.Event()
+    lock = threading.Lock()
+    with Client(target, token="ta") as alice, Client(target, token="tb") as bob, \
+            alice.host_module(slow, units=["x"], batch_size=16) as hosted:
+        m = bob.register_linear_readout(np.ones((2, 256), np.float32), feature_model="word_hash")
+        req = mpb.EvaluateRequest(module_id=hosted.id, texts=["t"] * 100)  # ~1 s a call
+
+        def flood():
+            while not stop.is_set():
+                try:
+                    alice.modules.Evaluate(req, metadata=alice.metadata, timeout=30)
+                    code = OK
+                except grpc.RpcError as e:
+                    code = e.code().name + (" (names --max-unary-per-client)"
+                                            if "--max-unary-per-client" in (e.details() or "") else "")
+                with lock:
+                    codes[code] += 1
+
+        def other_tenant():
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                try:
+                    bob.evaluate(m.id, ["pizza", "pasta"])
+                    bob.list_modules()
+                    bob_lat.append(time.perf_counter() - t0)
+                except Exception as e:  # noqa: BLE001 - counted
+                    errors.append(type(e).__name__)
+
+        def health():
+            with grpc.insecure_channel(target) as ch:
+                stub = health_pb2_grpc.HealthStub(ch)
+                while not stop.is_set():
+                    t0 = time.perf_counter()
+                    try:
+                        stub.Check(health_pb2.HealthCheckRequest(), timeout=5)
+                        health_lat.append(time.perf_counter() - t0)
+                    except grpc.RpcError as e:
+                        errors.append("health " + e.code().name)
+                    time.sleep(0.05)
+
+        threads = [threading.Thread(target=flood) for _ in range(flooders)]
+        threads += [threading.Thread(target=other_tenant), threading.Thread(target=health)]
+        for t in threads:
+            t.start()
+        time.sleep(seconds)
+        stop.set()
+        for t in threads:
+            t.join()
+    return {"seconds": seconds, "flooding_threads": flooders, "per_client_limit": per_client,
+            "alice_codes": dict(codes), "bob_calls": len(bob_lat), "health_checks": len(health_lat),
+            "errors_of_others": len(errors),
+            "bob_p50_ms": round(1000 * statistics.median(bob_lat), 2) if bob_lat else None,
+            "bob_max_ms": round(1000 * max(bob_lat), 1) if bob_lat else None,
+            "health_p50_ms": round(1000 * statistics.median(health_lat), 2) if health_lat else None,
+            "health_max_ms": round(1000 * max(health_lat), 1) if health_lat else None}
+
+
+def cancel_phase(target: str, kind: str) -> dict:
+    """A job over ~11,000 n-grams (shards of 4,096) is cancelled 30% into its second shard: seconds from
+    CancelJob to the job's end, against the shard's own duration (the stop granularity before)."""
+    from sasc.client import Client
+
+    words = ["pizza", "river", "market", "crime", "train", "film", "paper", "stock", "garden", "storm"]
+    corpus = [" ".join(words[(i * 7 + j * 3) % 10] + str((i + j) % 97) for j in range(8)) for i in range(3000)]
+    generic = ["The weather was mild today.", "A film about two friends.", "He read the paper slowly.",
+               "They walked along the river.", "The train was late again."]
+    batches: list[float] = []
+
+    def slow(texts):  # a client-hosted module: 16-text batches of 2 ms a text
+        batches.append(time.monotonic())
+        time.sleep(0.002 * len(texts))
+        return [1.0] * len(texts)
+
+    with Client(target, token="ta", timeout_s=120) as c, contextlib.ExitStack() as stack:
+        if kind == "hosted":
+            module_id = stack.enter_context(c.host_module(slow, units=["x"], batch_size=16)).id
+        else:  # the packaged MiniLM, run by the server between its own internal batches
+            module_id = c.register_module("embedding_distance", {"keyphrases": ["food"]}).id
+        job = c.submit_job(module_id, corpus=corpus, generic=generic, helper="fake",
+                           settings={"n_candidates": 2, "n_synthetic": 3, "n_bootstrap": 50, "n_generic": 5})
+        marks = []  # (monotonic, n-grams scored)
+        for ev in c.job_events(job.id):
+            if ev.stage == "responses":
+                marks.append((time.monotonic(), ev.ngrams_scored, ev.total))
+                if len(marks) >= 2 and marks[-1][1] > marks[0][1]:
+                    break  # the first shard is done
+        shard_s = marks[-1][0] - marks[0][0]
+        time.sleep(0.3 * shard_s)
+        c.cancel_job(job.id)
+        t0 = time.monotonic()
+        while c.get_job(job.id).state not in ("JOB_STATE_CANCELLED", "cancelled"):
+            time.sleep(0.02)
+        stopped_s = time.monotonic() - t0
+        last_batch_after_s = (batches[-1] - t0) if batches else None
+    return {"module": kind, "n_ngrams": marks[-1][2], "first_shard_s": round(shard_s, 2), "cancel_to_cancelled_s": round(stopped_s, 3),
+            "last_module_batch_after_cancel_s": None if last_batch_after_s is None else round(last_batch_after_s, 3)}
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -443,7 +555,7 @@ def main() -> int:
             Path(tmp) / "s.db", "--tokens", "alice=ta,bob=tb", "--max-texts-per-call", "3000",
             "--max-array-mb-per-client", "4", "--max-message-mb", "4", "--max-jobs-per-client", "10000",
             "--data-root", PATHS["root"], "--max-streams-per-client", "4", "--max-streams", "8",
-            "--rpc-threads", "12", log=Path(tmp) / "server.log")
+            "--rpc-threads", "12", "--max-unary-per-client", "3", log=Path(tmp) / "server.log")
         try:
             channel = grpc.insecure_channel(target, options=[("grpc.max_send_message_length", 64 << 20)])
             stubs = (modules_pb2_grpc.ModuleServiceStub(channel), jobs_pb2_grpc.JobServiceStub(channel))
@@ -451,6 +563,8 @@ def main() -> int:
             fuzz(stubs, ids, args.examples, tally, wrong)
             deadlines = deadline_phase(target, args.deadline_rounds)
             streams = stream_phase(target, 4, 10)
+            unary = unary_phase(target, 3)
+            cancels = [cancel_phase(target, kind) for kind in ("hosted", "embedding_distance")]
             alive = proc.poll() is None and healthy(channel) and serving(stubs, ids)
             log_text = (Path(tmp) / "server.log").read_text()
             fuzz_peak = peak_rss_mb(proc.pid)
@@ -471,12 +585,17 @@ def main() -> int:
         print("\n".join("  | " + ln for ln in lines[internal[0]:internal[0] + 25]))
     print(f"deadlines: {deadlines}")
     print(f"streams: {streams}")
+    print(f"unary: {unary}")
+    for c in cancels:
+        print(f"cancel: {c}")
     print(f"fuzz server peak RSS: {fuzz_peak:.0f} MB")
     print(f"memory: {memory}")
     print(f"server alive, healthy and serving after: {alive}")
     ok_deadlines = deadlines["max_overrun_s"] < 1.0
     ok_streams = streams["other_tenant_errors"] == 0 and streams["codes"].get(OK, 0) == 4
-    return 0 if alive and not wrong and not internal and ok_deadlines and ok_streams and \
+    ok_unary = unary["errors_of_others"] == 0 and unary["alice_codes"].get(QUOTA + " (names --max-unary-per-client)")
+    ok_cancel = all(c["cancel_to_cancelled_s"] < 1.5 for c in cancels)
+    return 0 if alive and not wrong and not internal and ok_deadlines and ok_streams and ok_unary and ok_cancel and \
         sum(tally.values()) >= min(1000, args.examples) else 1
 
 

@@ -18,6 +18,7 @@ unauthenticated health Watch and reflection streams key by connection too.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -118,28 +119,28 @@ class SlotInterceptor(grpc.ServerInterceptor):
             return handler
         kind = ("stream" if handler.request_streaming else "unary") + "_" + \
             ("stream" if handler.response_streaming else "unary")
-        inner, slots, client_of = getattr(handler, kind), self.slots, self._client
+        inner = getattr(handler, kind)
+        take = functools.partial(self._take, method, "stream" if handler.response_streaming else "unary")
         if handler.response_streaming:
             def streaming(request, context):  # noqa: ANN001
-                try:
-                    held = slots.hold(client_of(method, context), "stream")
-                    held.__enter__()
-                except QuotaExceededError as e:
-                    context.abort(*status_of(e))
-                try:
+                with take(context):
                     yield from inner(request, context)
-                finally:
-                    held.__exit__(None, None, None)
             return handler._replace(**{kind: streaming})
 
         def unary(request, context):  # noqa: ANN001
-            try:
-                held = slots.hold(client_of(method, context), "unary")
-                held.__enter__()
-            except QuotaExceededError as e:
-                context.abort(*status_of(e))
-            try:
+            with take(context):
                 return inner(request, context)
-            finally:
-                held.__exit__(None, None, None)
         return handler._replace(**{kind: unary})
+
+    @contextmanager
+    def _take(self, method: str, kind: str, context: grpc.ServicerContext) -> Iterator[None]:
+        """Hold a slot while the call runs; a refusal aborts the call with its status."""
+        held = self.slots.hold(self._client(method, context), kind)
+        try:
+            held.__enter__()
+        except QuotaExceededError as e:
+            context.abort(*status_of(e))
+        try:
+            yield
+        finally:
+            held.__exit__(None, None, None)
