@@ -135,7 +135,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or not method.startswith(SERVICE_PREFIX):
             return handler
-        kind = _behavior_kind(handler)
+        kind = behavior_kind(handler)
         inner = getattr(handler, kind)
         try:
             client = self.auth.client_of(handler_call_details.invocation_metadata,
@@ -153,6 +153,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         return handler._replace(**{kind: bound})
 
 
-def _behavior_kind(handler: grpc.RpcMethodHandler) -> str:
+def behavior_kind(handler: grpc.RpcMethodHandler) -> str:
+    """The handler attribute holding its behavior: ``unary_unary``, ``unary_stream``..."""
     return ("stream" if handler.request_streaming else "unary") + "_" + \
         ("stream" if handler.response_streaming else "unary")

@@ -28,7 +28,7 @@ import grpc
 
 from sasc.errors import QuotaExceededError
 
-from .auth import ANONYMOUS, SERVICE_PREFIX, caller
+from .auth import ANONYMOUS, SERVICE_PREFIX, behavior_kind, caller
 from .config import RESERVED_THREADS, ServerConfig
 from .status import status_of
 
@@ -66,9 +66,9 @@ class CallSlots:
             return sum(n for (k, c), n in self._open.items()
                        if (kind is None or k == kind) and (client is None or c == client))
 
-    @contextmanager
-    def hold(self, client: str, kind: str = "stream") -> Iterator[None]:
-        """A slot of ``kind`` for ``client`` while the block runs; QuotaExceededError when none is free."""
+    def take(self, client: str, kind: str) -> tuple[str, str]:
+        """Take a slot of ``kind`` for ``client`` (QuotaExceededError when none is free); the caller
+        gives it back with :meth:`give_back` when the call ends."""
         lim, slot = self.limits[kind], (kind, client)
         with self._lock:
             if self._open.get(slot, 0) >= lim.per_client:
@@ -81,13 +81,13 @@ class CallSlots:
                 raise QuotaExceededError(f"the server already serves {self.all_calls} calls (limit --rpc-threads "
                                          f"less {RESERVED_THREADS} threads kept for health checks); try again later")
             self._open[slot] = self._open.get(slot, 0) + 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._open[slot] -= 1
-                if not self._open[slot]:
-                    del self._open[slot]
+        return slot
+
+    def give_back(self, slot: tuple[str, str]) -> None:
+        with self._lock:
+            self._open[slot] -= 1
+            if not self._open[slot]:
+                del self._open[slot]
 
 
 def call_slots(config: ServerConfig) -> CallSlots:
@@ -117,8 +117,7 @@ class SlotInterceptor(grpc.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or method in UNCOUNTED:
             return handler
-        kind = ("stream" if handler.request_streaming else "unary") + "_" + \
-            ("stream" if handler.response_streaming else "unary")
+        kind = behavior_kind(handler)
         inner = getattr(handler, kind)
         take = functools.partial(self._take, method, "stream" if handler.response_streaming else "unary")
         if handler.response_streaming:
@@ -135,12 +134,11 @@ class SlotInterceptor(grpc.ServerInterceptor):
     @contextmanager
     def _take(self, method: str, kind: str, context: grpc.ServicerContext) -> Iterator[None]:
         """Hold a slot while the call runs; a refusal aborts the call with its status."""
-        held = self.slots.hold(self._client(method, context), kind)
         try:
-            held.__enter__()
+            slot = self.slots.take(self._client(method, context), kind)
         except QuotaExceededError as e:
             context.abort(*status_of(e))
         try:
             yield
         finally:
-            held.__exit__(None, None, None)
+            self.slots.give_back(slot)
