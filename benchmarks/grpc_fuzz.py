@@ -11,16 +11,16 @@ other clients' ids, bad tokens, bad job settings, malformed HostModule streams).
 knows which statuses are right for it; any other status (INTERNAL above all) is a failure.
 At the end the server must still be healthy and serving.
 
-Generated cases also cover paths (every module parameter that names a file, in generated
-forms: relative, absolute, ``..`` anywhere, symlinks out of the root, URL schemes in any case,
-``~``, NUL): each must be refused with the one "not allowed or not there" message. Then measured
-phases (issue 33): deadlines (Evaluate on a slow client-hosted module with a random
-client deadline; how long work went on after it), streams (one client opens more streams than
-allowed while another tenant keeps calling: refusals, the other tenant's latencies and errors),
-unary calls (one client floods slow Evaluates from 8 threads while another tenant and health
-checks keep calling), cancellation (a job cancelled mid-shard, on a client-hosted module and on
-the packaged MiniLM: seconds from CancelJob to the job's end), and memory (the server's peak RSS under the largest Evaluate the budgets allow and under the
-issue's 15,000 texts x 10,000 units request, which must be refused before it allocates).
+Generated cases also cover paths (every module parameter that names a file, in generated forms:
+relative, absolute, ``..`` anywhere, symlinks out of the root, URL schemes in any case, ``~``, NUL):
+each must be refused with the one "not allowed or not there" message. Then measured phases (issue
+33): deadlines (Evaluate on a slow client-hosted module with a random client deadline; how long work
+went on after it), streams (one client opens more streams than allowed while another tenant keeps
+calling: refusals, the other tenant's latencies and errors), unary calls (one client floods slow
+Evaluates from 8 threads while another tenant and health checks keep calling), cancellation (a job
+cancelled mid-shard, on a client-hosted module and on the packaged MiniLM: seconds from CancelJob to
+the job's end), and memory (the server's peak RSS under the largest Evaluate the budgets allow and
+under the issue's 15,000 texts x 10,000 units request, which must be refused before it allocates).
 """
 
 from __future__ import annotations
@@ -500,7 +500,8 @@ def cancel_phase(target: str, kind: str) -> dict:
             time.sleep(0.02)
         stopped_s = time.monotonic() - t0
         last_batch_after_s = (batches[-1] - t0) if batches else None
-    return {"module": kind, "state": state, "n_ngrams": marks[-1][2], "first_shard_s": round(shard_s, 2), "cancel_to_cancelled_s": round(stopped_s, 3),
+    return {"module": kind, "state": state, "n_ngrams": marks[-1][2], "first_shard_s": round(shard_s, 2),
+            "cancel_to_cancelled_s": round(stopped_s, 3),
             "last_module_batch_after_cancel_s": None if last_batch_after_s is None else round(last_batch_after_s, 3)}
 
 

@@ -113,7 +113,8 @@ class ServerConfig:
     def __post_init__(self) -> None:
         for name in ("job_workers", "rpc_threads", "max_message_mb", "max_jobs_per_client",
                      "max_modules_per_client", "max_texts_per_call", "max_units_per_job",
-                     "hosted_max_batch", "hosted_window", "max_streams_per_client", "max_streams", "max_unary_per_client",
+                     "hosted_max_batch", "hosted_window", "max_streams_per_client", "max_streams",
+                     "max_unary_per_client",
                      "max_eval_mb", "max_storage_mb_per_client", "max_cache_mb_per_client"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -128,9 +129,9 @@ class ServerConfig:
             raise ConfigError(f"need max_streams_per_client <= max_streams <= rpc_threads - {RESERVED_THREADS}, got "
                               f"{self.max_streams_per_client}, {self.max_streams}, {self.rpc_threads}")
         if self.max_streams_per_client + self.max_unary_per_client >= calls:
-            raise ConfigError(f"need max_streams_per_client + max_unary_per_client < rpc_threads - {RESERVED_THREADS} (threads left "
-                              f"for other clients), got {self.max_streams_per_client} + {self.max_unary_per_client}, "
-                              f"{self.rpc_threads}")
+            raise ConfigError(f"need max_streams_per_client + max_unary_per_client < rpc_threads - {RESERVED_THREADS} "
+                              f"(threads left for other clients), got {self.max_streams_per_client} + "
+                              f"{self.max_unary_per_client}, {self.rpc_threads}")
         if self.retention_days < 0:
             raise ConfigError("retention_days must be >= 0")
         if bool(self.tls_cert) != bool(self.tls_key):

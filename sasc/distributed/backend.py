@@ -50,6 +50,6 @@ def make_runners(config: BackendConfig, module_spec: ModuleSource | None, helper
     runner = RayRunner(module_spec, workers=config.ray_workers, address=address)
     if not isinstance(helper, str):
         return runner, None
-    units = RayUnitRunner(module_spec, helper, cache_dir=cache_dir, reply_dir=reply_dir, max_helper_calls=config.max_helper_calls,
-                          address=address)
+    units = RayUnitRunner(module_spec, helper, cache_dir=cache_dir, reply_dir=reply_dir,
+                          max_helper_calls=config.max_helper_calls, address=address)
     return runner, units
