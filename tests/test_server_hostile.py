@@ -402,6 +402,14 @@ def test_unary_calls_per_client_and_in_all_leave_threads_for_others(server, alic
     assert alice.list_modules()  # slots come back
 
 
+def test_slot_limits_must_leave_threads_for_health_and_other_clients():
+    ServerConfig(rpc_threads=8, max_streams=6, max_streams_per_client=3, max_unary_per_client=2)  # 6 = 8 - 2 kept
+    with pytest.raises(ConfigError, match="max_streams <= rpc_threads - 2"):
+        ServerConfig(rpc_threads=8, max_streams=7, max_streams_per_client=3, max_unary_per_client=2)
+    with pytest.raises(ConfigError, match="max_unary_per_client < rpc_threads - 2"):
+        ServerConfig(rpc_threads=8, max_streams=5, max_streams_per_client=3, max_unary_per_client=3)
+
+
 def test_without_tokens_unary_slots_are_per_connection(tmp_path):
     """The one anonymous user is not limited as a whole: each connection has its own unary slots."""
     from sasc._grpc import modules_pb2_grpc
