@@ -4,7 +4,9 @@ A caller that may have to stop long work (a service job its client cancelled) ru
 :func:`stop_check`; modules call :func:`checkpoint` between their internal batches (forward
 passes, FISTA iterations), and the check raises to stop the call there. The batches themselves
 are unchanged, so a call that is not stopped returns exactly what it returns without a check,
-bit for bit; a stopped call returns nothing, so no partial result is ever cached.
+bit for bit; a stopped call returns nothing, so no partial result is ever cached. Transformer
+models also check before each of their layers (:func:`check_between_layers`), because one
+internal batch of short texts can be thousands of rows.
 
 The check lives in a :mod:`contextvars` variable: it applies to the thread (or task) that
 installed it, never to another job's calls on another thread. Work handed to a thread pool
@@ -38,6 +40,26 @@ def checkpoint() -> None:
     check = _CHECK.get()
     if check is not None:
         check()
+
+
+def check_between_layers(model: Any) -> Any:
+    """Make a torch ``model`` call :func:`checkpoint` before each block of its layer lists (the
+    transformer layers), so a stop check acts within a fraction of one forward pass even when a
+    module's internal batch is large; returns ``model``. The hooks read and change nothing, so
+    outputs are unchanged; without an installed check they only look up a context variable."""
+    import torch
+
+    if not getattr(model, "_sasc_checkpoints", False):
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.ModuleList):
+                for block in mod:
+                    block.register_forward_pre_hook(_before_block)
+        model._sasc_checkpoints = True
+    return model
+
+
+def _before_block(module: Any, args: Any) -> None:
+    checkpoint()
 
 
 def carry(fn: Callable[..., T]) -> Callable[..., T]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..cancel import check_between_layers
 from ..errors import ConfigError, ModelAssetError, ModuleError
 from .device import best_device
 
@@ -243,7 +244,7 @@ def _load(path: str, identity: str, device: str, dtype: str) -> LoadedLM:
                                                      **dtype_kwargs(getattr(torch, dtype)))
     except (OSError, ValueError) as e:
         raise ModelAssetError(f"cannot load causal LM {path!r}: {e}") from e
-    model.to(device).eval()
+    check_between_layers(model.to(device).eval())
     return LoadedLM(model, tok, identity, decoder_layers(model), device, dtype, threading.Lock())
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cancel import checkpoint
+from ..cancel import check_between_layers, checkpoint
 from ..errors import ConfigError, ModelAssetError
 from .base import stable_hash
 from .causal_lm import directory_identity, dtype_kwargs, resolve_dtype
@@ -116,7 +116,7 @@ def load_bert_encoder(name: str | None = None, device: str | None = None, dtype:
             except (OSError, ValueError) as e:
                 raise ModelAssetError(f"cannot load encoder {name!r}: {e}") from e
             ident = ("dir:" + directory_identity(Path(path))) if local else "hub:" + path
-            _ENCODERS[key] = BertEncoder(model.to(device).eval(), tok, ident, device, max_tokens)
+            _ENCODERS[key] = BertEncoder(check_between_layers(model.to(device).eval()), tok, ident, device, max_tokens)
     return _ENCODERS[key]
 
 

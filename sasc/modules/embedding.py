@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cancel import checkpoint
+from ..cancel import check_between_layers, checkpoint
 from ..errors import ConfigError, ModelAssetError
 from .base import stable_hash
 from .device import best_device, resolve_dtype
@@ -57,7 +57,7 @@ def load_encoder(name: str | None = None, device: str | None = None) -> Any:
         except OSError as e:
             raise ModelAssetError(f"cannot load sentence-transformers model {name!r}: {e}") from e
         model.eval()
-        _ENCODERS[key] = model
+        _ENCODERS[key] = check_between_layers(model)
     return _ENCODERS[key]
 
 
