@@ -32,9 +32,9 @@ from sasc.results import UnitExplanation
 from .config import ServerConfig
 from .containment import HelperPolicy
 from .registry import ModuleRegistry
-from .tenant_cache import TenantCache, reply_dir
 from .status import status_of
 from .store import FINAL_STATES, JobRecord, Store
+from .tenant_cache import TenantCache, reply_dir
 
 log = logging.getLogger("sasc.server")
 MAX_JOB_CONCURRENCY = 8
@@ -278,7 +278,7 @@ class JobQueue:
 
         runner, unit_runner = self._runners(rec, spec)
         cache = TenantCache(self.config.cache_dir, rec.owner, self.config.max_cache_mb_per_client)
-        with stop_check(stop):  # modules check it between their internal batches: a cancel stops within one
+        with stop_check(stop):  # modules call it between internal batches and layers (sasc.cancel)
             result = explain(bank, units=spec.units, helper=helper, config=spec.config(), cache_dir=cache,
                              concurrency=spec.concurrency, progress=progress, finished=finished, on_unit=save,
                              runner=runner, unit_runner=unit_runner, **corpora)
