@@ -144,3 +144,17 @@ def _count_segment(seg: list[str], max_n: int, counts: dict[str, int]) -> None:
         for i in range(len(seg) - n + 1):
             g = seg[i] if n == 1 else " ".join(seg[i:i + n])
             counts[g] = get(g, 0) + 1
+
+
+def word_positions(text: str) -> list[tuple[int, int, int]]:
+    """``(start, end, segment)`` of every word of ``text`` (the tokenization above): character
+    offsets into ``text`` and the index of the segment the word is in, so a caller can mark
+    n-grams inside the original text."""
+    out: list[tuple[int, int, int]] = []
+    seg = 0
+    for m in _TOKEN.finditer(text):
+        if m.group(1):
+            out.append((m.start(), m.end(), seg))
+        elif out and out[-1][2] == seg:
+            seg += 1
+    return out

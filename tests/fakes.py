@@ -68,13 +68,16 @@ def _explanation_and_text(prompt: str) -> tuple[set[str], list[str]]:
     m = re.search(r'explanation:\n"(.*)"\n.*Text: "(.*)"', prompt, re.S)
     if not m:
         return set(), []
-    return set(re.findall(r"\w+", m.group(1).lower())), re.findall(r"\w+", m.group(2).lower())
+    text = m.group(2).lower()
+    if "<<" in text:  # a fuzzing prompt: judge the marked words only
+        text = " ".join(re.findall(r"<<(.*?)>>", text))
+    return set(re.findall(r"\w+", m.group(1).lower())), re.findall(r"\w+", text)
 
 
 def judging_logprobs(prompt: str) -> dict[str, float]:
     """First-token probabilities of a helper that judges by word overlap: for a simulation prompt,
     mass around 3 x (text words in the explanation), capped at 10; for a detection prompt, P(yes)
-    0.9 with an overlap, else 0.2."""
+    0.9 with an overlap, else 0.2; for a fuzzing prompt the same, counting the marked words only."""
     expl, words = _explanation_and_text(prompt)
     hits = sum(w in expl for w in words)
     if "Answer yes or no" in prompt:

@@ -1,10 +1,11 @@
 """Predictive scorers: can a helper, given only an explanation, predict the unit on real text?
 
-``simulation`` (Bills et al. 2023) and ``detection`` (delphi) score an explanation on a scoring set
+``simulation`` (Bills et al. 2023), ``detection`` and ``fuzzing`` (delphi) score an explanation on a scoring set
 drawn from the reference corpus (:mod:`sasc.scorers.sets`); each result carries a bootstrap 95%
 interval over texts, its n, and the same score for a random explanation as a baseline. Adding a
 scorer is one file: a class with ``name`` and ``__call__(record, helper, ...)`` (:class:`Scorer`),
-registered in :data:`SCORERS` (or through the ``sasc.scorers`` entry-point group).
+and, when it needs more of the module than the set's responses, ``prepare(scoring_set, bank, col)``
+(fuzzing's top n-grams per text), registered in :data:`SCORERS` (or through the ``sasc.scorers`` entry-point group).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..llm.base import HelperLLM
 from ..registry import Registry
 from .base import MAX_EXPLANATION_CHARS, ScoreResult, Scorer, ScoringRecord, check_explanation
 from .detection import DetectionScorer
+from .fuzzing import FuzzingScorer
 from .sets import ScoringSet, SetConfig, draw_set
 from .simulation import SimulationScorer
 
@@ -29,7 +31,8 @@ __all__ = ["MAX_EXPLANATION_CHARS", "RANDOM_EXPLANATIONS", "SCORERS", "ScoreConf
            "score_on_set"]
 
 SCORERS: Registry[Any] = Registry("scorer", group="sasc.scorers",
-                                  builtins={"simulation": SimulationScorer(), "detection": DetectionScorer()})
+                                  builtins={"simulation": SimulationScorer(), "detection": DetectionScorer(),
+                                            "fuzzing": FuzzingScorer()})
 """Predictive scorers by name. (σ, ``sigma``, is computed by :func:`sasc.explain` itself.)"""
 
 RANDOM_EXPLANATIONS = (
@@ -99,7 +102,8 @@ def score_on_set(explanations: Sequence[str], scoring_set: ScoringSet, unit: str
         raise ConfigError(f"no predictive scorer chosen; known scorers: {', '.join(SCORERS.names())}")
 
     def record(e: str) -> ScoringRecord:
-        return ScoringRecord(unit, e, scoring_set.texts, scoring_set.responses, scoring_set.is_top)
+        return ScoringRecord(unit, e, scoring_set.texts, scoring_set.responses, scoring_set.is_top,
+                             scoring_set.marks)
 
     opts = {"sampled": config.sampled, "seed": config.seed, "n_boot": config.n_boot}
     baselines: dict[tuple[str, str], float] = {}

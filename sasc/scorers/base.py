@@ -39,6 +39,9 @@ class ScoringRecord:
     is_top: tuple[bool, ...]
     """Which texts came from the top of the unit's responses (the rest are random draws);
     detection's activating texts, and what the random-only simulation leaves out."""
+    marks: tuple[tuple[str, ...], ...] = ()
+    """Per text, the n-grams in it the unit responds to most (fuzzing's correct marking); empty
+    when no scorer asked for them (:meth:`sasc.scorers.fuzzing.FuzzingScorer.prepare`)."""
 
 
 @dataclass(frozen=True)

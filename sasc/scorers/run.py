@@ -19,13 +19,24 @@ from ..llm.base import HelperLLM
 from ..modules.base import as_bank, module_name
 from ..modules.registry import module_from_spec
 from ..results import ExplainResult
-from . import ScoreConfig, check_explanation, draw_set, parse_scorers, score_on_set
+from . import SCORERS, ScoreConfig, ScoringSet, check_explanation, draw_set, parse_scorers, score_on_set
 
 
 def _load(module: Any, corpus: Any, helper: Any, config: ScoreConfig, cache_dir: Any) -> tuple[Any, Corpus, HelperLLM]:
     parse_scorers(config.scorers)  # unknown names fail before anything loads
     bank = as_bank(module_from_spec(module) if isinstance(module, (str, dict)) else module)
     return bank, load_corpus(corpus), resolve_helper(helper, cache_dir)
+
+
+def draw_prepared_set(bank: Any, col: int, corpus: Corpus, config: ScoreConfig) -> ScoringSet:
+    """The scoring set of unit ``col``, with what each chosen scorer's ``prepare`` adds (fuzzing:
+    each text's top n-grams)."""
+    sset = draw_set(bank, col, corpus.texts, config.set, corpus.name)
+    for name in parse_scorers(config.scorers):
+        prepare = getattr(SCORERS.get(name), "prepare", None)
+        if prepare is not None:
+            sset = prepare(sset, bank, col)
+    return sset
 
 
 def score_explanations(module: Any, explanations: Sequence[str], *, unit: str | int = 0,
@@ -42,7 +53,7 @@ def score_explanations(module: Any, explanations: Sequence[str], *, unit: str | 
     bank, corp, llm = _load(module, corpus, helper, config, cache_dir)
     col = select_units(list(bank.units), [unit])[0]
     t0 = time.perf_counter()
-    sset = draw_set(bank, col, corp.texts, config.set, corp.name)
+    sset = draw_prepared_set(bank, col, corp, config)
     t1 = time.perf_counter()
     scores = score_on_set(explanations, sset, str(bank.units[col]), llm, config)
     t2 = time.perf_counter()
@@ -71,7 +82,7 @@ def add_scores(result: ExplainResult, module: Any, *, corpus: str | Path | list[
     for u in result.units:
         col = select_units(list(bank.units), [u.unit])[0]
         scored = [c for c in u.candidates if c.score.n_related]
-        sset = draw_set(bank, col, corp.texts, config.set, corp.name)
+        sset = draw_prepared_set(bank, col, corp, config)
         per = score_on_set([c.explanation for c in scored], sset, u.unit, llm, config) if scored else []
         by = {id(c): {k: v.to_dict() for k, v in s.items()} for c, s in zip(scored, per)}
         cands = [dataclasses.replace(c, scores=by[id(c)]) if id(c) in by else c for c in u.candidates]

@@ -64,13 +64,17 @@ class ScoringSet:
     """Name of the corpus the pool came from."""
     pool: int
     """Texts actually in the pool (the corpus may be smaller than ``pool_size``)."""
+    marks: tuple[tuple[str, ...], ...] = ()
+    """Per text, its n-grams the unit responds to most (filled by a scorer's ``prepare``, e.g.
+    fuzzing's); empty when no scorer needs them."""
 
     def to_dict(self) -> dict[str, Any]:
         """The set as recorded in a score file."""
         return {"kind": self.config.kind, "n_top": sum(self.is_top), "n_random": len(self.texts) - sum(self.is_top),
                 "pool_size": self.config.pool_size, "pool": self.pool, "seed": self.config.seed,
                 "excerpts": self.config.excerpts, "sentences": self.config.sentences, "corpus": self.corpus,
-                "texts": list(self.texts), "responses": list(self.responses), "is_top": list(self.is_top)}
+                "texts": list(self.texts), "responses": list(self.responses), "is_top": list(self.is_top),
+                **({"marks": [list(m) for m in self.marks]} if self.marks else {})}
 
 
 def choose(values: Sequence[float], config: SetConfig) -> tuple[list[int], list[int]]:
