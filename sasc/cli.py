@@ -14,6 +14,7 @@ from .corpora import BUILTIN_CORPORA, DEFAULT_GENERIC, DEFAULT_REFERENCE
 from .errors import SascError
 from .lists import split_list
 from .scorers.cli import add_explain_scorer_args, score_config
+from .scorers.cli import LEGEND as score_legend
 from .scorers.cli import cell as score_cell
 
 DEFAULT_MODULE = "embedding_distance:keyphrase=food and cooking"
@@ -128,6 +129,8 @@ def format_result(result: Any, n_ngrams: int = 10) -> str:
             cells = "".join(f"{score_cell(c.scores.get(n)):>28}" for n in names)
             lines.append(f"  {s.sigma:6.2f} [{s.ci_low:5.2f}, {s.ci_high:5.2f}]{f' {s.sigma_paper:8.2f}' if paper else ''}"
                          f"{cells}  {c.explanation}{_form_mark(c)}")
+        if names:
+            lines.append(f"  ({score_legend})")
         if u.reranked_from:
             lines.append(f"  (first by σ was {u.reranked_from!r}, which fails the form check; the first one's σ "
                          "interval overlaps it: --readable-ranking false ranks by σ alone)")

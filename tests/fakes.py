@@ -32,6 +32,20 @@ class KeywordModule:
         return np.asarray(out, dtype=np.float32)
 
 
+class KeywordBank:
+    """Two :class:`KeywordModule` units in one bank: ``food`` and ``markets``."""
+
+    name = "keyword-bank"
+    fingerprint = "keyword-bank:food,markets"
+
+    def __init__(self):
+        self.modules = [KeywordModule(), KeywordModule({"stock", "markets", "investors", "rates", "fell"}, "markets")]
+        self.units = ["food", "markets"]
+
+    def responses(self, texts):
+        return np.stack([m(texts) for m in self.modules], axis=1)
+
+
 def topical_reply(prompt: str) -> str:
     """A scripted helper that behaves sensibly: the theme is the first listed phrase;
     synthetic texts mention the concept (related) or not (unrelated)."""

@@ -300,3 +300,57 @@ def test_sasc_explain_adds_a_scores_map_and_ranks_by_a_scorer(cli_env, capsys):
     from sasc.results import ExplainResult
 
     assert ExplainResult.from_json(out).units[0].candidates[0].scores == u["candidates"][0]["scores"]
+
+
+# --- baselines -----------------------------------------------------------------------------------
+
+def test_baseline_explanation_prefers_another_units_explanation():
+    from sasc.scorers import baseline_explanation
+
+    # other units' explanations, the explanation itself excluded (case-insensitive), seeded
+    pick, source = baseline_explanation("food", ["Food", "markets", "crime"], seed=1)
+    assert source == "other_unit" and pick in ("markets", "crime")
+    assert baseline_explanation("food", ["Food", "markets", "crime"], seed=1) == (pick, source)
+    assert baseline_explanation("food", ["markets"]) == ("markets", "other_unit")
+    # none left: a fixed unrelated topic sharing no word with the explanation
+    pick, source = baseline_explanation("football matches", ["football matches"], seed=0)
+    assert source == "unrelated_topic" and pick == random_explanation("football matches", 0)
+    assert "football" not in pick
+
+
+def test_every_scorer_gets_a_baseline_scored_the_same_way():
+    helper = ScriptedLLM(judging_reply, logprobs=judging_logprobs)
+    from sasc.scorers.fuzzing import FuzzingScorer
+
+    s = FuzzingScorer().prepare(_set(), as_bank(KeywordModule()), 0)
+    cfg = ScoreConfig(scorers=("simulation", "detection", "fuzzing"), n_boot=50)
+    scores = score_on_set([GOOD], s, "food", helper, cfg, others=[WRONG])[0]
+    for name, r in scores.items():
+        assert r.details["baseline_explanation"] == WRONG and r.details["baseline_source"] == "other_unit", name
+        # the baseline is exactly the score the other unit's explanation gets as an explanation
+        alone = score_on_set([WRONG], s, "food", helper, ScoreConfig(scorers=(name,), n_boot=50, baseline=False))[0]
+        assert r.baseline == alone[name].value and r.baseline < r.value, name
+    assert all(r.to_dict()["baseline"] == r.baseline for r in scores.values())
+
+
+def test_explain_with_two_units_uses_the_other_units_explanation_as_baseline(tmp_path):
+    import sasc
+    from fakes import KeywordBank, topical_reply
+
+    from sasc.scorers.run import add_scores
+
+    def reply(prompt):
+        return judging_reply(prompt) if "A unit of a language-processing model" in prompt else topical_reply(prompt)
+
+    helper = ScriptedLLM(reply, logprobs=judging_logprobs)
+    config = sasc.ExplainConfig(n_candidates=2, n_synthetic=3, n_bootstrap=50, n_generic=5)
+    result = sasc.explain(KeywordBank(), corpus=CORPUS, generic=SMALL_GENERIC, helper=helper, config=config,
+                          cache_dir=tmp_path)
+    scored = add_scores(result, KeywordBank(), corpus=CORPUS, helper=helper, cache_dir=tmp_path,
+                        config=ScoreConfig(scorers=("simulation",), set=SetConfig(n_top=3, n_random=4), n_boot=50))
+    food, markets = scored.units
+    for u, other in ((food, markets), (markets, food)):
+        for c in u.candidates:
+            if c.scores:
+                d = c.scores["simulation"]["details"]
+                assert d["baseline_source"] == "other_unit" and d["baseline_explanation"] == other.best.explanation

@@ -26,7 +26,7 @@ from .fuzzing import FuzzingScorer
 from .sets import ScoringSet, SetConfig, draw_set
 from .simulation import SimulationScorer
 
-__all__ = ["MAX_EXPLANATION_CHARS", "RANDOM_EXPLANATIONS", "SCORERS", "ScoreConfig", "ScoreResult", "Scorer",
+__all__ = ["MAX_EXPLANATION_CHARS", "RANDOM_EXPLANATIONS", "SCORERS", "baseline_explanation", "ScoreConfig", "ScoreResult", "Scorer",
            "ScoringRecord", "ScoringSet", "SetConfig", "draw_set", "parse_scorers", "random_explanation",
            "score_on_set"]
 
@@ -79,20 +79,32 @@ class ScoreConfig:
     sampled: bool = False
     """Read sampled answers instead of token probabilities (backends without logprobs)."""
     baseline: bool = True
-    """Also score a random explanation (:func:`random_explanation`) and report it as ``baseline``."""
+    """Also score a random explanation and report its score as ``baseline``: another unit's
+    explanation when the run has other units, else an unrelated topic (:func:`baseline_explanation`)."""
     n_boot: int = 1000
     """Bootstrap resamples of each interval."""
     seed: int = 0
     """Seed of helper calls, bootstrap and random explanations."""
 
 
+def baseline_explanation(explanation: str, others: Sequence[str] = (), seed: int = 0) -> tuple[str, str]:
+    """``(random explanation, where it came from)``: a seeded pick among ``others`` (other units'
+    explanations; ``"other_unit"``) that differ from ``explanation``, or, when there are none,
+    :func:`random_explanation` (``"unrelated_topic"``)."""
+    pool = sorted({o.strip() for o in others if o.strip() and o.strip().lower() != explanation.strip().lower()})
+    if pool:
+        return random.Random(f"{seed}:{explanation}").choice(pool), "other_unit"
+    return random_explanation(explanation, seed), "unrelated_topic"
+
+
 def score_on_set(explanations: Sequence[str], scoring_set: ScoringSet, unit: str, helper: HelperLLM,
-                 config: ScoreConfig = ScoreConfig()) -> list[dict[str, ScoreResult]]:
+                 config: ScoreConfig = ScoreConfig(), others: Sequence[str] = ()) -> list[dict[str, ScoreResult]]:
     """Per explanation, ``{scorer name: ScoreResult}`` on ``scoring_set``.
 
     Explanations are checked first (empty or longer than :data:`MAX_EXPLANATION_CHARS`:
     :class:`ConfigError`, before any helper call); an empty or constant set gives results whose
-    ``undefined_reason`` says so.
+    ``undefined_reason`` says so. ``others``: other units' explanations, the baseline's pool
+    (:func:`baseline_explanation`; none: unrelated topics).
     """
     checked = [check_explanation(e) for e in explanations]
     if not checked:
@@ -113,11 +125,12 @@ def score_on_set(explanations: Sequence[str], scoring_set: ScoringSet, unit: str
         for s in scorers:
             result = s(record(e), helper, **opts)
             if config.baseline:
-                rand = random_explanation(e, config.seed)
+                rand, source = baseline_explanation(e, others, config.seed)
                 if (s.name, rand) not in baselines:
                     baselines[(s.name, rand)] = s(record(rand), helper, **opts).value
                 result = dataclasses.replace(result, baseline=baselines[(s.name, rand)],
-                                             details={**result.details, "baseline_explanation": rand})
+                                             details={**result.details, "baseline_explanation": rand,
+                                                      "baseline_source": source})
             scores[s.name] = result
         out.append(scores)
     return out

@@ -85,11 +85,17 @@ def format_scores(report: dict[str, Any]) -> str:
     lines.append("  " + "".join(f"{n:>28}" for n in names) + "  explanation")
     for e in report["explanations"]:
         lines.append("  " + "".join(f"{cell(e['scores'][n]):>28}" for n in names) + f"  {e['explanation']}")
+    lines.append(LEGEND)
     u = report.get("usage") or {}
     lines.append(f"\nhelper calls: {u.get('calls', '?')} ({u.get('cached_calls', 0)} cached), tokens: "
                  f"{u.get('prompt_tokens', 0)} prompt + {u.get('completion_tokens', 0)} completion;  "
                  f"time: set {report['timings']['set_s']:.1f}s, scoring {report['timings']['score_s']:.1f}s")
     return "\n".join(lines)
+
+
+LEGEND = ("predictive scores: value [95% CI] bBASELINE, the baseline being the same score for a random "
+          "explanation (another unit's, or an unrelated topic when there is one unit)")
+"""The line under a table with predictive score columns."""
 
 
 def cell(d: dict[str, Any] | None) -> str:

@@ -83,7 +83,8 @@ def add_scores(result: ExplainResult, module: Any, *, corpus: str | Path | list[
         col = select_units(list(bank.units), [u.unit])[0]
         scored = [c for c in u.candidates if c.score.n_related]
         sset = draw_prepared_set(bank, col, corp, config)
-        per = score_on_set([c.explanation for c in scored], sset, u.unit, llm, config) if scored else []
+        others = [v.best.explanation for v in result.units if v.unit != u.unit and v.best is not None]
+        per = score_on_set([c.explanation for c in scored], sset, u.unit, llm, config, others) if scored else []
         by = {id(c): {k: v.to_dict() for k, v in s.items()} for c, s in zip(scored, per)}
         cands = [dataclasses.replace(c, scores=by[id(c)]) if id(c) in by else c for c in u.candidates]
         if rank_by != "sigma":
