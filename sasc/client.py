@@ -133,6 +133,14 @@ def _job_info(j: jpb.Job) -> JobInfo:
                    j.resumed, j.idempotency_key)
 
 
+def predictive_from_proto(p: jpb.PredictiveScore) -> dict[str, Any]:
+    """One predictive score as the ``scores`` map entry of a result (``ScoreResult.to_dict``)."""
+    opt = lambda name: getattr(p, name) if p.HasField(name) else None  # noqa: E731
+    return {"value": opt("value"), "ci": [opt("ci_low"), opt("ci_high")], "n": p.n, "baseline": opt("baseline"),
+            "undefined_reason": p.undefined_reason or None, "method": p.method,
+            "details": json.loads(p.details_json) if p.details_json else {}}
+
+
 def _form_from_proto(f: jpb.FormCheck) -> FormCheck:
     return FormCheck(tuple(f.flags), f.n_words, f.fluency if f.HasField("fluency") else math.nan)
 
@@ -144,9 +152,11 @@ def result_from_proto(r: jpb.ExplainResult) -> ExplainResult:
         [ScoredCandidate(c.explanation, SigmaScore(**{f.name: getattr(c.score, f.name) for f in fields(SigmaScore)}),
                          list(c.ngrams), list(c.related_texts), list(c.unrelated_texts), list(c.related_responses),
                          c.direct_response if c.HasField("direct_response") else math.nan,
-                         form=_form_from_proto(c.form) if c.HasField("form") else None)
+                         form=_form_from_proto(c.form) if c.HasField("form") else None,
+                         scores={k: predictive_from_proto(v) for k, v in c.scores.items()})
          for c in u.candidates],
-        repairs=[Repair(r.before, r.after, list(r.rules)) for r in u.repairs], reranked_from=u.reranked_from)
+        repairs=[Repair(r.before, r.after, list(r.rules)) for r in u.repairs], reranked_from=u.reranked_from,
+        scoring_set=json.loads(u.scoring_set_json) if u.scoring_set_json else {})
         for u in r.units]
     load = lambda s: json.loads(s) if s else {}  # noqa: E731
     return ExplainResult(units=units, module=load(r.module_json), helper=r.helper,
@@ -367,10 +377,13 @@ class Client:
     def submit_job(self, module_id: str, *, units: Sequence[str | int] | None = None,
                    corpus: str | Sequence[str] | None = None, generic: str | Sequence[str] | None = None,
                    helper: str = "local", settings: ExplainConfig | dict[str, Any] | None = None,
-                   concurrency: int = 1, idempotency_key: str = "") -> JobInfo:
-        """Queue an explanation job. Corpora: a built-in name or a list of texts (None: server default)."""
+                   concurrency: int = 1, idempotency_key: str = "", scoring: dict[str, Any] | None = None) -> JobInfo:
+        """Queue an explanation job. Corpora: a built-in name or a list of texts (None: server default).
+        ``scoring``: ScoringSettings fields, e.g. ``{"scorers": ["simulation", "fuzzing"], "n_top": 10}``;
+        every scored candidate then carries a ``scores`` map."""
         req = jpb.SubmitJobRequest(module_id=module_id, helper=helper, settings=_settings(settings),
-                                   concurrency=concurrency, idempotency_key=idempotency_key, **_units(units))
+                                   concurrency=concurrency, idempotency_key=idempotency_key,
+                                   scoring=jpb.ScoringSettings(**(scoring or {})), **_units(units))
         for field_name, value in (("corpus", corpus), ("generic", generic)):
             src = _corpus(value)
             if src is not None:
@@ -438,6 +451,26 @@ class Client:
     def delete_job(self, job_id: str) -> None:
         """Delete a job with its inline corpora and result (an active one is cancelled first)."""
         self._call(self.jobs.DeleteJob, jpb.DeleteJobRequest(job_id=job_id))
+
+    def score(self, module_id: str, explanations: Sequence[str], *, unit: str | int = 0,
+              scorers: Sequence[str] = ("simulation",), corpus: str | Sequence[str] | None = None, helper: str = "local",
+              scoring: dict[str, Any] | None = None, timeout_s: float | None = None) -> dict[str, Any]:
+        """Score ``explanations`` of one unit with predictive ``scorers`` on the server (no summarizing).
+        Returns ``{"unit", "helper", "explanations": [{"explanation", "scores": {name: {value, ci, n,
+        baseline, ...}}}], "scoring_set", "usage"}``; ``scoring``: more ScoringSettings fields.
+        ``timeout_s``: deadline (None: none; each explanation costs helper calls)."""
+        req = jpb.ScoreRequest(module_id=module_id, explanations=list(explanations), helper=helper,
+                               scoring=jpb.ScoringSettings(scorers=list(scorers), **(scoring or {})),
+                               **({"unit_name": unit} if isinstance(unit, str) else {"unit_index": int(unit)}))
+        src = _corpus(corpus)
+        if src is not None:
+            req.corpus.CopyFrom(src)
+        resp = self._call(self.jobs.Score, req, timeout_s)
+        return {"unit": resp.unit, "helper": resp.helper,
+                "explanations": [{"explanation": e.explanation,
+                                  "scores": {k: predictive_from_proto(v) for k, v in e.scores.items()}}
+                                 for e in resp.explanations],
+                "scoring_set": json.loads(resp.scoring_set_json), "usage": json.loads(resp.usage_json or "{}")}
 
     def explain(self, module_id: str, *, progress: bool | Callable[[ProgressEvent], None] = True,
                 **submit: Any) -> ExplainResult:

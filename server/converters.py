@@ -22,7 +22,7 @@ from sasc.form import FormCheck
 from sasc.results import ExplainResult, UnitExplanation
 
 from .containment import HelperPolicy
-from .jobs import JobSpec
+from .jobs import JobSpec, score_config
 from .store import JobRecord, ModuleRecord
 
 _PACKED_VALUES = bytes([mpb.EvaluateResponse.DESCRIPTOR.fields_by_name["values"].number << 3 | 2])
@@ -184,11 +184,7 @@ def job_spec(req: jpb.SubmitJobRequest, max_texts: int, helpers: HelperPolicy | 
     """The job a request asks for, validated whole (helper against ``helpers``, the allow-list)."""
     if not req.module_id:
         raise ConfigError("SubmitJob needs a module_id")
-    helper = req.helper or "local"
-    if helpers is not None:
-        helper = helpers.check(helper)
-    elif helper.partition(":")[0].lower() not in HELPER_KINDS:
-        raise ConfigError(f"unknown helper spec {helper[:60]!r}: use local, local:<model>, openai:MODEL or fake")
+    helper = _helper(req.helper, helpers)
     settings = {f: getattr(req.settings, f) for f in SETTINGS_FIELDS if f not in LIST_SETTINGS and req.settings.HasField(f)}
     settings |= {f: list(getattr(req.settings, f)) for f in LIST_SETTINGS if getattr(req.settings, f)}
     for name, value in settings.items():
@@ -197,9 +193,67 @@ def job_spec(req: jpb.SubmitJobRequest, max_texts: int, helpers: HelperPolicy | 
             raise ConfigError(f"setting {name} must be in {low}..{high} on this server, got {value}")
     spec = JobSpec(module_id=req.module_id, units=unit_selection(req.unit_names, req.unit_indices),
                    corpus=_corpus(req.corpus, "reference", max_texts), generic=_corpus(req.generic, "generic", max_texts),
-                   helper=helper, settings=settings, concurrency=req.concurrency or 1)
+                   helper=helper, settings=settings, concurrency=req.concurrency or 1,
+                   scoring=scoring_settings(req.scoring))
     spec.config()  # validate settings now, not when the job runs
+    score_config(spec.scoring)  # unknown scorers too
     return spec
+
+
+def scoring_settings(msg: jpb.ScoringSettings) -> dict[str, Any]:
+    """The fields of ``msg`` that are set, as a dict (``scorers`` when non-empty)."""
+    out: dict[str, Any] = {f.name: getattr(msg, f.name) for f in msg.DESCRIPTOR.fields
+                           if f.name != "scorers" and msg.HasField(f.name)}
+    if msg.scorers:
+        out["scorers"] = [str(n) for n in msg.scorers]
+    return out
+
+
+def _helper(spec: str, helpers: HelperPolicy | None) -> str:
+    spec = spec or "local"
+    if helpers is not None:
+        return helpers.check(spec)
+    if spec.partition(":")[0].lower() not in HELPER_KINDS:
+        raise ConfigError(f"unknown helper spec {spec[:60]!r}: use local, local:<model>, openai:MODEL or fake")
+    return spec
+
+
+def score_request(req: jpb.ScoreRequest, max_texts: int, helpers: HelperPolicy | None = None) -> dict[str, Any]:
+    """The keyword arguments of :meth:`server.jobs.JobQueue.score` for a Score request, validated
+    whole before any helper call (explanations, scorers, set, helper, corpus)."""
+    from sasc.scorers import check_explanation
+
+    if not req.module_id:
+        raise ConfigError("Score needs a module_id")
+    if not req.explanations:
+        raise ConfigError("Score needs at least one explanation")
+    config, _ = score_config(scoring_settings(req.scoring))
+    if not config.scorers:
+        from sasc.scorers import SCORERS
+
+        raise ConfigError(f"Score needs at least one scorer; known scorers: {', '.join(SCORERS.names())}")
+    return {"module_id": req.module_id, "unit": req.unit_name or int(req.unit_index),
+            "explanations": [check_explanation(e) for e in req.explanations],
+            "corpus": _corpus(req.corpus, "reference", max_texts), "helper": _helper(req.helper, helpers),
+            "config": config}
+
+
+def predictive_to_proto(d: dict[str, Any]) -> jpb.PredictiveScore:
+    """One ``scores`` entry (:meth:`sasc.scorers.ScoreResult.to_dict`) as a message."""
+    ci = d.get("ci") or [None, None]
+    return jpb.PredictiveScore(value=d.get("value"), ci_low=ci[0], ci_high=ci[1], n=int(d.get("n", 0)),
+                               baseline=d.get("baseline"), undefined_reason=d.get("undefined_reason") or "",
+                               method=d.get("method", ""), details_json=json.dumps(d.get("details") or {}, sort_keys=True))
+
+
+def score_response(report: dict[str, Any]) -> jpb.ScoreResponse:
+    """The reply to Score from :func:`sasc.scorers.run.score_explanations`' report."""
+    return jpb.ScoreResponse(
+        unit=report["unit"], helper=report["helper"], usage_json=json.dumps(report.get("usage") or {}, sort_keys=True),
+        scoring_set_json=json.dumps(report["scoring_set"], sort_keys=True, allow_nan=True),
+        explanations=[jpb.ScoredExplanation(explanation=e["explanation"],
+                                            scores={k: predictive_to_proto(v) for k, v in e["scores"].items()})
+                      for e in report["explanations"]])
 
 
 def job_to_proto(rec: JobRecord, with_result: bool = True) -> jpb.Job:
@@ -232,10 +286,12 @@ def _unit_to_proto(u: UnitExplanation) -> jpb.UnitExplanation:
                                         ngrams=c.ngrams, related_texts=c.related_texts,
                                         unrelated_texts=c.unrelated_texts, related_responses=c.related_responses,
                                         direct_response=None if math.isnan(c.direct_response) else c.direct_response,
-                                        form=_form_to_proto(c.form))
+                                        form=_form_to_proto(c.form),
+                                        scores={k: predictive_to_proto(v) for k, v in c.scores.items()})
                     for c in u.candidates],
         repairs=[jpb.Repair(before=r.before, after=r.after, rules=r.rules) for r in u.repairs],
-        reranked_from=u.reranked_from)
+        reranked_from=u.reranked_from,
+        scoring_set_json=json.dumps(u.scoring_set, sort_keys=True, allow_nan=True) if u.scoring_set else "")
 
 
 def result_to_proto(r: ExplainResult) -> jpb.ExplainResult:

@@ -28,6 +28,7 @@ from sasc.llm import build_backend, wrap_helper
 from sasc.options import with_options
 from sasc.progress import ProgressEvent
 from sasc.results import UnitExplanation
+from sasc.scorers import ScoreConfig, SetConfig, parse_scorers
 
 from .config import ServerConfig
 from .containment import HelperPolicy
@@ -58,6 +59,8 @@ class JobSpec:
     """ExplainConfig / NgramSettings fields the client set."""
     concurrency: int = 1
     """Units explained at once."""
+    scoring: dict[str, Any] = field(default_factory=dict)
+    """ScoringSettings fields the client set (empty: σ only); see :func:`score_config`."""
 
     def config(self) -> ExplainConfig:
         """The library config: library defaults overridden by the set fields."""
@@ -66,10 +69,37 @@ class JobSpec:
         return with_options(ExplainConfig(), self.settings)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if not self.scoring:  # specs stored before scoring existed keep their digest
+            d.pop("scoring")
+        return d
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+SCORING_RANGES = {"n_top": (0, 500), "n_random": (0, 500), "pool_size": (1, 20_000)}
+"""What one request may ask of a scoring set (each text costs helper calls per explanation)."""
+
+
+def score_config(scoring: dict[str, Any]) -> tuple[ScoreConfig, str]:
+    """``(ScoreConfig, rank_by)`` of ScoringSettings fields (library defaults for the unset ones),
+    validated whole: unknown scorer (listing the known ones), ``rank_by`` not among them, a set
+    kind or size out of range are :class:`ConfigError`."""
+    names = parse_scorers(scoring.get("scorers") or [])
+    rank_by = scoring.get("rank_by") or "sigma"
+    if rank_by != "sigma" and rank_by not in names:
+        raise ConfigError(f"rank_by {rank_by!r} is not among the scorers asked for: sigma, {', '.join(names)}")
+    for name, (low, high) in SCORING_RANGES.items():
+        if name in scoring and not low <= scoring[name] <= high:
+            raise ConfigError(f"scoring setting {name} must be in {low}..{high} on this server, got {scoring[name]}")
+    d = SetConfig()
+    seed = int(scoring.get("seed", d.seed))
+    sset = SetConfig(kind=scoring.get("set_kind", d.kind), n_top=scoring.get("n_top", d.n_top),
+                     n_random=scoring.get("n_random", d.n_random), pool_size=scoring.get("pool_size", d.pool_size),
+                     seed=seed)
+    return ScoreConfig(scorers=tuple(names), set=sset, sampled=bool(scoring.get("sampled", False)),
+                       baseline=bool(scoring.get("baseline", True)), seed=seed), rank_by
 
 
 def unit_from_json(text: str) -> UnitExplanation:
@@ -278,16 +308,37 @@ class JobQueue:
 
         runner, unit_runner = self._runners(rec, spec)
         cache = TenantCache(self.config.cache_dir, rec.owner, self.config.max_cache_mb_per_client)
+        config, rank_by = score_config(spec.scoring)
         with stop_check(stop):  # modules call it between internal batches and layers (sasc.cancel)
             result = explain(bank, units=spec.units, helper=helper, config=spec.config(), cache_dir=cache,
                              concurrency=spec.concurrency, progress=progress, finished=finished, on_unit=save,
                              runner=runner, unit_runner=unit_runner, **corpora)
+            if config.scorers or rank_by != "sigma":
+                from sasc.corpora import DEFAULT_REFERENCE
+                from sasc.scorers.run import add_scores
+
+                progress(ProgressEvent("scoring", 0, len(result.units), f"predictive scorers: {', '.join(config.scorers)}"))
+                result = add_scores(result, bank, corpus=spec.corpus if spec.corpus is not None else DEFAULT_REFERENCE,
+                                    helper=helper, config=config, rank_by=rank_by)
         if runner is not None:
             log.info("job ran on Ray", extra={"job": rec.id, "ray_shards": runner.stats.shards,
                                               "ray_restarts": runner.stats.restarts,
                                               "ray_worker_pids": runner.stats.worker_pids,
                                               "peak_helper_calls": getattr(unit_runner, "peak_helper_calls", None)})
         return result
+
+    def score(self, owner: str, module_id: str, unit: str | int, explanations: list[str], corpus: Any, helper: str,
+              config: ScoreConfig) -> dict[str, Any]:
+        """Score ``explanations`` of one unit of ``owner``'s module on this thread (the Score RPC):
+        :func:`sasc.scorers.run.score_explanations` with the server's helper backend and reply cache."""
+        from sasc.corpora import DEFAULT_REFERENCE
+        from sasc.scorers.run import score_explanations
+
+        bank = self.registry.bank(owner, module_id)
+        llm = wrap_helper(self._backend(helper), self.reply_cache(owner), timeout_s=self.config.helper_timeout_s)
+        return score_explanations(bank, explanations, unit=unit, helper=llm, config=config,
+                                  corpus=corpus if corpus is not None else DEFAULT_REFERENCE,
+                                  cache_dir=self.config.cache_dir)
 
     def reply_cache(self, owner: str) -> Any:
         """Helper-reply cache of ``owner``'s jobs: one folder per client, so a job's ``cached_calls``

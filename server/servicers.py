@@ -107,3 +107,9 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         owner = caller(context).name
         self.jobs.delete(owner, request.job_id)
         return jpb.DeleteJobResponse()
+
+    @rpc
+    def Score(self, request, context):
+        owner = caller(context).name
+        args = cv.score_request(request, self.jobs.config.max_texts_per_call, self.jobs.helpers)
+        return cv.score_response(self.jobs.score(owner, **args))

@@ -81,7 +81,7 @@ class ExplainSettings(_message.Message):
     def __init__(self, max_n: _Optional[int] = ..., min_count: _Optional[int] = ..., lowercase: _Optional[bool] = ..., n_top_reported: _Optional[int] = ..., n_top_considered: _Optional[int] = ..., n_per_summary: _Optional[int] = ..., n_candidates: _Optional[int] = ..., n_synthetic: _Optional[int] = ..., n_generic: _Optional[int] = ..., n_bootstrap: _Optional[int] = ..., seed: _Optional[int] = ..., shard_size: _Optional[int] = ..., n_unrelated: _Optional[int] = ..., summary_styles: _Optional[_Iterable[str]] = ..., n_tiebreak: _Optional[int] = ..., synthetic_style: _Optional[str] = ..., direct_screen: _Optional[int] = ..., form_repair: _Optional[bool] = ..., readable_ranking: _Optional[bool] = ..., fluency_model: _Optional[str] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
-    __slots__ = ("module_id", "unit_names", "unit_indices", "corpus", "generic", "helper", "settings", "concurrency", "idempotency_key")
+    __slots__ = ("module_id", "unit_names", "unit_indices", "corpus", "generic", "helper", "settings", "concurrency", "idempotency_key", "scoring")
     MODULE_ID_FIELD_NUMBER: _ClassVar[int]
     UNIT_NAMES_FIELD_NUMBER: _ClassVar[int]
     UNIT_INDICES_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +91,7 @@ class SubmitJobRequest(_message.Message):
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
     CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    SCORING_FIELD_NUMBER: _ClassVar[int]
     module_id: str
     unit_names: _containers.RepeatedScalarFieldContainer[str]
     unit_indices: _containers.RepeatedScalarFieldContainer[int]
@@ -100,7 +101,77 @@ class SubmitJobRequest(_message.Message):
     settings: ExplainSettings
     concurrency: int
     idempotency_key: str
-    def __init__(self, module_id: _Optional[str] = ..., unit_names: _Optional[_Iterable[str]] = ..., unit_indices: _Optional[_Iterable[int]] = ..., corpus: _Optional[_Union[CorpusSource, _Mapping]] = ..., generic: _Optional[_Union[CorpusSource, _Mapping]] = ..., helper: _Optional[str] = ..., settings: _Optional[_Union[ExplainSettings, _Mapping]] = ..., concurrency: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    scoring: ScoringSettings
+    def __init__(self, module_id: _Optional[str] = ..., unit_names: _Optional[_Iterable[str]] = ..., unit_indices: _Optional[_Iterable[int]] = ..., corpus: _Optional[_Union[CorpusSource, _Mapping]] = ..., generic: _Optional[_Union[CorpusSource, _Mapping]] = ..., helper: _Optional[str] = ..., settings: _Optional[_Union[ExplainSettings, _Mapping]] = ..., concurrency: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., scoring: _Optional[_Union[ScoringSettings, _Mapping]] = ...) -> None: ...
+
+class ScoringSettings(_message.Message):
+    __slots__ = ("scorers", "rank_by", "set_kind", "n_top", "n_random", "pool_size", "seed", "sampled", "baseline")
+    SCORERS_FIELD_NUMBER: _ClassVar[int]
+    RANK_BY_FIELD_NUMBER: _ClassVar[int]
+    SET_KIND_FIELD_NUMBER: _ClassVar[int]
+    N_TOP_FIELD_NUMBER: _ClassVar[int]
+    N_RANDOM_FIELD_NUMBER: _ClassVar[int]
+    POOL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    SAMPLED_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    scorers: _containers.RepeatedScalarFieldContainer[str]
+    rank_by: str
+    set_kind: str
+    n_top: int
+    n_random: int
+    pool_size: int
+    seed: int
+    sampled: bool
+    baseline: bool
+    def __init__(self, scorers: _Optional[_Iterable[str]] = ..., rank_by: _Optional[str] = ..., set_kind: _Optional[str] = ..., n_top: _Optional[int] = ..., n_random: _Optional[int] = ..., pool_size: _Optional[int] = ..., seed: _Optional[int] = ..., sampled: _Optional[bool] = ..., baseline: _Optional[bool] = ...) -> None: ...
+
+class ScoreRequest(_message.Message):
+    __slots__ = ("module_id", "unit_name", "unit_index", "explanations", "corpus", "helper", "scoring")
+    MODULE_ID_FIELD_NUMBER: _ClassVar[int]
+    UNIT_NAME_FIELD_NUMBER: _ClassVar[int]
+    UNIT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATIONS_FIELD_NUMBER: _ClassVar[int]
+    CORPUS_FIELD_NUMBER: _ClassVar[int]
+    HELPER_FIELD_NUMBER: _ClassVar[int]
+    SCORING_FIELD_NUMBER: _ClassVar[int]
+    module_id: str
+    unit_name: str
+    unit_index: int
+    explanations: _containers.RepeatedScalarFieldContainer[str]
+    corpus: CorpusSource
+    helper: str
+    scoring: ScoringSettings
+    def __init__(self, module_id: _Optional[str] = ..., unit_name: _Optional[str] = ..., unit_index: _Optional[int] = ..., explanations: _Optional[_Iterable[str]] = ..., corpus: _Optional[_Union[CorpusSource, _Mapping]] = ..., helper: _Optional[str] = ..., scoring: _Optional[_Union[ScoringSettings, _Mapping]] = ...) -> None: ...
+
+class ScoredExplanation(_message.Message):
+    __slots__ = ("explanation", "scores")
+    class ScoresEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: PredictiveScore
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[PredictiveScore, _Mapping]] = ...) -> None: ...
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    explanation: str
+    scores: _containers.MessageMap[str, PredictiveScore]
+    def __init__(self, explanation: _Optional[str] = ..., scores: _Optional[_Mapping[str, PredictiveScore]] = ...) -> None: ...
+
+class ScoreResponse(_message.Message):
+    __slots__ = ("unit", "explanations", "scoring_set_json", "helper", "usage_json")
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATIONS_FIELD_NUMBER: _ClassVar[int]
+    SCORING_SET_JSON_FIELD_NUMBER: _ClassVar[int]
+    HELPER_FIELD_NUMBER: _ClassVar[int]
+    USAGE_JSON_FIELD_NUMBER: _ClassVar[int]
+    unit: str
+    explanations: _containers.RepeatedCompositeFieldContainer[ScoredExplanation]
+    scoring_set_json: str
+    helper: str
+    usage_json: str
+    def __init__(self, unit: _Optional[str] = ..., explanations: _Optional[_Iterable[_Union[ScoredExplanation, _Mapping]]] = ..., scoring_set_json: _Optional[str] = ..., helper: _Optional[str] = ..., usage_json: _Optional[str] = ...) -> None: ...
 
 class JobProgress(_message.Message):
     __slots__ = ("stage", "done", "total", "fraction", "detail", "ngrams_scored", "llm_calls", "units_done")
@@ -231,7 +302,14 @@ class TopNgram(_message.Message):
     def __init__(self, ngram: _Optional[str] = ..., response: _Optional[float] = ..., count: _Optional[int] = ...) -> None: ...
 
 class ScoredCandidate(_message.Message):
-    __slots__ = ("explanation", "score", "ngrams", "related_texts", "unrelated_texts", "related_responses", "direct_response", "form")
+    __slots__ = ("explanation", "score", "ngrams", "related_texts", "unrelated_texts", "related_responses", "direct_response", "form", "scores")
+    class ScoresEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: PredictiveScore
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[PredictiveScore, _Mapping]] = ...) -> None: ...
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     NGRAMS_FIELD_NUMBER: _ClassVar[int]
@@ -240,6 +318,7 @@ class ScoredCandidate(_message.Message):
     RELATED_RESPONSES_FIELD_NUMBER: _ClassVar[int]
     DIRECT_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     FORM_FIELD_NUMBER: _ClassVar[int]
+    SCORES_FIELD_NUMBER: _ClassVar[int]
     explanation: str
     score: SigmaScore
     ngrams: _containers.RepeatedScalarFieldContainer[str]
@@ -248,7 +327,28 @@ class ScoredCandidate(_message.Message):
     related_responses: _containers.RepeatedScalarFieldContainer[float]
     direct_response: float
     form: FormCheck
-    def __init__(self, explanation: _Optional[str] = ..., score: _Optional[_Union[SigmaScore, _Mapping]] = ..., ngrams: _Optional[_Iterable[str]] = ..., related_texts: _Optional[_Iterable[str]] = ..., unrelated_texts: _Optional[_Iterable[str]] = ..., related_responses: _Optional[_Iterable[float]] = ..., direct_response: _Optional[float] = ..., form: _Optional[_Union[FormCheck, _Mapping]] = ...) -> None: ...
+    scores: _containers.MessageMap[str, PredictiveScore]
+    def __init__(self, explanation: _Optional[str] = ..., score: _Optional[_Union[SigmaScore, _Mapping]] = ..., ngrams: _Optional[_Iterable[str]] = ..., related_texts: _Optional[_Iterable[str]] = ..., unrelated_texts: _Optional[_Iterable[str]] = ..., related_responses: _Optional[_Iterable[float]] = ..., direct_response: _Optional[float] = ..., form: _Optional[_Union[FormCheck, _Mapping]] = ..., scores: _Optional[_Mapping[str, PredictiveScore]] = ...) -> None: ...
+
+class PredictiveScore(_message.Message):
+    __slots__ = ("value", "ci_low", "ci_high", "n", "baseline", "undefined_reason", "method", "details_json")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    CI_LOW_FIELD_NUMBER: _ClassVar[int]
+    CI_HIGH_FIELD_NUMBER: _ClassVar[int]
+    N_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    UNDEFINED_REASON_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_JSON_FIELD_NUMBER: _ClassVar[int]
+    value: float
+    ci_low: float
+    ci_high: float
+    n: int
+    baseline: float
+    undefined_reason: str
+    method: str
+    details_json: str
+    def __init__(self, value: _Optional[float] = ..., ci_low: _Optional[float] = ..., ci_high: _Optional[float] = ..., n: _Optional[int] = ..., baseline: _Optional[float] = ..., undefined_reason: _Optional[str] = ..., method: _Optional[str] = ..., details_json: _Optional[str] = ...) -> None: ...
 
 class FormCheck(_message.Message):
     __slots__ = ("flags", "n_words", "fluency")
@@ -271,18 +371,20 @@ class Repair(_message.Message):
     def __init__(self, before: _Optional[str] = ..., after: _Optional[str] = ..., rules: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UnitExplanation(_message.Message):
-    __slots__ = ("unit", "top_ngrams", "candidates", "repairs", "reranked_from")
+    __slots__ = ("unit", "top_ngrams", "candidates", "repairs", "reranked_from", "scoring_set_json")
     UNIT_FIELD_NUMBER: _ClassVar[int]
     TOP_NGRAMS_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     REPAIRS_FIELD_NUMBER: _ClassVar[int]
     RERANKED_FROM_FIELD_NUMBER: _ClassVar[int]
+    SCORING_SET_JSON_FIELD_NUMBER: _ClassVar[int]
     unit: str
     top_ngrams: _containers.RepeatedCompositeFieldContainer[TopNgram]
     candidates: _containers.RepeatedCompositeFieldContainer[ScoredCandidate]
     repairs: _containers.RepeatedCompositeFieldContainer[Repair]
     reranked_from: str
-    def __init__(self, unit: _Optional[str] = ..., top_ngrams: _Optional[_Iterable[_Union[TopNgram, _Mapping]]] = ..., candidates: _Optional[_Iterable[_Union[ScoredCandidate, _Mapping]]] = ..., repairs: _Optional[_Iterable[_Union[Repair, _Mapping]]] = ..., reranked_from: _Optional[str] = ...) -> None: ...
+    scoring_set_json: str
+    def __init__(self, unit: _Optional[str] = ..., top_ngrams: _Optional[_Iterable[_Union[TopNgram, _Mapping]]] = ..., candidates: _Optional[_Iterable[_Union[ScoredCandidate, _Mapping]]] = ..., repairs: _Optional[_Iterable[_Union[Repair, _Mapping]]] = ..., reranked_from: _Optional[str] = ..., scoring_set_json: _Optional[str] = ...) -> None: ...
 
 class ExplainResult(_message.Message):
     __slots__ = ("units", "helper", "sasc_version", "timings", "module_json", "reference_corpus_json", "generic_corpus_json", "config_json", "usage_json")

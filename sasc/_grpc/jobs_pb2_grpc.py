@@ -64,6 +64,11 @@ class JobServiceStub:
                 request_serializer=sasc_dot_v1_dot_jobs__pb2.DeleteJobRequest.SerializeToString,
                 response_deserializer=sasc_dot_v1_dot_jobs__pb2.DeleteJobResponse.FromString,
                 _registered_method=True)
+        self.Score = channel.unary_unary(
+                '/sasc.v1.JobService/Score',
+                request_serializer=sasc_dot_v1_dot_jobs__pb2.ScoreRequest.SerializeToString,
+                response_deserializer=sasc_dot_v1_dot_jobs__pb2.ScoreResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -109,6 +114,15 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Score(self, request, context):
+        """Score explanations written by anyone of one unit of a module with predictive scorers
+        (sasc.scorers: simulation, detection, fuzzing), without summarizing; answers when done
+        (set a deadline: each explanation costs helper calls).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +155,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.DeleteJob,
                     request_deserializer=sasc_dot_v1_dot_jobs__pb2.DeleteJobRequest.FromString,
                     response_serializer=sasc_dot_v1_dot_jobs__pb2.DeleteJobResponse.SerializeToString,
+            ),
+            'Score': grpc.unary_unary_rpc_method_handler(
+                    servicer.Score,
+                    request_deserializer=sasc_dot_v1_dot_jobs__pb2.ScoreRequest.FromString,
+                    response_serializer=sasc_dot_v1_dot_jobs__pb2.ScoreResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -305,6 +324,33 @@ class JobService:
             '/sasc.v1.JobService/DeleteJob',
             sasc_dot_v1_dot_jobs__pb2.DeleteJobRequest.SerializeToString,
             sasc_dot_v1_dot_jobs__pb2.DeleteJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Score(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sasc.v1.JobService/Score',
+            sasc_dot_v1_dot_jobs__pb2.ScoreRequest.SerializeToString,
+            sasc_dot_v1_dot_jobs__pb2.ScoreResponse.FromString,
             options,
             channel_credentials,
             insecure,
