@@ -13,8 +13,9 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +46,9 @@ class UnitSummary:
     """Candidates scored for the unit."""
     top_ngrams: list[str]
     """The unit's highest-response n-grams, best first."""
+    scores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The top-ranked explanation's predictive scores (``sasc explain --scorers``): name ->
+    ``{value, ci, n, baseline, ...}``; empty when none were computed."""
 
 
 def parse_unit_name(name: str) -> tuple[int | None, int | None]:
@@ -68,29 +72,52 @@ def summarize_units(result: ExplainResult, n_ngrams: int = 5) -> list[UnitSummar
             ci_high=float(best.score.ci_high) if best else nan,
             n_candidates=len(u.candidates),
             top_ngrams=[t.ngram for t in u.top_ngrams[:n_ngrams]],
+            scores=dict(best.scores) if best else {},
         ))
     return rows
 
 
+def scorer_names(rows: Sequence[UnitSummary]) -> list[str]:
+    """The predictive scorers any row has a score of, in first-seen order."""
+    return list(dict.fromkeys(n for r in rows for n in r.scores))
+
+
+SCORE_COLUMNS = ("value", "ci_low", "ci_high", "n", "baseline")
+"""The CSV columns of each predictive score, as ``<scorer>_<column>``."""
+
+
+def _score_columns(name: str, d: dict[str, Any] | None) -> dict[str, Any]:
+    d = d or {}
+    ci = d.get("ci") or [None, None]
+    values = {"value": d.get("value"), "ci_low": ci[0], "ci_high": ci[1], "n": d.get("n"), "baseline": d.get("baseline")}
+    return {f"{name}_{k}": "" if values[k] is None else values[k] for k in SCORE_COLUMNS}
+
+
 def write_summary_csv(rows: Sequence[UnitSummary], path: str | Path) -> Path:
-    """Write the table as CSV (top n-grams joined with ``" | "``)."""
+    """Write the table as CSV (top n-grams joined with ``" | "``; each predictive score as
+    ``<scorer>_value``, ``_ci_low``, ``_ci_high``, ``_n``, ``_baseline``, empty when undefined)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fields = [f.name for f in dataclasses.fields(UnitSummary)]
+    names = scorer_names(rows)
+    fields = [f.name for f in dataclasses.fields(UnitSummary) if f.name != "scores"]
+    fields += [f"{n}_{k}" for n in names for k in SCORE_COLUMNS]
     with open(p, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         for r in rows:
             d = dataclasses.asdict(r)
+            del d["scores"]
             d["top_ngrams"] = " | ".join(r.top_ngrams)
             d["layer"] = "" if r.layer is None else r.layer
             d["index"] = "" if r.index is None else r.index
+            for n in names:
+                d.update(_score_columns(n, r.scores.get(n)))
             w.writerow(d)
     return p
 
 
 def write_summary_json(rows: Sequence[UnitSummary], path: str | Path) -> Path:
-    """Write the table as a JSON list of objects (NaN σ written as null)."""
+    """Write the table as a JSON list of objects (NaN σ written as null; ``scores`` as in the result)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     out = []

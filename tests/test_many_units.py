@@ -108,3 +108,33 @@ def _sigma(value: float):
     rng = np.random.default_rng(int(value * 10))
     generic = rng.normal(0, 1, 50)
     return score_sigma(generic[:10] * 0 + value, generic, rng.normal(0, 1, 10), n_boot=20, seed=0)
+
+
+def test_units_summary_shows_predictive_scores(tmp_path, capsys):
+    from sasc.cli import main
+    from sasc.results import ExplainResult, ScoredCandidate, TopNgram, UnitExplanation
+
+    sim = {"value": 0.62, "ci": [0.41, 0.78], "n": 40, "baseline": 0.05, "undefined_reason": None,
+           "method": "logprobs", "details": {}}
+    undefined = {"value": None, "ci": [None, None], "n": 0, "baseline": None,
+                 "undefined_reason": "the module's responses are constant over the scoring set",
+                 "method": "logprobs", "details": {}}
+    units = [UnitExplanation(f"L2.N{i}", [TopNgram("pizza", 1.0, 3)],
+                             [ScoredCandidate(f"food {i}", _sigma(s), ["pizza"], ["r"], ["u"], scores={"simulation": d})])
+             for i, (s, d) in enumerate([(0.5, sim), (2.0, undefined)])]
+    ExplainResult(units, {"name": "m"}, "fake", {}, {}, {}, {}, {}).to_json(tmp_path / "r.json")
+    assert main(["units-summary", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "simulation" in out and "0.62 [0.41,0.78] b0.05" in out and "undefined" in out and "baseline" in out
+    with open(tmp_path / "r.summary.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]["simulation_value"] == "0.62" and rows[0]["simulation_baseline"] == "0.05"
+    assert rows[0]["simulation_ci_low"] == "0.41" and rows[0]["simulation_n"] == "40"
+    assert rows[1]["simulation_value"] == "" and rows[1]["simulation_n"] == "0"  # undefined: empty, not nan
+    data = json.loads((tmp_path / "r.summary.json").read_text())
+    assert data[0]["scores"]["simulation"] == sim and data[1]["scores"]["simulation"]["undefined_reason"]
+
+
+def test_summary_without_scores_has_no_score_columns(tmp_path):
+    with open(write_summary_csv(_rows(), tmp_path / "s.csv"), newline="") as f:
+        assert not any(k.endswith("_value") for k in csv.DictReader(f).fieldnames)

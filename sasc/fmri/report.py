@@ -120,16 +120,39 @@ def _r_threshold(test_r: np.ndarray) -> float:
     return float(max(0.05, np.quantile(r, 0.95))) if r.size else 0.05
 
 
+def _best_scores(report: VoxelReport) -> dict[str, dict]:
+    """Unit name -> its top explanation's predictive ``scores`` (units without any left out)."""
+    return {u.unit: u.best.scores for u in report.result.units if u.best is not None and u.best.scores}
+
+
+def _score_td(d: dict | None) -> str:
+    """A table cell of one predictive score: value [CI] and its baseline; the reason as a tooltip
+    when undefined."""
+    from ..scorers.cli import cell
+
+    title = f' title="{html.escape(d["undefined_reason"])}"' if d and d.get("undefined_reason") else ""
+    return f"<td{title}>{html.escape(cell(d))}</td>"
+
+
 def render_html(title: str, model: EncodingModel, report: VoxelReport, images: Sequence[Path]) -> str:
     """A self-contained page: plots (base64 PNG) beside the voxel table."""
     imgs = "".join(f'<figure><img src="data:image/png;base64,{base64.b64encode(Path(p).read_bytes()).decode()}" '
                    f'alt="{html.escape(Path(p).stem)}"><figcaption>{html.escape(Path(p).name)}</figcaption></figure>'
                    for p in images)
-    head = "".join(f"<th>{h}</th>" for h in ("voxel", "MNI / world mm", "test r", "σ", "top explanation", "top n-grams"))
+    scores = _best_scores(report)
+    names = list(dict.fromkeys(n for d in scores.values() for n in d))
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("voxel", "MNI / world mm", "test r", "σ", *names,
+                                                          "top explanation", "top n-grams"))
     body = "".join(
         f"<tr><td>{r.voxel}</td><td>{html.escape(', '.join(f'{v:g}' for v in r.xyz_mm)) if r.xyz_mm else ''}</td>"
-        f"<td>{r.test_r:.3f}</td><td>{r.sigma:.2f}</td><td>{html.escape(r.explanation)}</td>"
-        f"<td>{html.escape(', '.join(r.top_ngrams[:6]))}</td></tr>" for r in report.rows)
+        f"<td>{r.test_r:.3f}</td><td>{r.sigma:.2f}</td>"
+        + "".join(_score_td(scores.get(r.unit, {}).get(n)) for n in names)
+        + f"<td>{html.escape(r.explanation)}</td><td>{html.escape(', '.join(r.top_ngrams[:6]))}</td></tr>"
+        for r in report.rows)
+    if names:
+        from ..scorers.cli import LEGEND
+
+        body += f'<tr><td colspan="{6 + len(names)}"><small>{html.escape(LEGEND)}</small></td></tr>'
     meta = html.escape(json.dumps({"helper": report.result.helper, "train_runs": len(model.train_runs),
                                    "test_runs": model.test_runs, "features": model.feature_spec,
                                    "voxels_in_model": model.n_voxels}))

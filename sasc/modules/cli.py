@@ -30,11 +30,18 @@ def cmd_units_summary(args: argparse.Namespace) -> int:
     paths = [write_summary_csv(rows, args.csv or f"{stem}.summary.csv"),
              write_summary_json(rows, args.json or f"{stem}.summary.json"),
              plot_sigma(rows, args.plot or f"{stem}.sigma.png")]
-    print(f"{'unit':<14} {'σ':>6}  explanation")
+    from ..many_units import scorer_names
+    from ..scorers.cli import LEGEND, cell
+
+    names = scorer_names(rows)
+    print(f"{'unit':<14} {'σ':>6}" + "".join(f"{n:>28}" for n in names) + "  explanation")
     for r in sorted(rows, key=lambda r: -r.sigma if math.isfinite(r.sigma) else math.inf)[: args.show]:
-        print(f"{r.unit:<14} {r.sigma:6.2f}  {r.explanation}")
+        print(f"{r.unit:<14} {r.sigma:6.2f}" + "".join(f"{cell(r.scores.get(n)):>28}" for n in names)
+              + f"  {r.explanation}")
     if len(rows) > args.show:
         print(f"... {len(rows) - args.show} more")
+    if names:
+        print(f"({LEGEND})")
     print("\n" + "\n".join(f"wrote {p}" for p in paths))
     return 0
 
