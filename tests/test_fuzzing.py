@@ -150,12 +150,16 @@ def test_fuzzing_needs_marks_and_is_undefined_without_both_kinds_of_marking():
     rec = ScoringRecord("u", GOOD, ("pizza now",), (1.0,), (True,))
     with pytest.raises(ConfigError, match="top n-grams"):
         FuzzingScorer()(rec, helper)
-    only_top = ScoringRecord("u", GOOD, ("pizza",), (1.0,), (True,), (("pizza",),))  # no room for a wrong mark
+    only_top = ScoringRecord("u", GOOD, ("pizza", "soup"), (1.0, 0.5), (True, True),
+                             (("pizza",), ("soup",)))  # one-word top texts: no room for a wrong mark
     r = FuzzingScorer()(only_top, helper)
     assert math.isnan(r.value) and "no random marking fits" in r.undefined_reason
     empty = ScoringRecord("u", GOOD, (), (), (), ())
     r = FuzzingScorer()(empty, helper)
-    assert r.n == 0 and "no top text" in r.undefined_reason and r.to_dict()["value"] is None
+    assert r.n == 0 and r.undefined_reason == "the scoring set is empty" and r.to_dict()["value"] is None
+    unmarked = ScoringRecord("u", GOOD, ("...", "a b c"), (1.0, 0.0), (True, False), ((), ("a",)))
+    r = FuzzingScorer()(unmarked, helper)
+    assert r.n == 1 and "no top text has a word to mark" in r.undefined_reason
     assert not helper.calls
     with pytest.raises(ConfigError):
         FuzzingScorer(n_marks=0)
@@ -201,3 +205,20 @@ def test_sasc_score_with_fuzzing_records_the_marks(tmp_path, capsys):
     marks = report["scoring_set"]["marks"]
     assert len(marks) == 10 and all(m[0] in t for m, t in zip(marks, report["scoring_set"]["texts"]))
     assert "fuzzing" in capsys.readouterr().out
+
+
+def test_constant_sets_and_flat_texts_are_undefined_or_unmarked():
+    helper = ScriptedLLM(judging_reply, logprobs=judging_logprobs)
+    s = _set()
+    flat = type(s)(s.texts, (0.5,) * len(s.texts), s.is_top, s.config, s.corpus, s.pool, s.marks)
+    r = score_on_set([GOOD], flat, "food", helper, ScoreConfig(scorers=("fuzzing", "detection"), baseline=False))[0]
+    for name in ("fuzzing", "detection"):
+        assert math.isnan(r[name].value) and r[name].undefined_reason == \
+            "the module's responses are constant over the scoring set", name
+    assert not helper.calls
+    # a module that gives every n-gram the same response: no top text has a top n-gram to mark
+    # (a random text's first word still gives the length of its random span)
+    bank = as_bank(lambda texts: np.ones(len(texts), dtype=np.float32))
+    marked = FuzzingScorer().prepare(s, bank, 0)
+    assert [m for m, top in zip(marked.marks, s.is_top) if top] == [()] * sum(s.is_top)
+    assert all(len(m) == 1 for m, top in zip(marked.marks, s.is_top) if not top)

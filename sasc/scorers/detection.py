@@ -9,7 +9,7 @@ import numpy as np
 from ..llm.base import HelperLLM
 from .ask import ask, parse_yes_no, read_answers
 from .base import ScoreResult, ScoringRecord
-from .stats import auroc, balanced_accuracy, bootstrap_ci
+from .stats import auroc, balanced_accuracy, bootstrap_ci, constant_reason
 
 PROMPT = """A unit of a language-processing model is described by this explanation:
 "{explanation}"
@@ -37,7 +37,9 @@ class DetectionScorer:
     def __call__(self, record: ScoringRecord, helper: HelperLLM, *, sampled: bool = False, seed: int = 0,
                  n_boot: int = 1000) -> ScoreResult:
         truth = np.asarray(record.is_top, dtype=bool)
-        _, reason = balanced_accuracy(truth, truth)  # a set without both kinds of text: no helper call
+        # an empty or constant set (its top texts are no more activating than the rest), or one
+        # without both kinds of text: undefined, no helper call
+        reason = constant_reason(record.responses) or balanced_accuracy(truth, truth)[1]
         if reason is not None:
             return ScoreResult(self.name, float("nan"), float("nan"), float("nan"), int(truth.size),
                                undefined_reason=reason, method="sampled" if sampled else "logprobs")

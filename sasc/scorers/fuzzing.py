@@ -38,7 +38,7 @@ from ..modules.base import check_finite, module_name, to_response_array
 from ..ngrams import word_positions
 from .ask import ask, parse_yes_no, read_answers
 from .base import ScoreResult, ScoringRecord
-from .stats import auroc, balanced_accuracy, bootstrap_ci
+from .stats import auroc, balanced_accuracy, bootstrap_ci, constant_reason
 
 OPEN, CLOSE = "<<", ">>"
 """How a marked span is written in the text the helper reads."""
@@ -208,7 +208,9 @@ class FuzzingScorer:
 
     def prepare(self, scoring_set: Any, bank: Any, col: int) -> Any:
         """``scoring_set`` with ``marks`` filled: per text, its ``n_marks`` top n-grams by unit
-        ``col`` of ``bank`` (one module call on the set's distinct n-grams)."""
+        ``col`` of ``bank`` (one module call on the set's distinct n-grams); none for a text whose
+        n-grams all get the same response (no top one to mark) when it is a top text (a random
+        text's marks only give the lengths of its random spans)."""
         spans = [ngram_spans(t, self.max_n) for t in scoring_set.texts]
         grams = [[span_text(t, s) for s in ss] for t, ss in zip(scoring_set.texts, spans)]
         distinct = list(dict.fromkeys(g for gs in grams for g in gs))
@@ -218,8 +220,12 @@ class FuzzingScorer:
             r = to_response_array(bank.responses(distinct), len(distinct), name, len(bank.units))
             value = dict(zip(distinct, check_finite(r, distinct, name)[:, col].tolist()))
         marks = []
-        for t, ss, gs in zip(scoring_set.texts, spans, grams):
-            chosen = top_spans(ss, [value[g] for g in gs], self.n_marks)
+        for t, top, ss, gs in zip(scoring_set.texts, scoring_set.is_top, spans, grams):
+            v = [value[g] for g in gs]
+            if top and len(v) > 1 and max(v) == min(v):  # every n-gram alike: no word to call the top one
+                marks.append(())
+                continue
+            chosen = top_spans(ss, v, self.n_marks)
             marks.append(tuple(span_text(t, s) for s in chosen))
         return dataclasses.replace(scoring_set, marks=tuple(marks))
 
@@ -231,7 +237,8 @@ class FuzzingScorer:
                               "with sasc.scorers.run (score_explanations / add_scores) or FuzzingScorer.prepare")
         samples = fuzz_samples(record.texts, record.is_top, record.marks, seed)
         truth = np.array([s.correct for s in samples], dtype=bool)
-        reason = _undefined(truth)  # no correct or no incorrect marking: no helper call
+        # an empty or constant set, or no correct or no incorrect marking: undefined, no helper call
+        reason = constant_reason(record.responses) or _undefined(truth)
         if reason is not None:
             return ScoreResult(self.name, float("nan"), float("nan"), float("nan"), len(samples),
                                undefined_reason=reason, method=method)

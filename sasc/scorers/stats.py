@@ -33,6 +33,17 @@ def pearson(pred: Sequence[float], true: Sequence[float]) -> Stat:
     return float(np.clip((xc @ yc) / np.sqrt((xc @ xc) * (yc @ yc)), -1.0, 1.0)), None
 
 
+def constant_reason(values: Sequence[float]) -> str | None:
+    """Why a scoring set's true responses cannot tell activating texts from others: empty or
+    constant (the reason), else None."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size == 0:
+        return "the scoring set is empty"
+    if np.ptp(v) == 0:
+        return "the module's responses are constant over the scoring set"
+    return None
+
+
 def balanced_accuracy(pred: Sequence[bool], true: Sequence[bool]) -> Stat:
     """Mean of the true-positive and true-negative rates; undefined without both classes in ``true``."""
     p = np.asarray(pred, dtype=bool).ravel()
