@@ -34,6 +34,8 @@ JOB_STATES = {"queued": jpb.JOB_STATE_QUEUED, "running": jpb.JOB_STATE_RUNNING,
 SETTINGS_FIELDS = [f.name for f in jpb.ExplainSettings.DESCRIPTOR.fields]
 LIST_SETTINGS = ("summary_styles",)
 """Repeated fields of ExplainSettings: set when non-empty (proto3 has no presence for them)."""
+MAX_SCORE_EXPLANATIONS = 50
+"""Explanations one Score request may carry (each costs a scoring set's worth of helper calls)."""
 SETTING_RANGES = job_ranges(ExplainConfig)
 """What one job may ask for: bounds that keep a request from costing unbounded time or memory
 (declared beside each option in :class:`ExplainConfig`)."""
@@ -227,6 +229,9 @@ def score_request(req: jpb.ScoreRequest, max_texts: int, helpers: HelperPolicy |
         raise ConfigError("Score needs a module_id")
     if not req.explanations:
         raise ConfigError("Score needs at least one explanation")
+    if len(req.explanations) > MAX_SCORE_EXPLANATIONS:
+        raise QuotaExceededError(f"Score takes at most {MAX_SCORE_EXPLANATIONS} explanations a request, "
+                                 f"got {len(req.explanations)}")
     config, _ = score_config(scoring_settings(req.scoring))
     if not config.scorers:
         from sasc.scorers import SCORERS

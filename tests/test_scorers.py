@@ -296,7 +296,10 @@ def test_sasc_explain_adds_a_scores_map_and_ranks_by_a_scorer(cli_env, capsys):
     values = [c["scores"]["simulation"]["value"] for c in scored]
     assert values == sorted(values, key=lambda v: -v if v is not None else float("inf"))
     assert len(u["scoring_set"]["texts"]) == 10 and d["config"]["predictive"]["rank_by"] == "simulation"
-    assert "simulation" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "simulation" in table and "the same score for a random explanation" in table
+    cell = next(line for line in table.splitlines() if scored[0]["explanation"] in line and "[" in line)
+    assert f"b{scored[0]['scores']['simulation']['baseline']:.2f}" in cell  # the baseline beside the score
     from sasc.results import ExplainResult
 
     assert ExplainResult.from_json(out).units[0].candidates[0].scores == u["candidates"][0]["scores"]

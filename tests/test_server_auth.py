@@ -59,7 +59,8 @@ def test_each_token_sees_only_its_own_modules_and_jobs(server):
         for call in (lambda: bob.get_module(m.id), lambda: bob.evaluate(m.id, ["x"]), lambda: bob.delete_module(m.id),
                      lambda: bob.get_job(job.id), lambda: bob.result(job.id), lambda: bob.cancel_job(job.id),
                      lambda: bob.watch_job(job.id, progress=False),
-                     lambda: bob.submit_job(m.id, corpus=FOOD_CORPUS, helper="fake")):
+                     lambda: bob.submit_job(m.id, corpus=FOOD_CORPUS, helper="fake"),
+                     lambda: bob.score(m.id, ["food"], corpus=FOOD_CORPUS, helper="fake")):
             with pytest.raises(NotFoundError):
                 call()
         assert alice.get_module(m.id).id == m.id and alice.result(job.id).units
@@ -73,6 +74,8 @@ def test_read_only_tokens_may_read_but_not_write(server):
         assert info.value.code == "PERMISSION_DENIED"
         with pytest.raises(PermissionDeniedError):
             audit.submit_job("mod_x", helper="fake")
+        with pytest.raises(PermissionDeniedError):  # scoring spends helper calls: a write
+            audit.score("mod_x", ["food"], helper="fake")
 
 
 def test_health_needs_no_token(server):

@@ -107,6 +107,10 @@ def test_bad_scorer_lists_are_refused_at_request_time(client, module):
         client.score(module.id, ["x" * 501], corpus=CORPUS, helper="judging")
     with pytest.raises(ConfigError, match="at least one explanation"):
         client.score(module.id, [], corpus=CORPUS, helper="judging")
+    from sasc.errors import QuotaExceededError
+
+    with pytest.raises(QuotaExceededError, match="at most 50 explanations"):
+        client.score(module.id, [f"topic {i}" for i in range(51)], corpus=CORPUS, helper="judging")
 
 
 def test_score_rpc_helper_errors_are_clear(client, module):
