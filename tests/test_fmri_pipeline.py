@@ -112,6 +112,25 @@ def test_cli_fit_and_explain(study, tmp_path, capsys):
                  "--generic", str(generic), "--candidates", "1", "--synthetic", "2", "--generic-size", "6",
                  "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "rep"), "--quiet"])
     assert code == 0 and (tmp_path / "rep" / "report.html").is_file() and (tmp_path / "rep" / "sigma.nii.gz").is_file()
+    # with predictive scorers: unknown names are refused first; known ones add a column to the report
+    assert main(["fmri", "explain", str(model_path), "--helper", "fake", "--scorers", "fuzz", "--quiet"]) == 2
+    assert "known scorers: detection, fuzzing, simulation" in capsys.readouterr().err
+    from fakes import judging_logprobs, judging_reply
+
+    from sasc.llm.factory import HELPER_BACKENDS
+
+    def reply(prompt):
+        return judging_reply(prompt) if "A unit of a language-processing model" in prompt else topical_reply(prompt)
+
+    HELPER_BACKENDS.register("judging", lambda arg, **_: ScriptedLLM(reply, logprobs=judging_logprobs, name="judging"),
+                             replace=True)
+    code = main(["fmri", "explain", str(model_path), "--top-k", "1", "--helper", "judging", "--corpus", str(corpus),
+                 "--generic", str(generic), "--candidates", "1", "--synthetic", "2", "--generic-size", "6",
+                 "--scorers", "sigma,detection", "--n-top", "3", "--n-random", "3", "--whole-texts",
+                 "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "rep2"), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    page = (tmp_path / "rep2" / "report.html").read_text()
+    assert "<th>detection</th>" in page and "the same score for a random explanation" in page
     assert main(["fmri", "fit", str(tmp_path / "nope"), "--quiet"]) == 2
     assert "does not exist" in capsys.readouterr().err
 

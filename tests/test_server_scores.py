@@ -123,3 +123,13 @@ def test_score_rpc_helper_errors_are_clear(client, module):
     with pytest.raises(SascError, match="not one of 0, 1"):
         client.score(module.id, [GOOD], corpus=CORPUS, helper="fake", scoring={**SET, "baseline": False,
                                                                                 "sampled": True})
+
+
+def test_score_rpc_reports_an_undefined_score_with_its_reason(client, module):
+    # no food word in these texts: the keyword module is 0 on all of them
+    report = client.score(module.id, [GOOD], scorers=["simulation", "detection", "fuzzing"], corpus=SMALL_GENERIC,
+                          helper="judging", scoring={"n_top": 2, "n_random": 2})
+    for name, d in report["explanations"][0]["scores"].items():
+        assert d["value"] is None and d["ci"] == [None, None] and d["baseline"] is None, name
+        assert d["undefined_reason"] == "the module's responses are constant over the scoring set", name
+    assert report["usage"]["calls"] == 0  # the helper was not asked

@@ -11,6 +11,7 @@ import numpy as np
 from ..cli_common import TqdmProgress, add_method_args, method_config, parse_ints
 from ..corpora import BUILTIN_CORPORA, DEFAULT_GENERIC, DEFAULT_REFERENCE
 from ..lists import split_list
+from ..scorers.cli import add_explain_scorer_args
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -53,20 +54,37 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    """Explain voxels, optionally score their candidates with predictive scorers (``--scorers``;
+    ``--rank-by`` chooses each voxel's first explanation; the report shows the scores)."""
     from .encoding import EncodingModel
     from .explain import explain_voxels
     from .report import write_report
 
+    from ..explain import resolve_helper
+    from ..scorers import parse_scorers
+    from ..scorers.cli import score_config
+
     model = EncodingModel.load(args.model)
     config = method_config(args)
     cache = args.cache_dir or os.environ.get("SASC_CACHE")
+    predictive = parse_scorers(args.scorers)  # unknown names fail before anything runs
+    helper = args.helper if not predictive else resolve_helper(args.helper, cache)  # one model for both
     bar = TqdmProgress(not args.quiet)
     try:
         rep = explain_voxels(model, voxels=parse_ints(args.voxels, "--voxels"), top_k=args.top_k,
-                             min_r=args.min_r, corpus=args.corpus, generic=args.generic, helper=args.helper,
+                             min_r=args.min_r, corpus=args.corpus, generic=args.generic, helper=helper,
                              config=config, cache_dir=Path(cache) if cache else None, progress=bar)
     finally:
         bar.close()
+    if predictive or args.rank_by != "sigma":
+        from ..scorers.run import add_scores
+        from .explain import VoxelReport, voxel_rows
+        from .modules import VoxelBank
+
+        cols = [r.voxel for r in rep.rows]
+        scored = add_scores(rep.result, VoxelBank(model, cols), corpus=args.corpus, helper=helper, cache_dir=cache,
+                            config=score_config(args, predictive), rank_by=args.rank_by)
+        rep = VoxelReport(voxel_rows(model, cols, scored), scored)  # --rank-by may change each voxel's first
     files = write_report(model, rep, args.out)
     print(f"{'voxel':>7} {'test r':>7} {'σ':>6}  explanation")
     for row in rep.rows:
@@ -130,4 +148,5 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--cache-dir", default=None, help="cache root (default: $SASC_CACHE or ~/.cache/sasc)")
     e.add_argument("--out", "-o", default="fmri_report", help="report folder (default: fmri_report)")
     e.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    add_explain_scorer_args(e)
     e.set_defaults(func=cmd_explain)
