@@ -10,8 +10,8 @@ top-and-random set (``--n-top``/``--n-random``, default 20 + 20) from the news c
 local helper and a cold reply cache (a temp dir); prints helper calls, prompt and completion
 tokens, seconds and the score. ``--d3``: for each task, the D3 synthetic module (MiniLM distance
 to the ground-truth keyphrase) scored on a set from the task's corpus, with the ground-truth
-keyphrase and a wrong task's keyphrase (task index + 27 mod 54); prints per task the
-``simulation`` and ``detection`` values of both and the share of tasks where the ground truth
+keyphrase and a wrong task's keyphrase (task index + 27 mod 54); prints per task the values of
+``--scorers`` (default ``simulation,detection``; ``fuzzing`` too) of both and the share of tasks where the ground truth
 wins. Replies are cached under ``--cache-dir`` (default: a temp dir, so cold).
 """
 
@@ -30,7 +30,7 @@ from sasc.corpora import load_corpus  # noqa: E402
 from sasc.explain import resolve_helper  # noqa: E402
 from sasc.modules.base import as_bank  # noqa: E402
 from sasc.modules.embedding import EmbeddingDistanceBank  # noqa: E402
-from sasc.scorers import ScoreConfig, SetConfig, draw_set, score_on_set  # noqa: E402
+from sasc.scorers import SCORERS, ScoreConfig, SetConfig, draw_set, score_on_set  # noqa: E402
 
 
 def cost(args: argparse.Namespace, cache: str) -> None:
@@ -59,14 +59,18 @@ def d3(args: argparse.Namespace, cache: str) -> None:
     chosen = select_tasks(tasks, [int(x) for x in args.d3.split(",")])
     corpora = D3Corpora(tasks)
     helper = resolve_helper(args.helper, cache)
-    cfg = ScoreConfig(scorers=("simulation", "detection"), baseline=False)
-    wins = {"simulation": 0, "detection": 0}
+    names = tuple(args.scorers.split(","))
+    cfg = ScoreConfig(scorers=names, baseline=False)
+    wins = {n: 0 for n in names}
     t0 = time.perf_counter()
     for t in chosen:
         wrong = by[(t.index + 27) % len(tasks)]
         bank = as_bank(EmbeddingDistanceBank([t.keyphrase]))
         sset = draw_set(bank, 0, corpora.texts(t), SetConfig(n_top=args.n_top, n_random=args.n_random,
                                                              pool_size=args.pool_size), corpora.source(t))
+        for n in names:  # fuzzing marks each text's top n-grams
+            prepare = getattr(SCORERS.get(n), "prepare", None)
+            sset = prepare(sset, bank, 0) if prepare else sset
         gt, wr = score_on_set([t.keyphrase, wrong.keyphrase], sset, t.name, helper, cfg)
         line = [f"task {t.index:2d} {t.name[:18]:18s}"]
         for name in wins:
@@ -86,6 +90,7 @@ def main() -> None:
     p.add_argument("--d3", default="")
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "d3"))
     p.add_argument("--helper", default="local")
+    p.add_argument("--scorers", default="simulation,detection", help="--d3: scorers compared (default: simulation,detection)")
     p.add_argument("--n-top", type=int, default=20)
     p.add_argument("--n-random", type=int, default=20)
     p.add_argument("--pool-size", type=int, default=1000)
