@@ -68,10 +68,36 @@ class SeededLLM:
                 self.in_flight -= 1
 
 
+class GatedLLM(SeededLLM):
+    """SeededLLM whose first ``gate`` calls (default: ``slots``) wait for each other at a barrier:
+    they only return once that many are in flight together, so the peak is exact however slow the
+    machine is (a caller that ran fewer at once breaks the barrier after its timeout)."""
+
+    def __init__(self, slots: int, gate: int | None = None):
+        super().__init__(slots)
+        self.gate = gate or slots
+        self._gate = threading.Barrier(self.gate, timeout=60)
+        self._gated = 0
+
+    def complete(self, prompt: str, *, sampling: Sampling, json_schema: dict[str, Any] | None = None) -> Completion:
+        with self._lock:
+            self._gated += 1
+            wait = self._gated <= self.gate
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            if wait:
+                self._gate.wait()
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+        return super().complete(prompt, sampling=sampling, json_schema=json_schema)
+
+
 def test_complete_many_returns_replies_in_request_order_whatever_the_slots():
     requests = [Request(f"Here is a list of phrases:\n- w{i}\n- x{i}\n- y{i}\nQ", Sampling(seed=i)) for i in range(12)]
     one = SeededLLM(slots=1)
-    four = SeededLLM(slots=4)
+    four = GatedLLM(slots=4)
     assert [c.text for c in complete_many(one, requests)] == [c.text for c in complete_many(four, requests)]
     assert one.peak == 1 and four.peak == 4  # the calls really ran together, never more than the slots
 
@@ -104,7 +130,7 @@ def test_summaries_are_the_same_with_one_slot_or_many():
     ranked = [f"phrase {i}" for i in range(50)]
     counts_one, counts_many = Counter(), Counter()
     one = summarize(SeededLLM(slots=1), ranked, n_candidates=10, counts=counts_one)
-    many_helper = SeededLLM(slots=4)
+    many_helper = GatedLLM(slots=4, gate=2)
     many = summarize(many_helper, ranked, n_candidates=10, counts=counts_many)
     assert one == many and counts_one == counts_many and many_helper.peak > 1
     assert len(one) >= 2
@@ -145,7 +171,7 @@ def test_units_are_explained_concurrently_with_the_same_result(tmp_path):
     config = ExplainConfig(n_candidates=4, n_synthetic=5, n_generic=20, n_bootstrap=200)
     one = sasc.explain(TwoUnits(), corpus=FOOD_CORPUS, generic=GENERIC, helper=SeededLLM(slots=1), config=config,
                        cache_dir=tmp_path / "a", concurrency=1)
-    helper = SeededLLM(slots=4)
+    helper = GatedLLM(slots=4, gate=2)
     many = sasc.explain(TwoUnits(), corpus=FOOD_CORPUS, generic=GENERIC, helper=helper, config=config,
                         cache_dir=tmp_path / "b", concurrency=0)  # 0: as many units at once as slots
     assert many.units == one.units and [u.unit for u in many.units] == ["food", "money"]
