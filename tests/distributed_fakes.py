@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,8 +24,25 @@ def ray_cluster():
     ray = pytest.importorskip("ray")
     if not ray.is_initialized():
         os.environ["PYTHONPATH"] = TESTS_DIR + os.pathsep + os.environ.get("PYTHONPATH", "")
-        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024**2, log_to_driver=False)
+        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024**2, log_to_driver=False,
+                 runtime_env={"worker_process_setup_hook": "distributed_fakes.register_test_kinds"})
+    register_test_kinds()
     return ray
+
+
+def slow_log(tag: str) -> Path:
+    """Where a ``ray_slow_batched`` module of ``tag`` logs its batches (its parameters may not name a path)."""
+    return Path(tempfile.gettempdir()) / f"sasc-ray-slow-{tag}.txt"
+
+
+def register_test_kinds() -> None:
+    """Module kinds the service tests register, in every Ray worker too (a worker rebuilds a job's
+    module from its kind and parameters): ``ray_slow_batched`` (tag, delay_s): a
+    :class:`SlowBatchedModule` logging to :func:`slow_log`."""
+    from sasc.modules import register_kind
+
+    register_kind("ray_slow_batched", lambda tag, delay_s=1.0: SlowBatchedModule(str(slow_log(tag)), delay_s),
+                  replace=True)
 
 
 class KeywordBank:
@@ -76,6 +94,28 @@ class CrashingModule(KeywordModule):
         with open(self.log, "a", encoding="utf-8") as f:
             f.write(json.dumps(list(texts)) + "\n")
         return out
+
+
+class SlowBatchedModule(KeywordModule):
+    """Scores its texts in internal batches of 4 taking ``delay_s`` each and calls
+    :func:`sasc.cancel.checkpoint` between them, as the built-in modules do between forward passes;
+    appends each finished batch's end time to ``log``."""
+
+    def __init__(self, log: str, delay_s: float = 0.05):
+        super().__init__()
+        self.log, self.delay_s = log, delay_s
+
+    def __call__(self, texts):
+        from sasc.cancel import checkpoint
+
+        parts = []
+        for s in range(0, len(texts), 4):
+            checkpoint()
+            time.sleep(self.delay_s)
+            parts.append(super().__call__(texts[s:s + 4]))
+            with open(self.log, "a", encoding="utf-8") as f:
+                f.write(f"{time.time()}\n")
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
 class NaNModule(KeywordModule):

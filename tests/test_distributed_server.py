@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import time
+import uuid
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ import pytest
 pytest.importorskip("ray")
 
 import sasc  # noqa: E402
-from distributed_fakes import ray_cluster  # noqa: E402,F401 - a fixture
+from distributed_fakes import ray_cluster, slow_log  # noqa: E402,F401 - a fixture
 from fakes import FOOD_CORPUS, SMALL_GENERIC, KeywordModule  # noqa: E402
 from sasc.client import Client  # noqa: E402
 from sasc.modules.readout import LinearReadoutBank  # noqa: E402
@@ -62,3 +64,30 @@ def test_ray_unit_runner_reply_folder(tmp_path):
     _, llm = _worker_state("reply-folder-test", KeywordModule, "fake", units.reply_dir)  # what a worker builds, no cluster
     llm.complete("Say something about food.", sampling=sasc.Sampling())
     assert any(p.is_file() for p in (tmp_path / "mine").rglob("*")) and not (tmp_path / "cache").exists()
+
+
+def test_a_cancelled_ray_job_stops_its_workers(ray_cluster, extra_server):
+    tag = uuid.uuid4().hex
+    log = slow_log(tag)
+    srv = extra_server(backend="ray", ray_workers=2, tokens="alice=ta")
+    try:
+        with Client(srv.target, token="ta") as client:
+            # 127 n-grams in shards of 16: 32 internal batches of 1.5 s on 2 workers, ~24 s uncancelled
+            module = client.register_module("ray_slow_batched", {"tag": tag, "delay_s": 1.5})
+            job = client.submit_job(module.id, corpus=FOOD_CORPUS, generic=GENERIC, helper="fake",
+                                    settings={**SETTINGS, "shard_size": 16})
+            deadline = time.monotonic() + 60
+            while len(log.read_text().split() if log.exists() else []) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)  # both workers are in their first shard
+            client.cancel_job(job.id)
+            cancelled_at = time.time()
+            while client.get_job(job.id).state != "cancelled" and time.time() < cancelled_at + 10:
+                time.sleep(0.05)
+            stopped_s = time.time() - cancelled_at
+            assert client.get_job(job.id).state == "cancelled"
+        time.sleep(3.5)  # two batches: a worker that went on would log here
+        batches = [float(x) for x in log.read_text().split()]
+    finally:
+        log.unlink(missing_ok=True)
+    assert stopped_s < 2.0, f"the job took {stopped_s:.2f} s to reach 'cancelled'"
+    assert max(batches) < cancelled_at + 1.6 and len(batches) < 8, f"{len(batches)} of 32 batches ran"

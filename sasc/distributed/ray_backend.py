@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, ModuleError, SascError
+from ..cancel import checkpoint
+from ..errors import CancelledError, ConfigError, ModuleError, SascError
 from ..modules.base import fingerprint, is_cacheable, module_name
 from ..responses import WorkShard, score_shard
 from .spec import ModuleSource, build_source, resolve_source
@@ -46,6 +47,38 @@ def connect(address: str | None = None, **init_kwargs: Any) -> Any:
         init_kwargs.setdefault("log_to_driver", False)
         ray.init(address=address or None, **init_kwargs)
     return ray
+
+
+POLL_S = 0.2
+"""Seconds between the driver's stop checks while it waits on Ray work."""
+
+
+def wait_ready(ray: Any, refs: list[Any], *, num_returns: int = 1, timeout_s: float | None = None) -> list[Any]:
+    """``ray.wait`` for ``num_returns`` of ``refs``, calling :func:`sasc.cancel.checkpoint` every
+    :data:`POLL_S` seconds, so a stop check installed on the driver (a cancelled job) acts while
+    work is out on the cluster; returns the ready refs (fewer only when ``timeout_s`` passed)."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        checkpoint()
+        wait = POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - time.monotonic()))
+        ready, _ = ray.wait(refs, num_returns=num_returns, timeout=wait)
+        if len(ready) >= num_returns or (deadline is not None and time.monotonic() >= deadline):
+            return ready
+
+
+def cancelled_on_worker() -> Any:
+    """A stop check for work inside a Ray task: it raises :class:`CancelledError` once the driver
+    has called ``ray.cancel`` on the task, so the module's own checkpoints (between its internal
+    batches) stop it there, also where the KeyboardInterrupt ``ray.cancel`` raises does not arrive
+    (work on another thread of the task)."""
+    import ray
+
+    ctx = ray.get_runtime_context()
+
+    def check() -> None:
+        if ctx.is_canceled():
+            raise CancelledError("cancelled by the Ray driver")
+    return check
 
 
 class ShardWorker:
@@ -123,7 +156,8 @@ class RayRunner:
         shards_in_flight: shards queued per actor, so transfers overlap compute.
         max_retries: times one shard may be resent after its actor died before giving up.
         keep_workers: keep actors alive between runs (call :meth:`close`); the default
-            frees their CPUs/GPUs when a stage ends.
+            frees their CPUs/GPUs when a stage ends. A stage stopped by an error or a cancel
+            kills its actors either way, so no shard goes on running.
         startup_timeout_s: seconds to wait for actors to be placed and build the module.
     """
 
@@ -158,8 +192,12 @@ class RayRunner:
 
     def _check_identity(self, ray: Any, actors: list[Any], bank: Any) -> None:
         """Wait for the actors to build the module; refuse one that differs from the driver's."""
+        refs = [a.identity.remote() for a in actors]
         try:
-            ids = ray.get([a.identity.remote() for a in actors], timeout=self.startup_timeout_s)
+            ready = wait_ready(ray, refs, num_returns=len(refs), timeout_s=self.startup_timeout_s)
+            if len(ready) < len(refs):
+                raise ray.exceptions.GetTimeoutError()
+            ids = ray.get(refs)
         except ray.exceptions.RayTaskError as e:
             raise _cause(e) from None
         except ray.exceptions.GetTimeoutError:
@@ -238,12 +276,16 @@ class RayRunner:
             return
         t0 = time.perf_counter()
         ray = connect(self.address, **self.init_kwargs)
+        finished = False
         try:
             self._ensure_pool(ray, bank)
             self._schedule(ray, bank, texts, shards, on_done)
+            finished = True
         finally:
             self.stats.wall_seconds = time.perf_counter() - t0
-            if not self.keep_workers:
+            # a cancel or an error: kill the actors even when kept, since ray.cancel stops neither an
+            # actor's running method nor, at once, its queued ones (Ray delivers those cancels ~2 s late)
+            if not self.keep_workers or not finished:
                 self.close()
 
     def _schedule(self, ray: Any, bank: Any, texts: Sequence[str], shards: Sequence[WorkShard],
@@ -260,7 +302,7 @@ class RayRunner:
                         self.stats.bytes_sent += len(pickle.dumps(batch, protocol=5))
                         inflight[slot.actor.score.remote(batch)] = (shard, slot, slot.generation)
                         slot.load += 1
-                ready, _ = ray.wait(list(inflight), num_returns=1)
+                ready = wait_ready(ray, list(inflight))  # a stop check on the driver raises here
                 shard, slot, gen = inflight.pop(ready[0])
                 try:
                     values, seconds = ray.get(ready[0])
@@ -278,7 +320,7 @@ class RayRunner:
                 self.stats.worker_seconds += seconds
                 on_done(shard, values)
         finally:
-            for ref in inflight:  # an error or a cancel: stop what is still queued
+            for ref in inflight:  # an error or a cancel: drop what is still queued (run() then kills the actors)
                 try:
                     ray.cancel(ref, force=False)
                 except Exception:  # noqa: BLE001 - finished or gone meanwhile

@@ -24,7 +24,8 @@ from ..errors import ConfigError
 from ..llm.base import Completion, HelperLLM, Sampling
 from ..ngrams import NgramTable
 from ..results import UnitExplanation
-from .ray_backend import _cause, connect
+from ..cancel import stop_check
+from .ray_backend import _cause, cancelled_on_worker, connect, wait_ready
 from .spec import ModuleSource, build_source, resolve_source
 
 HelperSource = Union[str, Callable[[], HelperLLM]]
@@ -130,7 +131,8 @@ def explain_unit_task(token: str, source: Any, helper: HelperSource, reply_dir: 
     bank, llm = _worker_state(token, source, helper, reply_dir)
     llm.gate = gate
     before = asdict(llm.usage.snapshot()) if llm.usage is not None else {}
-    unit = explain_unit(bank, col, table, values, generic_values, llm, config)
+    with stop_check(cancelled_on_worker()):  # besides the KeyboardInterrupt ray.cancel raises here
+        unit = explain_unit(bank, col, table, values, generic_values, llm, config)
     after = asdict(llm.usage.snapshot()) if llm.usage is not None else {}
     return unit, {k: after[k] - before[k] for k in after}
 
@@ -206,6 +208,7 @@ class RayUnitRunner:
                     refs.append(task.remote(token, source, self.helper, self.reply_dir, gate, table_ref, col,
                                             np.ascontiguousarray(values[:, col]),
                                             np.ascontiguousarray(generic_values[:, col]), config))
+                wait_ready(ray, [refs[0]])  # a stop check on the driver raises here
                 try:
                     unit, usage = ray.get(refs.popleft())
                 except ray.exceptions.RayTaskError as e:
