@@ -35,6 +35,12 @@ def stop_check(check: Callable[[], None]) -> Iterator[None]:
         _CHECK.reset(token)
 
 
+def current_check() -> Callable[[], None] | None:
+    """The stop check installed in this context, or None (a backend that must choose how to run a
+    call, e.g. streamed so it can stop early, asks this)."""
+    return _CHECK.get()
+
+
 def checkpoint() -> None:
     """Call the installed stop check, if any (modules call this between internal batches)."""
     check = _CHECK.get()

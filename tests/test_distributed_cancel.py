@@ -92,20 +92,18 @@ def test_a_cancel_stops_helper_calls_in_ray_unit_tasks(ray_cluster, tmp_path):
     # each helper call sleeps 4 s; 2 units x several calls at most 2 at once: well over 20 s uncancelled
     units = RayUnitRunner(KeywordBank, functools.partial(RecordingHelper, str(calls_dir), 4.0), max_helper_calls=2)
     cancel = Canceller()
-    explaining = threading.Event()
 
-    def progress(ev):
-        if ev.stage == "explain":
-            explaining.set()
+    def one_call_ended() -> bool:  # then 1 s more: the next calls are 1 s into their 4 s
+        return any(p.read_text() for p in calls_dir.glob("calls-*.txt")) and time.sleep(1.0) is None
 
-    watcher = _cancel_when(cancel, lambda: explaining.is_set() and time.sleep(1.5) is None)  # calls in flight
+    watcher = _cancel_when(cancel, one_call_ended)
     t0 = time.time()
     with pytest.raises(CancelledError), stop_check(cancel):
         sasc.explain(KeywordBank(), helper="fake", corpus=FOOD_CORPUS, generic=GENERIC, config=config,
-                     cache_dir=tmp_path / "c", unit_runner=units, progress=progress)
+                     cache_dir=tmp_path / "c", unit_runner=units)
     stopped_s = time.time() - cancel.at
     watcher.join()
     time.sleep(5)  # longer than one helper call: a call that went on would log its end here
     ends = [float(line.split()[1]) for p in calls_dir.glob("calls-*.txt") for line in p.read_text().splitlines()]
     assert stopped_s < 1.0, f"the driver took {stopped_s:.2f} s to notice the cancel"
-    assert cancel.at - t0 < 10 and not [e for e in ends if e > cancel.at], "a helper call went on after the cancel"
+    assert cancel.at - t0 < 30 and not [e for e in ends if e > cancel.at], "a helper call went on after the cancel"

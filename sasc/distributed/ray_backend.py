@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..cancel import checkpoint
-from ..errors import CancelledError, ConfigError, ModuleError, SascError
+from ..errors import ConfigError, ModuleError, SascError
 from ..modules.base import fingerprint, is_cacheable, module_name
 from ..responses import WorkShard, score_shard
 from .spec import ModuleSource, build_source, resolve_source
@@ -64,21 +64,6 @@ def wait_ready(ray: Any, refs: list[Any], *, num_returns: int = 1, timeout_s: fl
         ready, _ = ray.wait(refs, num_returns=num_returns, timeout=wait)
         if len(ready) >= num_returns or (deadline is not None and time.monotonic() >= deadline):
             return ready
-
-
-def cancelled_on_worker() -> Any:
-    """A stop check for work inside a Ray task: it raises :class:`CancelledError` once the driver
-    has called ``ray.cancel`` on the task, so the module's own checkpoints (between its internal
-    batches) stop it there, also where the KeyboardInterrupt ``ray.cancel`` raises does not arrive
-    (work on another thread of the task)."""
-    import ray
-
-    ctx = ray.get_runtime_context()
-
-    def check() -> None:
-        if ctx.is_canceled():
-            raise CancelledError("cancelled by the Ray driver")
-    return check
 
 
 class ShardWorker:

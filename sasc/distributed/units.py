@@ -24,8 +24,7 @@ from ..errors import ConfigError
 from ..llm.base import Completion, HelperLLM, Sampling
 from ..ngrams import NgramTable
 from ..results import UnitExplanation
-from ..cancel import stop_check
-from .ray_backend import _cause, cancelled_on_worker, connect, wait_ready
+from .ray_backend import _cause, connect, wait_ready
 from .spec import ModuleSource, build_source, resolve_source
 
 HelperSource = Union[str, Callable[[], HelperLLM]]
@@ -131,8 +130,7 @@ def explain_unit_task(token: str, source: Any, helper: HelperSource, reply_dir: 
     bank, llm = _worker_state(token, source, helper, reply_dir)
     llm.gate = gate
     before = asdict(llm.usage.snapshot()) if llm.usage is not None else {}
-    with stop_check(cancelled_on_worker()):  # besides the KeyboardInterrupt ray.cancel raises here
-        unit = explain_unit(bank, col, table, values, generic_values, llm, config)
+    unit = explain_unit(bank, col, table, values, generic_values, llm, config)
     after = asdict(llm.usage.snapshot()) if llm.usage is not None else {}
     return unit, {k: after[k] - before[k] for k in after}
 
@@ -217,8 +215,8 @@ class RayUnitRunner:
                     helper.usage.add(**usage)
                 yield unit
         finally:
-            for ref in refs:
-                ray.cancel(ref)
+            for ref in refs:  # a cancel or an error: kill the tasks' workers (Ray starts new ones), since a
+                ray.cancel(ref, force=True)  # KeyboardInterrupt leaves the helper call's own thread running
             try:
                 self.peak_helper_calls = ray.get(gate.peak_in_use.remote())
                 self.reclaimed_leases = ray.get(gate.reclaimed_leases.remote())

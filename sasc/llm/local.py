@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sasc.cancel import current_check
 from sasc.errors import ConfigError, HelperLLMError, HelperReplyError, ModelAssetError
 from sasc.llm.assets import DEFAULT_HELPER, Progress, fetch_model, get_asset
 from sasc.llm.base import Completion, Sampling, parse_top_logprobs
@@ -202,8 +203,12 @@ class LocalLLM:
         request = self._request(prompt, sampling, json_schema)
         with self._lock:
             server = self._ensure_loaded()
+        check = current_check()
         try:  # concurrent calls share the server: llama.cpp puts each in a free slot or queues it
-            reply = server.handle_chat_completions(request)
+            if check is None or sampling.top_logprobs > 0:  # a stream leaves out the end token's logprobs
+                reply = server.handle_chat_completions(request)
+            else:  # a stop check (a service job): stream, so a cancel stops the generation
+                reply = _streamed(server, request, check)
         except ValueError as exc:  # bad request, e.g. a schema llama.cpp cannot compile
             raise HelperLLMError(f"{self._name} rejected the request: {exc}") from exc
         return self._parse(reply)
@@ -315,3 +320,38 @@ class LocalLLM:
             f"LocalLLM(name={self._name!r}, n_ctx={self.n_ctx}, "
             f"n_threads={self.n_threads}, slots={self.slots}, {state})"
         )
+
+
+def _streamed(server: Any, request: dict[str, Any], check: Callable[[], None]) -> dict[str, Any]:
+    """``request`` generated as a stream, calling ``check`` before each chunk: when it raises,
+    llama.cpp stops generating (the callback returns True) and the error is raised here.
+    Otherwise the chunks are assembled into the reply the same request returns unstreamed
+    (text, usage, timings): the tokens are the same, only delivered one by one. Not used for
+    requests with logprobs, whose stream lacks those of the end-of-generation token."""
+    chunks: list[dict[str, Any]] = []
+    stopped: list[BaseException] = []
+
+    def on_chunk(chunk: Any) -> bool:
+        try:
+            check()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, after llama.cpp stopped
+            stopped.append(exc)
+            return True
+        chunks.append(chunk)
+        return False
+
+    server.handle_chat_completions({**request, "stream": True, "stream_options": {"include_usage": True}}, on_chunk)
+    if stopped:
+        raise stopped[0]
+    for chunk in chunks:
+        if isinstance(chunk, dict) and "error" in chunk:
+            return chunk
+    text: list[str] = []
+    reply: dict[str, Any] = {}
+    for chunk in chunks:
+        for key in ("usage", "timings"):
+            if chunk.get(key):
+                reply[key] = chunk[key]
+        for choice in chunk.get("choices") or []:
+            text.append((choice.get("delta") or {}).get("content") or "")
+    return {**reply, "choices": [{"message": {"role": "assistant", "content": "".join(text)}}]}

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sasc.cancel import carry, checkpoint
 from sasc.errors import ConfigError, HelperUnavailableError
 from sasc.llm.base import Completion, HelperLLM, Sampling
 
@@ -166,10 +167,19 @@ class RetryingLLM:
         return f"RetryingLLM({self.inner!r}, max_attempts={self.max_attempts})"
 
 
+STOP_POLL_S = 0.2
+"""Seconds between stop checks of a caller waiting on a helper call."""
+
+
 def _call_with_timeout(fn: Callable[[], Completion], wait_s: float, total_s: float) -> Completion:
-    """Run ``fn`` in a daemon thread; raise HelperUnavailableError after ``wait_s`` seconds."""
+    """Run ``fn`` in a daemon thread; raise HelperUnavailableError after ``wait_s`` seconds.
+
+    The thread carries the caller's stop check (:mod:`sasc.cancel`), and the caller calls it every
+    :data:`STOP_POLL_S` while it waits: a cancelled job stops waiting at once, and a backend that
+    checks while it generates (:class:`~sasc.llm.local.LocalLLM`) stops generating too."""
     box: dict[str, Any] = {}
     done = threading.Event()
+    fn = carry(fn)
 
     def run() -> None:
         try:
@@ -180,8 +190,11 @@ def _call_with_timeout(fn: Callable[[], Completion], wait_s: float, total_s: flo
             done.set()
 
     threading.Thread(target=run, name="sasc-helper-call", daemon=True).start()
-    if not done.wait(wait_s):
-        raise HelperUnavailableError(f"timed out after {total_s:g} s")
+    end = time.monotonic() + wait_s
+    while not done.wait(max(0.0, min(STOP_POLL_S, end - time.monotonic()))):
+        if time.monotonic() >= end:
+            raise HelperUnavailableError(f"timed out after {total_s:g} s")
+        checkpoint()
     if "error" in box:
         raise box["error"]
     return box["value"]
