@@ -16,7 +16,7 @@ CORPUS = list(dict.fromkeys(FOOD_CORPUS)) + SMALL_GENERIC + [
 GOOD = "food, cooking, pizza, pasta, bread, soup, cheese, meal, dinner"
 WRONG = "stock markets, investors, police, shooting"
 SETTINGS = {"n_candidates": 3, "n_synthetic": 4, "n_bootstrap": 50, "n_generic": 5, "direct_screen": 0}
-SERVER_SETTINGS = {"allowed_helpers": "fake,judging"}
+SERVER_SETTINGS = {"allowed_helpers": "fake,judging,slowjudging"}
 SET = {"n_top": 4, "n_random": 6}
 
 
@@ -133,3 +133,31 @@ def test_score_rpc_reports_an_undefined_score_with_its_reason(client, module):
         assert d["value"] is None and d["ci"] == [None, None] and d["baseline"] is None, name
         assert d["undefined_reason"] == "the module's responses are constant over the scoring set", name
     assert report["usage"]["calls"] == 0  # the helper was not asked
+
+
+def test_score_rpc_stops_soon_after_its_deadline(client, module):
+    """A Score whose client gives up stops on the server: no helper call starts more than a
+    moment after the deadline (it would run ~40 calls × 0.25 s otherwise)."""
+    import threading
+    import time
+
+    from sasc.errors import ServiceError
+
+    started: list[float] = []
+    lock = threading.Lock()
+
+    def slow(prompt: str) -> str:
+        with lock:
+            started.append(time.monotonic())
+        time.sleep(0.25)
+        return _reply(prompt)
+
+    HELPER_BACKENDS.register("slowjudging", lambda arg, **_: ScriptedLLM(slow, logprobs=judging_logprobs,
+                                                                          name="slowjudging"), replace=True)
+    with pytest.raises(ServiceError, match="DEADLINE_EXCEEDED"):
+        client.score(module.id, [GOOD, WRONG], scorers=["simulation"], corpus=CORPUS, helper="slowjudging",
+                     scoring={**SET, "seed": 11}, timeout_s=1.5)
+    gave_up = time.monotonic()
+    time.sleep(2.0)
+    assert started and max(started) < gave_up + 1.0, "helper calls went on after the deadline"
+    assert len(started) < 20

@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from ..cancel import carry
+
 
 @dataclass(frozen=True)
 class Sampling:
@@ -135,6 +137,7 @@ def map_slots(helper: Any, fn: Any, items: Sequence[Any]) -> list[Any]:
 def _run_all(fn: Any, items: list[Any], n: int) -> list[Any]:
     if n <= 1:
         return [fn(x) for x in items]
+    fn = carry(fn)  # the caller's stop check (sasc.cancel) goes with every call
     with ThreadPoolExecutor(max_workers=n, thread_name_prefix="sasc-helper") as pool:
         futures = [pool.submit(fn, x) for x in items]
     return [f.result() for f in futures]  # the pool has joined: every call has finished
