@@ -257,6 +257,18 @@ def test_sasc_score_writes_scores_and_the_set(cli_env, capsys):
     assert report["usage"]["calls"] > 0
     table = capsys.readouterr().out
     assert "simulation" in table and "detection" in table and GOOD in table
+    # the same texts from a CSV whose text column is named otherwise (as D3's `input`)
+    import csv
+
+    texts = [json.loads(line)["text"] for line in corpus.read_text().splitlines()]
+    with open(tmp / "corpus.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["input", "label"]] + [[t, 0] for t in texts])
+    rc = main(["score", "--module", "test_keyword", "--helper", "judging", "--corpus", str(tmp / "corpus.csv"),
+               "--column", "input", "-e", GOOD, "--n-top", "4", "--n-random", "6",
+               "--cache-dir", str(tmp / "cache"), "--out", str(tmp / "scores_csv.json")])
+    assert rc == 0
+    again = json.loads((tmp / "scores_csv.json").read_text())
+    assert again["scoring_set"]["texts"] == report["scoring_set"]["texts"]
 
 
 def test_sasc_score_bad_input_writes_nothing(cli_env, capsys):

@@ -52,6 +52,7 @@ def add_explain_scorer_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from ..corpora import load_corpus
     from .run import score_explanations
 
     if args.llm_base_url:
@@ -62,7 +63,8 @@ def cmd_score(args: argparse.Namespace) -> int:
                          for c in u["candidates"]]
     config = score_config(args, args.scorers)
     report = score_explanations(args.module, explanations, unit=int(args.unit) if args.unit.isdigit() else args.unit,
-                                corpus=args.corpus, helper=args.helper, config=config, cache_dir=_cache_dir(args))
+                                corpus=load_corpus(args.corpus, args.column) if args.column else args.corpus,
+                                helper=args.helper, config=config, cache_dir=_cache_dir(args))
     from ..jsonio import dumps
 
     text = dumps(report, indent=1, ensure_ascii=False)
@@ -126,6 +128,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--corpus", default=DEFAULT_REFERENCE,
                    help=f"corpus the scoring set is drawn from: built-in ({', '.join(BUILTIN_CORPORA)}) or a file "
                         f"(default: {DEFAULT_REFERENCE})")
+    p.add_argument("--column", default=None, help="field/column holding the text in .jsonl/.csv corpora (default: text)")
     p.add_argument("--helper", default="local", help="helper LLM spec, as for `sasc explain` (default: local)")
     p.add_argument("--llm-base-url", default=None, help="base URL of an OpenAI-compatible server (openai: helpers)")
     p.add_argument("--cache-dir", default=None, help="cache root (default: $SASC_CACHE or ~/.cache/sasc)")
