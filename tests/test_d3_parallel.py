@@ -54,3 +54,47 @@ def test_errors_reach_the_parent_with_their_type_or_their_name():
     moved = _portable(odd)
     assert type(moved) is SascError and str(moved) == "TwoPartError: bank: NaN for 'a text'"
     assert str(pickle.loads(pickle.dumps(moved))) == str(moved)
+
+
+def test_workers_end_when_their_parent_is_killed(tmp_path):
+    """kill -9 of the process running the pool: its spawned worker exits on its own (parent watch)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pidfile = tmp_path / "worker.pid"
+    script = f"""
+import os, time
+from sasc.bench.parallel import exit_with_parent
+import multiprocessing as mp
+
+def child(path):
+    exit_with_parent(poll_s=0.1)
+    open(path, "w").write(str(os.getpid()))
+    time.sleep(60)
+
+if __name__ == "__main__":
+    p = mp.get_context("spawn").Process(target=child, args=({str(pidfile)!r},))
+    p.start()
+    p.join()
+"""
+    (tmp_path / "run.py").write_text(script)
+    parent = subprocess.Popen([sys.executable, str(tmp_path / "run.py")], cwd=os.getcwd())
+    deadline = time.monotonic() + 60
+    while not pidfile.exists() or not pidfile.read_text():
+        assert time.monotonic() < deadline and parent.poll() is None, "the worker never started"
+        time.sleep(0.1)
+    worker = int(pidfile.read_text())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError("the worker outlived its killed parent by 10 s")

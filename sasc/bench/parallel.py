@@ -72,9 +72,26 @@ Job = tuple[str, int, int]
 _RUN: Callable[[Job], Any] | None = None
 
 
+def exit_with_parent(poll_s: float = 1.0) -> None:
+    """End this process soon after its parent dies (a killed ``sasc benchmark d3`` must not leave its
+    workers running on, each holding a helper model): a daemon thread watches the parent pid."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="sasc-parent-watch", daemon=True).start()
+
+
 def _init_worker(build: Callable[[], Callable[[Job], Any]], groups: Any) -> None:
     """Pin this process to its core group, then build its run function (helper loads lazily)."""
     global _RUN
+    exit_with_parent()
     cores = groups.get()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cores)  # LocalLLM and torch size their threads from the affinity
