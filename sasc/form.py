@@ -282,8 +282,38 @@ def _drop_dangling(text: str) -> str:
     return out if rest and _content(rest) and not _dangling(rest) else text
 
 
+_JOINER = re.compile(r"^(?:and|or|&)\s+", re.I)
+
+
+def _drop_list_repeat(text: str) -> str:
+    """A comma list with an item that repeats an earlier one (the same words, plurals counting as
+    the same): the repeat dropped. ``"Tides, harbours, boats, harbours"`` -> ``"Tides, harbours,
+    boats"``. Only lists of three items or more (two are :func:`_collapse_coordination`'s) and
+    only whole items, so "Fresh bread, bread prices, bakeries" stays. A dropped last item's "and"
+    goes to the new last one."""
+    items = [i.strip() for i in text.split(",")]
+    if len(items) < 3 or not all(words(i) for i in items):
+        return text
+    seen: list[list[str]] = []
+    keep = []
+    for item in items:
+        key = words(_JOINER.sub("", item))
+        if _content(key) and any(_same_words(key, s) for s in seen):
+            continue
+        seen.append(key)
+        keep.append(item)
+    if len(keep) == len(items):
+        return text
+    joiner = _JOINER.match(items[-1])
+    if joiner and keep[-1] != items[-1] and len(keep) > 1:
+        last = f"{joiner.group().strip()} {_JOINER.sub('', keep[-1])}"
+        return ", ".join(keep[:-1]) + (", " if len(keep) > 2 else " ") + last
+    return ", ".join(keep)
+
+
 REPAIRS: tuple[tuple[str, Callable[[str], str]], ...] = (
     ("collapse_repeat", lambda t: _collapse_coordination(t)),
+    ("drop_list_repeat", _drop_list_repeat),
     ("drop_dangling", _drop_dangling),
 )
 """The repairs :func:`repair` applies, in order: each keeps the meaning and removes one fault."""

@@ -118,6 +118,11 @@ def test_form_check_round_trips_through_a_dict():
     ("Tide tables and", "Tide tables", ("drop_dangling",)),
     ("Letters to friends from", "Letters to friends", ("drop_dangling",)),
     ("Trains and trains of", "Trains", ("collapse_repeat", "drop_dangling")),
+    ("Tides, harbours, boats, harbours", "Tides, harbours, boats", ("drop_list_repeat",)),
+    ("Ferries, Tides, lighthouses, tide", "Ferries, Tides, lighthouses", ("drop_list_repeat",)),
+    ("Kites, gliders, and kites", "Kites and gliders", ("drop_list_repeat",)),
+    ("Kites, gliders, balloons, and kites", "Kites, gliders, and balloons", ("drop_list_repeat",)),
+    ("Sea songs, ballads, sea song, hymns", "Sea songs, ballads, hymns", ("drop_list_repeat",)),
 ])
 def test_repairs_that_keep_the_meaning(before, after, rules):
     assert repair(before) == (after, rules)
@@ -126,6 +131,8 @@ def test_repairs_that_keep_the_meaning(before, after, rules):
 
 @pytest.mark.parametrize("text", [
     "Fresh bread and bread prices",  # the repeat is inside two different conjuncts
+    "Fresh bread, bread prices, bakeries",  # a list whose items share a word, but no item repeats
+    "Kites, gliders, kites of paper",  # "kites of paper" is not "kites"
     "Invoices that are about",  # dropping "about" leaves "are": the phrase was going somewhere
     "Poems that contain",  # a verb, not a function word
     "Sadness is sad",  # a tautology has no safe repair
