@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from .errors import CancelledError
+
 T = TypeVar("T")
 _CHECK: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar("sasc_stop_check", default=None)
 
@@ -33,6 +35,15 @@ def stop_check(check: Callable[[], None]) -> Iterator[None]:
         yield
     finally:
         _CHECK.reset(token)
+
+
+def while_active(active: Callable[[], bool]) -> Callable[[], None]:
+    """A check for :func:`stop_check` that raises :class:`sasc.errors.CancelledError` once
+    ``active()`` is false (e.g. a gRPC context's ``is_active``: cancelled or past its deadline)."""
+    def check() -> None:
+        if not active():
+            raise CancelledError("the call was cancelled or its deadline passed")
+    return check
 
 
 def current_check() -> Callable[[], None] | None:

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from sasc.errors import CancelledError, ConfigError, NotFoundError, QuotaExceededError
+from sasc.cancel import while_active
+from sasc.errors import ConfigError, NotFoundError, QuotaExceededError
 from sasc.explain import select_units
 from sasc.modules import build_module
 from sasc.modules.base import as_bank, check_finite, module_name, to_response_array
@@ -188,9 +189,9 @@ def run_chunked(texts: Sequence[Any], run: Callable[[list[Any]], np.ndarray], ac
     into one preallocated array, checking ``active()`` before each; CancelledError once it is false."""
     out: np.ndarray | None = None
     start, size = 0, first
+    check = while_active(active)
     while start < len(texts):
-        if not active():
-            raise CancelledError("the call was cancelled or its deadline passed")
+        check()
         t0 = time.monotonic()
         part = np.asarray(run(list(texts[start:start + size])), dtype=np.float32)
         if out is None:

@@ -7,8 +7,7 @@ from sasc._grpc import jobs_pb2 as jpb
 from sasc._grpc import jobs_pb2_grpc
 from sasc._grpc import modules_pb2 as mpb
 from sasc._grpc import modules_pb2_grpc
-from sasc.cancel import stop_check
-from sasc.errors import CancelledError
+from sasc.cancel import stop_check, while_active
 from sasc.modules import known_kinds
 
 from . import converters as cv
@@ -114,13 +113,6 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def Score(self, request, context):
         owner = caller(context).name
         args = cv.score_request(request, self.jobs.config.max_texts_per_call, self.jobs.helpers)
-        with stop_check(_while_active(context)):  # the client's cancel or deadline stops the scoring
+        with stop_check(while_active(context.is_active)):  # the client's cancel or deadline stops the scoring
             return cv.score_response(self.jobs.score(owner, **args))
 
-
-def _while_active(context):
-    """A :func:`sasc.cancel.stop_check` that raises once the RPC is cancelled or past its deadline."""
-    def check() -> None:
-        if not context.is_active():
-            raise CancelledError("the call was cancelled or its deadline passed")
-    return check

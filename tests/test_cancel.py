@@ -86,3 +86,15 @@ def test_minilm_stops_inside_one_batch_and_is_unchanged_otherwise(minilm_food):
         raise CancelledError("stop")
     with stop_check(stop), pytest.raises(CancelledError):
         minilm_food.responses(texts)
+
+
+def test_while_active_raises_once_inactive():
+    from sasc.cancel import while_active
+    from sasc.errors import CancelledError
+
+    state = {"on": True}
+    check = while_active(lambda: state["on"])
+    check()  # active: nothing happens
+    state["on"] = False
+    with pytest.raises(CancelledError, match="cancelled or its deadline passed"):
+        check()
