@@ -10,7 +10,8 @@ meaning (:func:`repair`). The rules know English function words, not any module'
 Flags (:data:`FORM_FLAGS`):
 
 * ``empty``: no word at all;
-* ``repeated_word``: a content word (or its stem) twice: "Food and food", "religion and religious texts";
+* ``repeated_word``: a content word twice (a plural counts as the word): "Food and food", or restated
+  in a derived form next to itself: "humorous humor" ("Crime and criminal behavior" passes);
 * ``tautology``: the head word restated after a linking verb: "Sarcasm is sarcastic";
 * ``dangling_end``: ends on a function word or an object-less verb: "Recipes that are about",
   "Bread and contain";
@@ -34,7 +35,7 @@ FORM_FLAGS = ("empty", "repeated_word", "tautology", "dangling_end", "question",
               "disfluent")
 """Every flag :func:`check_form` may raise, in the order it reports them."""
 
-FORM_VERSION = 1
+FORM_VERSION = 2
 """Version of the form rules, repairs and fluency floor: part of a D3 run's key when they are used."""
 
 MAX_WORDS = 10
@@ -161,9 +162,21 @@ def _content(ws: Sequence[str]) -> list[str]:
     return [w for w in ws if w not in FUNCTION_WORDS and not w.isdigit()]
 
 
+def _same_word(a: str, b: str) -> bool:
+    """One word twice, up to case, a possessive and a plural: ``("train", "Trains")``, ``("city", "cities")``."""
+    a, b = (w.lower().replace("’", "'").removesuffix("'s") for w in (a, b))
+    a, b = sorted((a, b), key=len)
+    return b in (a, a + "s", a + "es") or (a.endswith("y") and b == a[:-1] + "ies")
+
+
 def _repeats(ws: Sequence[str]) -> bool:
+    """The same content word twice anywhere (``"Food and food"``), or one word restated in a derived
+    form right next to it (``"humorous humor"``). A derived form in another conjunct is how people
+    write ("Crime and criminal behavior", "Religion and religious texts"), so it is not flagged."""
     c = _content(ws)
-    return any(restates(c[i], c[j]) for i in range(len(c)) for j in range(i + 1, len(c)))
+    if any(_same_word(c[i], c[j]) for i in range(len(c)) for j in range(i + 1, len(c))):
+        return True
+    return any(restates(a, b) for a, b in zip(ws, ws[1:]) if a in c and b in c)
 
 
 def _tautology(ws: Sequence[str]) -> bool:
