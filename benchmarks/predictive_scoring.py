@@ -4,6 +4,8 @@ Usage::
 
     python benchmarks/predictive_scoring.py --cost               # one unit, 20 top + 20 random texts
     python benchmarks/predictive_scoring.py --d3 0,6,12,18,24    # ground truth vs a wrong keyphrase
+    python benchmarks/predictive_scoring.py --neurons explain.json \
+        --module '{"kind": "llm_neuron", "layer": 15, "units": [100, 400]}'   # Bills-style per-token table
 
 ``--cost``: ``simulation`` of one explanation of the MiniLM 'food and cooking' module on a
 top-and-random set (``--n-top``/``--n-random``, default 20 + 20) from the news corpus, with the
@@ -12,7 +14,12 @@ tokens, seconds and the score. ``--d3``: for each task, the D3 synthetic module 
 to the ground-truth keyphrase) scored on a set from the task's corpus, with the ground-truth
 keyphrase and a wrong task's keyphrase (task index + 27 mod 54); prints per task the values of
 ``--scorers`` (default ``simulation,detection``; ``fuzzing`` too) of both and the share of tasks where the ground truth
-wins. Replies are cached under ``--cache-dir`` (default: a temp dir, so cold).
+wins. ``--neurons RESULT``: for each unit of a ``sasc explain`` result of ``--module`` (LLM
+neurons or another module with token activations), per-token simulation of its best explanation
+on a top-and-random set of token excerpts (``--excerpt-tokens``, default 64), as Bills et al.
+scored: the correlation over all tokens and over the random excerpts only, Bills's lookup-table
+baseline (fitted on held-out excerpts), another unit's explanation as the random baseline, and the
+cost per unit. Replies are cached under ``--cache-dir`` (default: a temp dir, so cold).
 """
 
 from __future__ import annotations
@@ -84,6 +91,48 @@ def d3(args: argparse.Namespace, cache: str) -> None:
           f"{time.perf_counter() - t0:.0f} s")
 
 
+def neurons(args: argparse.Namespace, cache: str) -> None:
+    import json
+
+    from sasc.modules.registry import module_from_spec
+    from sasc.results import ExplainResult
+
+    result = ExplainResult.from_dict(json.loads(Path(args.neurons).read_text()))
+    bank = as_bank(module_from_spec(args.module))
+    corpus = load_corpus(args.corpus)
+    helper = resolve_helper(args.helper, cache)
+    best = {u.unit: u.best.explanation for u in result.units if u.best is not None}
+    cfg = ScoreConfig(scorers=("simulation",), n_boot=1000,
+                      set=SetConfig(n_top=args.n_top, n_random=args.n_random, pool_size=args.pool_size,
+                                    excerpts="token", excerpt_tokens=args.excerpt_tokens))
+    rows = []
+    print(f"helper {helper.name}; {args.n_top} top + {args.n_random} random excerpts of <= {args.excerpt_tokens} "
+          f"tokens from a pool of {args.pool_size} {corpus.name} sentences per unit", flush=True)
+    for unit, explanation in best.items():
+        col = list(bank.units).index(unit)
+        before = helper.usage.snapshot()
+        t0 = time.perf_counter()
+        sset = draw_set(bank, col, corpus.texts, cfg.set, corpus.name)
+        t1 = time.perf_counter()
+        others = [e for u, e in best.items() if u != unit]
+        r = score_on_set([explanation], sset, unit, helper, cfg, others)[0]["simulation"]
+        t2 = time.perf_counter()
+        u = helper.usage.snapshot()
+        d = r.details
+        rows.append((r.value, d["random_only"], d.get("lookup_table", float("nan")),
+                     d.get("lookup_table_random_only", float("nan")), r.baseline))
+        print(f"{unit:10s} {explanation[:40]!r:42s} top+random {r.value:6.3f} [{r.ci_low:6.3f},{r.ci_high:6.3f}] "
+              f"random-only {d['random_only']:6.3f}  lookup {rows[-1][2]:6.3f} / {rows[-1][3]:6.3f}  "
+              f"random expl. {r.baseline:6.3f}  unaligned {d['unaligned_tokens']}/{d['n_tokens']}  "
+              f"{u.calls - before.calls} calls, {u.completion_tokens - before.completion_tokens} completion tokens, "
+              f"set {t1 - t0:.0f} s, scoring {t2 - t1:.0f} s (explanation and baseline)", flush=True)
+    import numpy as np
+
+    m = np.nanmean(np.array(rows, dtype=float), axis=0)
+    print(f"mean over {len(rows)} units: top+random {m[0]:.3f}, random-only {m[1]:.3f}; lookup table {m[2]:.3f} / "
+          f"{m[3]:.3f}; random explanation (top+random) {m[4]:.3f}; load average {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cost", action="store_true")
@@ -95,6 +144,10 @@ def main() -> None:
     p.add_argument("--n-random", type=int, default=20)
     p.add_argument("--pool-size", type=int, default=1000)
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--neurons", default="", help="a sasc explain result of --module's units")
+    p.add_argument("--module", default="", help="--neurons: the module spec the result explained")
+    p.add_argument("--corpus", default="news100", help="--neurons: corpus of the excerpts (default: news100)")
+    p.add_argument("--excerpt-tokens", type=int, default=64)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cache = args.cache_dir or tmp
@@ -102,6 +155,8 @@ def main() -> None:
             cost(args, cache)
         if args.d3:
             d3(args, cache)
+        if args.neurons:
+            neurons(args, cache)
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ class JobSpec:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
 
 
-SCORING_RANGES = {"n_top": (0, 500), "n_random": (0, 500), "pool_size": (1, 20_000)}
+SCORING_RANGES = {"n_top": (0, 500), "n_random": (0, 500), "pool_size": (1, 20_000), "excerpt_tokens": (1, 256)}
 """What one request may ask of a scoring set (each text costs helper calls per explanation)."""
 
 
@@ -97,7 +97,8 @@ def score_config(scoring: dict[str, Any]) -> tuple[ScoreConfig, str]:
     seed = int(scoring.get("seed", d.seed))
     sset = SetConfig(kind=scoring.get("set_kind", d.kind), n_top=scoring.get("n_top", d.n_top),
                      n_random=scoring.get("n_random", d.n_random), pool_size=scoring.get("pool_size", d.pool_size),
-                     seed=seed)
+                     seed=seed, excerpts=scoring.get("excerpts", d.excerpts),
+                     excerpt_tokens=scoring.get("excerpt_tokens", d.excerpt_tokens))
     return ScoreConfig(scorers=tuple(names), set=sset, sampled=bool(scoring.get("sampled", False)),
                        baseline=bool(scoring.get("baseline", True)), seed=seed), rank_by
 

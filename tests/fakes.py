@@ -7,6 +7,8 @@ import re
 
 import numpy as np
 
+from sasc.modules.base import TokenResponses
+
 FOOD = {"pizza", "pasta", "bread", "soup", "cheese", "food", "meal", "meals", "cooking", "dinner", "eat"}
 
 
@@ -107,3 +109,44 @@ def judging_reply(prompt: str) -> str:
     """The most likely answer of :func:`judging_logprobs`, as text (what a sampled reply would be)."""
     probs = judging_logprobs(prompt)
     return max(probs, key=probs.get)
+
+
+FOOD_WORDS = {"pizza", "pasta", "bread", "soup", "cheese", "meal", "dinner", "cooking", "food", "recipe"}
+
+
+class WordTokenBank:
+    """A token-level module: tokens are words (with their leading space); activation 1 on a food word."""
+
+    units = ["food"]
+    name = "word-tokens"
+    kind = "word_tokens"
+
+    def token_responses(self, texts):
+        out = []
+        for t in texts:
+            toks = tuple(re.findall(r"\s*\S+", t))
+            vals = np.array([[float(re.sub(r"\W", "", w.lower()) in FOOD_WORDS)] for w in toks], np.float32)
+            out.append(TokenResponses(toks, vals.reshape(len(toks), 1)))
+        return out
+
+    def responses(self, texts):
+        return np.array([[r.values.max() if len(r.tokens) else 0.0] for r in self.token_responses(texts)], np.float32)
+
+
+def all_at_once_logprobs(prompt: str) -> list[dict[str, float]]:
+    """A helper writing the all-at-once layout: each listed token copied, then 8 (mostly) when the
+    token is a word of the explanation, else 0; other prompts as :func:`judging_logprobs`."""
+    if "Tokens of the text:\n" not in prompt:
+        return [judging_logprobs(prompt)]
+    expl = set(re.findall(r"\w+", prompt.split('"')[1].lower()))
+    steps: list[dict[str, float]] = []
+    for line in prompt.split("Tokens of the text:\n", 1)[1].splitlines():
+        tok, placeholder = line.split("\t")
+        assert placeholder == "_"
+        hit = re.sub(r"\W", "", tok.lower()) in expl
+        steps += [{tok: 1.0}, {"\t": 1.0}, {"8": 0.8, "9": 0.2} if hit else {"0": 0.9, "1": 0.1}, {"\n": 1.0}]
+    return steps
+
+
+def all_at_once_reply(prompt: str) -> str:
+    return "".join(max(s, key=s.get) for s in all_at_once_logprobs(prompt))

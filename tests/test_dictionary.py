@@ -113,3 +113,16 @@ def test_bad_specs_raise_clear_config_errors(minilm_encoder, phi, tmp_path):
     (tmp_path / "phi.txt").write_text("1 2 3")
     with pytest.raises(ConfigError, match="accepted .npy and .safetensors"):
         build_dictionary_factor_bank(str(tmp_path / "phi.txt"), layer=1)
+
+
+def test_token_responses_are_the_codes_responses_average(minilm_encoder, phi):
+    bank = DictionaryFactorBank(minilm_encoder, 3, phi, lam=0.3, n_iter=60, factors="0-5")
+    texts = ["Pizza and pasta for dinner", "unbelievably tasty", ""]
+    per_token = bank.token_responses(texts)
+    pooled = bank.responses(texts)
+    assert per_token[0].tokens[:2] == ("pizza", " and")  # word pieces join into the (lower-cased) text
+    assert "".join(per_token[1].tokens) == "unbelievably tasty"
+    assert per_token[2].tokens == () and per_token[2].values.shape == (0, 6)
+    for r, row in zip(per_token[:2], pooled[:2]):
+        assert r.values.shape == (len(r.tokens), 6)
+        np.testing.assert_allclose(r.values.mean(0), row, rtol=1e-4, atol=1e-5)

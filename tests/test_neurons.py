@@ -255,3 +255,18 @@ def test_dequantized_copy_is_keyed_by_transformers_version(tmp_path):
     path, identity = resolve_causal_lm("smollm2", tmp_path)
     assert Path(path) == hf / f"SmolLM2-135M-Instruct.Q4_1-tf{series}"
     assert identity == "gguf:" + "a" * 64
+
+
+@pytest.mark.parametrize("kind", ["llama", "gpt2"])
+def test_token_responses_are_what_responses_aggregate(tiny_model_dirs, kind):
+    bank = build_llm_neuron_bank(tiny_model_dirs[kind], site="mlp", layer=1, device="cpu", aggregation="max",
+                                 max_batch_tokens=40)
+    texts = ["the cat sat on the mat", "New York City", "", "I love pizza"]
+    per_token = bank.token_responses(texts)
+    pooled = bank.responses(texts)
+    assert [len(r.tokens) for r in per_token][2] == 0 and per_token[2].values.shape == (0, len(bank.units))
+    for text, r, row in zip(texts, per_token, pooled):
+        assert "".join(r.tokens) == text  # tokens decoded one by one join into the text (BOS left out)
+        assert r.values.shape == (len(r.tokens), len(bank.units)) and r.values.dtype == np.float32
+        if r.tokens:
+            np.testing.assert_allclose(r.values.max(0), row, rtol=1e-4, atol=1e-5)

@@ -32,3 +32,24 @@ def test_simulation_and_detection_with_the_local_helper():
     # saturates at 1.0 for a wrong explanation too (the food texts still rank above the generic ones)
     assert good["detection"].value > wrong["detection"].value
     assert good["detection"].details["auroc"] >= wrong["detection"].details["auroc"]
+
+
+def test_per_token_simulation_with_the_local_helper():
+    from fakes import WordTokenBank
+
+    llm = LocalLLM.default(slots=2, n_ctx=2048)
+    try:
+        helper = wrap_helper(llm, None)
+        texts = ["I ate pizza and pasta for dinner.", "Hot soup and fresh bread.",
+                 "The council voted on the road plan.", "Shares fell on Monday."]
+        sset = draw_set(WordTokenBank(), 0, texts, SetConfig(n_top=2, n_random=2, seed=0, sentences=False,
+                                                             excerpts="token"))
+        good, wrong = score_on_set(["food: pizza, pasta, soup, bread, dinner", "police and crime"], sset, "food",
+                                   helper, ScoreConfig(scorers=("simulation",), baseline=False, n_boot=200))
+    finally:
+        llm.close()
+    sim = good["simulation"]
+    assert sim.method == "logprobs" and sim.n == 4 and sim.details["n_tokens"] == 23
+    # the 1.5B helper copies the token lines with a value in place of each placeholder
+    assert sim.details["unaligned_tokens"] <= 2
+    assert sim.value > 0.4 and sim.value > wrong["simulation"].value

@@ -4,7 +4,10 @@ job settings (scores per candidate in the result) and the Score RPC; bad scorer 
 from __future__ import annotations
 
 import pytest
-from fakes import FOOD_CORPUS, SMALL_GENERIC, KeywordModule, judging_logprobs, judging_reply, topical_reply
+from fakes import (
+    FOOD_CORPUS, SMALL_GENERIC, KeywordModule, WordTokenBank, all_at_once_logprobs, all_at_once_reply, judging_logprobs,
+    judging_reply, topical_reply,
+)
 
 from sasc.errors import ConfigError
 from sasc.llm import ScriptedLLM
@@ -16,7 +19,7 @@ CORPUS = list(dict.fromkeys(FOOD_CORPUS)) + SMALL_GENERIC + [
 GOOD = "food, cooking, pizza, pasta, bread, soup, cheese, meal, dinner"
 WRONG = "stock markets, investors, police, shooting"
 SETTINGS = {"n_candidates": 3, "n_synthetic": 4, "n_bootstrap": 50, "n_generic": 5, "direct_screen": 0}
-SERVER_SETTINGS = {"allowed_helpers": "fake,judging,slowjudging"}
+SERVER_SETTINGS = {"allowed_helpers": "fake,judging,slowjudging,tokjudging"}
 SET = {"n_top": 4, "n_random": 6}
 
 
@@ -161,3 +164,22 @@ def test_score_rpc_stops_soon_after_its_deadline(client, module):
     time.sleep(2.0)
     assert started and max(started) < gave_up + 1.0, "helper calls went on after the deadline"
     assert len(started) < 20
+
+
+def test_score_rpc_with_token_excerpts(client, module):
+    register_kind("test_word_tokens", lambda: WordTokenBank(), replace=True)
+    HELPER_BACKENDS.register("tokjudging", lambda arg, **_: ScriptedLLM(all_at_once_reply, logprobs=all_at_once_logprobs,
+                                                                        name="tokjudging"), replace=True)
+    tokens = client.register_module("test_word_tokens")
+    scoring = {**SET, "excerpts": "token", "excerpt_tokens": 8}
+    report = client.score(tokens.id, [GOOD], scorers=["simulation"], corpus=CORPUS, helper="tokjudging",
+                          scoring=scoring)
+    sim = report["explanations"][0]["scores"]["simulation"]
+    assert sim["value"] > 0.9 and sim["details"]["layout"] == "all_at_once" and sim["details"]["unaligned_tokens"] == 0
+    assert report["scoring_set"]["excerpts"] == "token" and all(len(t) <= 8 for t in report["scoring_set"]["tokens"])
+    # a module without token activations, and an excerpt length out of range: clear errors
+    with pytest.raises(ConfigError, match="no token activations"):
+        client.score(module.id, [GOOD], scorers=["simulation"], corpus=CORPUS, helper="tokjudging", scoring=scoring)
+    with pytest.raises(ConfigError, match="excerpt_tokens must be in 1..256"):
+        client.score(tokens.id, [GOOD], scorers=["simulation"], corpus=CORPUS, helper="tokjudging",
+                     scoring={**scoring, "excerpt_tokens": 10_000})

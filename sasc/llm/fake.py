@@ -43,7 +43,8 @@ class ScriptedLLM:
     :func:`~sasc.llm.base.complete_many` reads it (1: one after the other, like a one-slot
     model; with a sequence of replies, keep 1, since concurrent calls take them in any order).
     ``logprobs``: a function ``prompt -> {token: probability}`` giving the first generated
-    token's alternatives; returned as ``Completion.top_logprobs`` (natural logs, most likely
+    token's alternatives, or ``prompt -> [{token: probability}, ...]``, one per generated token
+    (the most likely one is the token generated); returned as ``Completion.top_logprobs`` (natural logs, most likely
     first, at most ``Sampling.top_logprobs`` of them) when the call asks for them; None
     (the default): like a backend without log-probabilities. Token counts are whitespace words. Every call, failed ones included, is appended to
     :attr:`calls`. Thread-safe.
@@ -57,7 +58,7 @@ class ScriptedLLM:
         fail_times: int = 0,
         delay_s: float = 0.0,
         slots: int = 1,
-        logprobs: Callable[[str], dict[str, float]] | None = None,
+        logprobs: Callable[[str], dict[str, float] | list[dict[str, float]]] | None = None,
     ) -> None:
         if isinstance(replies, str):
             replies = [replies]
@@ -111,8 +112,10 @@ class ScriptedLLM:
             text = self._replies(prompt)
         top = None
         if self._logprobs is not None and sampling.top_logprobs > 0:
-            probs = sorted(self._logprobs(prompt).items(), key=lambda kv: -kv[1])[: sampling.top_logprobs]
-            top = (tuple((tok, math.log(p)) for tok, p in probs if p > 0),)
+            given = self._logprobs(prompt)
+            steps = [given] if isinstance(given, dict) else list(given)
+            top = tuple(tuple((tok, math.log(p)) for tok, p in sorted(step.items(), key=lambda kv: -kv[1])
+                              [: sampling.top_logprobs] if p > 0) for step in steps)
         return Completion(
             text=text, prompt_tokens=len(prompt.split()), completion_tokens=len(text.split()),
             top_logprobs=top,

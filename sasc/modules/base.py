@@ -8,13 +8,15 @@ Optional hooks the n-gram stage uses to plan its work (:func:`sasc.responses.pla
 ``token_lengths(texts)`` or ``sort_keys(texts)`` (an order that makes batches cheap),
 ``sorts_by_dedupe_keys = True`` (order by the dedupe keys themselves), and
 ``responses_from_keys(keys)`` (score texts given as their dedupe keys, so they are tokenized
-once, when planned).
+once, when planned). The predictive scorers' per-token excerpts use ``token_responses(texts)``
+(:class:`TokenResponses` per text), which LLM neuron, direction and dictionary-factor banks have.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -42,6 +44,22 @@ class ModuleBank(Protocol):
     def responses(self, texts: Sequence[str]) -> np.ndarray:
         """Return float32 responses of shape ``[len(texts), len(units)]``."""
         ...
+
+
+@dataclass(frozen=True)
+class TokenResponses:
+    """One text's per-token activations, from a module's optional ``token_responses(texts)`` hook
+    (LLM neurons and directions, dictionary factors): what Bills et al.'s per-token simulation predicts."""
+
+    tokens: tuple[str, ...]
+    """The text's tokens as strings, in order (special tokens left out)."""
+    values: np.ndarray
+    """float32 ``[len(tokens), n_units]``: each unit's activation at each token."""
+
+
+def has_token_responses(module: Any) -> bool:
+    """Whether ``module`` has the per-token hook (``token_responses(texts) -> list[TokenResponses]``)."""
+    return callable(getattr(module, "token_responses", None))
 
 
 def module_name(module: Any) -> str:

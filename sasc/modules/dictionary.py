@@ -27,7 +27,7 @@ import numpy as np
 
 from ..cancel import check_between_layers, checkpoint
 from ..errors import ConfigError, ModelAssetError
-from .base import stable_hash
+from .base import TokenResponses, stable_hash
 from .causal_lm import directory_identity, dtype_kwargs, resolve_dtype
 from .device import best_device
 from .embedding import DEFAULT_ENCODER, resolve_encoder
@@ -239,9 +239,34 @@ class DictionaryFactorBank:
         out[:] = means.float().cpu().numpy()
         return out
 
+    def token_responses(self, texts: Sequence[str]) -> list[TokenResponses]:
+        """Per text, its word pieces (special tokens left out; a word's first piece after the first
+        word with a leading space, a "##" continuation without, so they join into the text) and each factor's
+        sparse code at each of them: the values :meth:`responses` averages."""
+        special = set(self.encoder.tokenizer.all_special_ids)
+        pieces = [_spaced(self.encoder.tokenizer.convert_ids_to_tokens([t for t in ids if t not in special]))
+                  for ids in self.encoder.token_ids(texts)]
+        states = self.encoder.hidden_states(texts, self.layer)
+        counts = [0 if st is None else int(st.shape[0]) for st in states]
+        codes = np.zeros((sum(counts), len(self.units)), np.float32)
+        if sum(counts):
+            import torch
+
+            codes = self.codes(torch.cat([st for st in states if st is not None and st.shape[0]]))[:, self._cols]
+            codes = codes.float().cpu().numpy()
+        bounds = np.cumsum([0, *counts])
+        out = [TokenResponses(tuple(toks), codes[a:b].astype(np.float32))
+               for toks, a, b in zip(pieces, bounds[:-1], bounds[1:])]
+        return out
+
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """First unit's responses."""
         return self.responses(texts)[:, 0]
+
+
+def _spaced(pieces: Sequence[str]) -> list[str]:
+    """WordPiece tokens as text pieces: ``["the", "cat", "##s"]`` -> ``["the", " cat", "s"]``."""
+    return [p[2:] if p.startswith("##") else (" " + p if i else p) for i, p in enumerate(pieces)]
 
 
 def learn_dictionary(texts: Sequence[str], n_factors: int = 1000, *, encoder: BertEncoder | None = None,

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..cancel import checkpoint
 from ..errors import ConfigError
-from .base import stable_hash
+from .base import TokenResponses, stable_hash
 from .params import array_sha256, load_array, parse_indices
 from .causal_lm import LoadedLM, canonical_site, load_causal_lm, read_sites
 from .prefix import (
@@ -152,6 +152,25 @@ class CausalLMBank:
         else:
             self._leaf_responses(planned, out)
         self.stats.texts += len(seqs)
+        return out
+
+    def token_responses(self, texts: Sequence[str]) -> list[TokenResponses]:
+        """Per text, its tokens (decoded one by one, BOS left out) and every unit's activation at
+        each of them: the values :meth:`responses` aggregates. No prefix sharing: one causal pass
+        per text, batched."""
+        seqs = self.token_ids(texts)
+        out: list[TokenResponses] = [TokenResponses((), np.zeros((0, len(self.units)), np.float32))] * len(seqs)
+        todo = [i for i, s in enumerate(seqs) if len(s) > self.n_skip]
+        decode = self.lm.tokenizer.decode
+        for batch in batch_leaves([len(seqs[i]) for i in todo], self.max_batch_tokens()):
+            checkpoint()
+            rows = [todo[j] for j in batch]
+            ids, mask, offsets = self._pad([seqs[i] for i in rows])
+            acts = self._forward([seqs[i] for i in rows], ids, mask, (mask.cumsum(1) - 1).clamp(min=0)).cpu()
+            for b, i in enumerate(rows):
+                start, end = int(offsets[b]) + self.n_skip, int(offsets[b]) + len(seqs[i])
+                tokens = tuple(decode([t]) for t in seqs[i][self.n_skip:])
+                out[i] = TokenResponses(tokens, acts[b, start:end].numpy().astype(np.float32))
         return out
 
     def _leaf_responses(self, planned: list[tuple[int, ...]], out: np.ndarray) -> None:

@@ -115,7 +115,7 @@ def score_on_set(explanations: Sequence[str], scoring_set: ScoringSet, unit: str
 
     def record(e: str) -> ScoringRecord:
         return ScoringRecord(unit, e, scoring_set.texts, scoring_set.responses, scoring_set.is_top,
-                             scoring_set.marks)
+                             scoring_set.marks, scoring_set.tokens, scoring_set.token_values, scoring_set.held_out)
 
     opts = {"sampled": config.sampled, "seed": config.seed, "n_boot": config.n_boot}
     baselines: dict[tuple[str, str], float] = {}

@@ -42,6 +42,13 @@ class ScoringRecord:
     marks: tuple[tuple[str, ...], ...] = ()
     """Per text, the n-grams in it the unit responds to most (fuzzing's correct marking); empty
     when no scorer asked for them (:meth:`sasc.scorers.fuzzing.FuzzingScorer.prepare`)."""
+    tokens: tuple[tuple[str, ...], ...] = ()
+    """Token excerpts only: per text, its tokens (then ``responses`` are each text's highest
+    activation and the simulation is per token)."""
+    token_values: tuple[tuple[float, ...], ...] = ()
+    """Token excerpts only: per text, the unit's activation at each token."""
+    held_out: tuple[tuple[tuple[str, ...], tuple[float, ...]], ...] = ()
+    """Token excerpts only: ``(tokens, activations)`` apart from the set, the lookup-table baseline's data."""
 
 
 @dataclass(frozen=True)

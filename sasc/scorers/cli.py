@@ -11,7 +11,7 @@ from typing import Any
 from ..cli_common import _cache_dir
 from ..corpora import BUILTIN_CORPORA, DEFAULT_REFERENCE
 from . import SCORERS, ScoreConfig, SetConfig, parse_scorers
-from .sets import SET_KINDS
+from .sets import EXCERPT_KINDS, SET_KINDS
 
 
 def add_set_args(p: argparse.ArgumentParser) -> None:
@@ -24,6 +24,12 @@ def add_set_args(p: argparse.ArgumentParser) -> None:
                    help=f"random texts in the set (default: {d.n_random})")
     p.add_argument("--pool-size", type=int, default=d.pool_size,
                    help=f"corpus texts (a seeded sample) the top texts are chosen from (default: {d.pool_size})")
+    p.add_argument("--excerpts", default=d.excerpts, choices=EXCERPT_KINDS,
+                   help="text: one value per text (every module); token: per-token excerpts and per-token "
+                        "simulation, for modules with token activations (LLM neurons and directions, "
+                        f"dictionary factors) (default: {d.excerpts})")
+    p.add_argument("--excerpt-tokens", type=int, default=d.excerpt_tokens,
+                   help=f"tokens per excerpt with --excerpts token (default: {d.excerpt_tokens})")
     p.add_argument("--whole-texts", action="store_true", help="score on the corpus texts as they are "
                                                               "(default: their sentences of 4..60 words)")
     p.add_argument("--scoring-seed", type=int, default=0, help="seed of the set, the helper calls and the "
@@ -38,6 +44,7 @@ def score_config(args: argparse.Namespace, scorers: Any) -> ScoreConfig:
     """The :class:`ScoreConfig` of :func:`add_set_args`' flags and ``scorers``."""
     return ScoreConfig(scorers=tuple(parse_scorers(scorers)),
                        set=SetConfig(args.scoring_set, args.n_top, args.n_random, args.pool_size, args.scoring_seed,
+                                     excerpts=args.excerpts, excerpt_tokens=args.excerpt_tokens,
                                      sentences=not args.whole_texts),
                        sampled=args.sampled, baseline=not args.no_baseline, seed=args.scoring_seed)
 

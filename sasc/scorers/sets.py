@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ import numpy as np
 
 from ..corpora import sample_texts, split_sentences
 from ..errors import ConfigError
-from ..modules.base import check_finite, module_name, to_response_array
+from ..modules.base import check_finite, has_token_responses, module_name, to_response_array
 
 SET_KINDS = ("top", "random", "top_and_random")
 """Scoring-set kinds (Bills et al. 2023: top-activating, random, both)."""
@@ -34,6 +35,9 @@ class SetConfig:
     """Seed of the pool sample and the random draw."""
     excerpts: str = "text"
     """One of :data:`EXCERPT_KINDS`."""
+    excerpt_tokens: int = 64
+    """Token excerpts (``excerpts="token"``): tokens kept per excerpt, from the start of its
+    sentence (Bills et al. used 64-token excerpts)."""
     sentences: bool = True
     """Split the corpus texts into sentences of 4..60 words first (short excerpts, as Bills's
     64-token ones; a whole news article would make every helper prompt hundreds of tokens long);
@@ -46,6 +50,8 @@ class SetConfig:
             raise ConfigError(f"unknown excerpt kind {self.excerpts!r}; known: {', '.join(EXCERPT_KINDS)}")
         if min(self.n_top, self.n_random) < 0 or self.pool_size < 1:
             raise ConfigError("n_top and n_random must be >= 0 and pool_size >= 1")
+        if self.excerpt_tokens < 1:
+            raise ConfigError(f"excerpt_tokens must be >= 1, got {self.excerpt_tokens}")
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,15 @@ class ScoringSet:
     marks: tuple[tuple[str, ...], ...] = ()
     """Per text, its n-grams the unit responds to most (filled by a scorer's ``prepare``, e.g.
     fuzzing's); empty when no scorer needs them."""
+    tokens: tuple[tuple[str, ...], ...] = ()
+    """Token excerpts only: per text, its tokens (the text is their concatenation)."""
+    token_values: tuple[tuple[float, ...], ...] = ()
+    """Token excerpts only: per text, the unit's activation at each token (``responses`` holds
+    each text's highest)."""
+    held_out: tuple[tuple[tuple[str, ...], tuple[float, ...]], ...] = ()
+    """Token excerpts only: ``(tokens, activations)`` of excerpts drawn like the set's (top and
+    random) but apart from it; the lookup-table baseline (:func:`sasc.scorers.stats.lookup_table`)
+    is fitted on them, as Bills et al. fitted it on the excerpts the explanation was written from."""
 
     def to_dict(self) -> dict[str, Any]:
         """The set as recorded in a score file."""
@@ -74,7 +89,10 @@ class ScoringSet:
                 "pool_size": self.config.pool_size, "pool": self.pool, "seed": self.config.seed,
                 "excerpts": self.config.excerpts, "sentences": self.config.sentences, "corpus": self.corpus,
                 "texts": list(self.texts), "responses": list(self.responses), "is_top": list(self.is_top),
-                **({"marks": [list(m) for m in self.marks]} if self.marks else {})}
+                **({"marks": [list(m) for m in self.marks]} if self.marks else {}),
+                **({"excerpt_tokens": self.config.excerpt_tokens, "tokens": [list(t) for t in self.tokens],
+                    "token_values": [list(v) for v in self.token_values], "n_held_out": len(self.held_out)}
+                   if self.tokens else {})}
 
 
 def choose(values: Sequence[float], config: SetConfig) -> tuple[list[int], list[int]]:
@@ -93,16 +111,44 @@ def choose(values: Sequence[float], config: SetConfig) -> tuple[list[int], list[
 
 def draw_set(bank: Any, col: int, texts: Sequence[str], config: SetConfig, corpus: str = "") -> ScoringSet:
     """The scoring set of unit ``col`` of ``bank`` from corpus ``texts``."""
-    if config.excerpts == "token":
-        raise ConfigError(f"per-token excerpts are not available for module {module_name(bank)!r}: "
-                          "no module kind has the token_responses hook yet; use per-text scoring sets (excerpts='text')")
+    if config.excerpts == "token" and not has_token_responses(bank):
+        raise ConfigError(f"per-token excerpts are not available for module {module_name(bank)!r}: it has no "
+                          "token activations (the token_responses hook of LLM neurons, directions and dictionary "
+                          "factors); use per-text scoring sets (excerpts='text', the default)")
     units = split_sentences(list(texts)) if config.sentences else list(texts)
     pool = sample_texts([t for t in dict.fromkeys(units) if t.strip()], config.pool_size, config.seed)
     if not pool:
         raise ConfigError("the scoring-set corpus has no texts")
     name = module_name(bank)
+    if config.excerpts == "token":
+        return _draw_token_set(bank, col, pool, config, corpus)
     values = check_finite(to_response_array(bank.responses(pool), len(pool), name, len(bank.units)), pool, name)[:, col]
     top, rand = choose(values, config)
     idx = top + rand
     return ScoringSet(tuple(pool[i] for i in idx), tuple(float(values[i]) for i in idx),
                       tuple([True] * len(top) + [False] * len(rand)), config, corpus, len(pool))
+
+
+def _draw_token_set(bank: Any, col: int, pool: list[str], config: SetConfig, corpus: str) -> ScoringSet:
+    """Token excerpts: each pool text's first ``excerpt_tokens`` tokens, ranked by their highest
+    activation; the held-out excerpts are chosen the same way from what the set left."""
+    name = module_name(bank)
+    excerpts = []
+    for r in bank.token_responses(pool):
+        values = np.asarray(r.values, dtype=np.float32)[: config.excerpt_tokens, col]
+        if values.size and not np.isfinite(values).all():
+            raise ConfigError(f"module {name!r} returned non-finite token activations")
+        if values.size:
+            excerpts.append((tuple(r.tokens[: config.excerpt_tokens]), tuple(float(v) for v in values)))
+    if not excerpts:
+        raise ConfigError("the scoring-set corpus has no text with tokens")
+    peak = [max(v) for _, v in excerpts]
+    top, rand = choose(peak, config)
+    chosen = set(top + rand)
+    rest = [i for i in range(len(excerpts)) if i not in chosen]
+    h_top, h_rand = choose([peak[i] for i in rest], dataclasses.replace(config, seed=config.seed + 1))
+    idx = top + rand
+    return ScoringSet(tuple("".join(excerpts[i][0]) for i in idx), tuple(peak[i] for i in idx),
+                      tuple([True] * len(top) + [False] * len(rand)), config, corpus, len(pool),
+                      tokens=tuple(excerpts[i][0] for i in idx), token_values=tuple(excerpts[i][1] for i in idx),
+                      held_out=tuple(excerpts[rest[j]] for j in h_top + h_rand))

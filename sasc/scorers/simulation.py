@@ -1,16 +1,34 @@
-"""``simulation`` (Bills et al. 2023): the helper reads the explanation and one text and predicts the
+"""``simulation`` (Bills et al. 2023): the helper reads the explanation and a text and predicts the
 unit's response on 0..10; the prediction is the expected value over its probabilities of "0".."10";
 the score is the Pearson correlation of predictions and true responses over the scoring set (and,
-in ``details``, over its random texts only)."""
+in ``details``, over its random texts only).
+
+Per-text sets ask one question per text. Token excerpts (:attr:`ScoringRecord.tokens`) use Bills's
+"all at once" layout adapted to a chat helper: one prompt per excerpt lists its tokens one per line,
+each followed by a tab and a placeholder (Bills's "unknown"), the helper copies each line with a
+value in place of the placeholder, and each value is read as the expected
+value over the alternatives of the first digit token after that tab. So a 64-token excerpt is one
+call of about 4 generated tokens per token, not 64 prompts. The copied lines are aligned to the
+excerpt's tokens (:func:`align`); a token the reply left out is predicted 0 and counted as
+``unaligned``. Whitespace-only tokens are not shown and are predicted 0. The correlation is pooled
+over all tokens; its interval resamples whole excerpts. ``details`` also carry Bills's
+explanation-free lookup-table baseline when the set has held-out excerpts.
+"""
 
 from __future__ import annotations
 
+import difflib
+import re
+from collections.abc import Sequence
+
 import numpy as np
 
-from ..llm.base import HelperLLM
+from ..llm.base import Completion, HelperLLM
 from .ask import ask, parse_number, read_answers
 from .base import ScoreResult, ScoringRecord
-from .stats import NUMBER_ANSWERS, bootstrap_ci, pearson
+from .stats import (
+    NUMBER_ANSWERS, bootstrap_ci, expected_value, grouped_bootstrap_ci, lookup_predict, lookup_table, pearson,
+)
 
 PROMPT = """A unit of a language-processing model is described by this explanation:
 "{explanation}"
@@ -21,6 +39,90 @@ Text: "{text}"
 
 Answer with one number from 0 to 10 and nothing else."""
 
+TOKEN_PROMPT = """A unit of a language model is described by this explanation:
+"{explanation}"
+
+Below, a text is split into tokens, one per line, each followed by a tab and _. Copy every line in order, replacing each _ with how strongly the unit responds at that token, from 0 (not at all) to 10 (as strongly as it ever does). Tokens that fit the explanation get high values; most other tokens get 0.
+
+Example, for a unit described as "animals":
+The\t0
+black\t0
+cat\t9
+chased\t0
+two\t0
+mice\t8
+.\t0
+
+Tokens of the text:
+{lines}"""
+
+_VALUE = re.compile(r"^\s*(\d+)")
+
+
+def shown(token: str) -> str:
+    """How a token is written in :data:`TOKEN_PROMPT` ("" for a whitespace-only token, not shown)."""
+    return " ".join(token.split())
+
+
+def read_token_lines(reply: Completion, *, sampled: bool) -> list[tuple[str, float | None]]:
+    """The reply's lines as ``(token as copied, value)``; the value is the expected value over the
+    first digit token after the tab (logprobs) or the integer written there (``sampled``, or when
+    no alternative of that token is a number); None for a line without a value."""
+    if sampled or not reply.top_logprobs:
+        return [(_token_part(line), _written_value(line)) for line in reply.text.splitlines() if line.strip()]
+    out: list[tuple[str, float | None]] = []
+    line, value = "", None
+    for alts in reply.top_logprobs:
+        if not alts:
+            continue
+        before, line = line, line + alts[0][0]  # greedy: the token generated is the most likely one
+        if value is None and "\t" in line and _first_after_tab(before, line):
+            value = expected_value(alts, NUMBER_ANSWERS)
+        while "\n" in line:
+            first, line = line.split("\n", 1)
+            if first.strip():
+                out.append((_token_part(first), value if value is not None else _written_value(first)))
+            value = None
+    if line.strip():
+        out.append((_token_part(line), value if value is not None else _written_value(line)))
+    return out
+
+
+def _first_after_tab(before: str, line: str) -> bool:
+    """Whether the token that turned ``before`` into ``line`` holds the first character after the tab."""
+    prior = before.split("\t", 1)[1] if "\t" in before else ""
+    return not prior.strip() and bool(line.split("\t", 1)[1].strip())
+
+
+def _token_part(line: str) -> str:
+    return shown(line.split("\t", 1)[0]) if "\t" in line else shown(re.sub(r"[\s:=|-]*\d+\s*$", "", line))
+
+
+def _written_value(line: str) -> float | None:
+    if "\t" in line:
+        tail = line.split("\t", 1)[1]
+    else:
+        end = re.search(r"(\d+)\s*$", line)
+        tail = end.group(1) if end else ""
+    m = _VALUE.match(tail)
+    return float(m.group(1)) if m and int(m.group(1)) <= 10 else None
+
+
+def align(expected: Sequence[str], lines: Sequence[tuple[str, float | None]]) -> tuple[np.ndarray, int]:
+    """Per expected token (as :func:`shown`), the value of the reply line copied from it (NaN where
+    none was), matching the copied tokens to the expected ones in order (case-insensitive); and
+    how many expected tokens got no value."""
+    want = [e.lower() for e in expected]
+    got = [t.lower() for t, _ in lines]
+    out = np.full(len(expected), np.nan)
+    matcher = difflib.SequenceMatcher(None, want, got, autojunk=False)
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            v = lines[block.b + k][1]
+            if v is not None:
+                out[block.a + k] = min(max(v, 0.0), 10.0)
+    return out, int(np.isnan(out).sum())
+
 
 def simulate(record: ScoringRecord, helper: HelperLLM, *, sampled: bool = False, seed: int = 0) -> np.ndarray:
     """The simulated response (0..10) to each text of ``record``."""
@@ -30,6 +132,33 @@ def simulate(record: ScoringRecord, helper: HelperLLM, *, sampled: bool = False,
     return np.array([sum(float(a) * p for a, p in pr.items()) for pr in probs], dtype=np.float64)
 
 
+def simulate_tokens(record: ScoringRecord, helper: HelperLLM, *, sampled: bool = False,
+                    seed: int = 0) -> tuple[list[np.ndarray], int]:
+    """Per excerpt of ``record``, the simulated activation (0..10) of each token (one helper call
+    per excerpt, "all at once"); and the number of shown tokens the replies left without a value
+    (predicted 0). Raises like :func:`~sasc.scorers.ask.read_answers` when logprobs were asked for
+    and the backend returned none."""
+    from ..errors import HelperLLMError
+    from .ask import SAMPLED_HINT
+
+    shows = [[shown(t) for t in toks] for toks in record.tokens]
+    prompts = [TOKEN_PROMPT.format(explanation=record.explanation, lines="\n".join(s + "\t_" for s in sh if s))
+               for sh in shows]
+    budget = max(8, 6 * max((sum(1 for s in sh if s) for sh in shows), default=1) + 16)
+    replies = ask(helper, prompts, sampled=sampled, seed=seed, max_tokens=budget)
+    preds, missing = [], 0
+    for sh, reply in zip(shows, replies):
+        if not sampled and reply.top_logprobs is None:
+            raise HelperLLMError(f"helper {helper.name} returned no token log-probabilities; {SAMPLED_HINT}")
+        keep = [i for i, s in enumerate(sh) if s]
+        values, unaligned = align([sh[i] for i in keep], read_token_lines(reply, sampled=sampled))
+        pred = np.zeros(len(sh))
+        pred[keep] = np.nan_to_num(values, nan=0.0)
+        preds.append(pred)
+        missing += unaligned
+    return preds, missing
+
+
 class SimulationScorer:
     """Correlation of simulated and true responses (see the module docstring)."""
 
@@ -37,16 +166,51 @@ class SimulationScorer:
 
     def __call__(self, record: ScoringRecord, helper: HelperLLM, *, sampled: bool = False, seed: int = 0,
                  n_boot: int = 1000) -> ScoreResult:
+        method = "sampled" if sampled else "logprobs"
+        if record.tokens:
+            return self._per_token(record, helper, sampled=sampled, seed=seed, n_boot=n_boot)
         true = np.asarray(record.responses, dtype=np.float64)
         _, reason = pearson(np.arange(true.size), true)  # an empty or constant set: no helper call
         if reason is not None:
             return ScoreResult(self.name, float("nan"), float("nan"), float("nan"), int(true.size),
-                               undefined_reason=reason, method="sampled" if sampled else "logprobs")
+                               undefined_reason=reason, method=method)
         pred = simulate(record, helper, sampled=sampled, seed=seed)
         value, reason = pearson(pred, true)
         lo, hi = bootstrap_ci(pearson, [pred, true], n_boot, seed) if reason is None else (float("nan"),) * 2
         rand = ~np.asarray(record.is_top, dtype=bool)
         random_only, _ = pearson(pred[rand], true[rand])
-        return ScoreResult(self.name, value, lo, hi, int(true.size), undefined_reason=reason,
-                           method="sampled" if sampled else "logprobs",
+        return ScoreResult(self.name, value, lo, hi, int(true.size), undefined_reason=reason, method=method,
                            details={"random_only": random_only, "n_random": int(rand.sum())})
+
+    def _per_token(self, record: ScoringRecord, helper: HelperLLM, *, sampled: bool, seed: int,
+                   n_boot: int) -> ScoreResult:
+        method = "sampled" if sampled else "logprobs"
+        true = [np.asarray(v, dtype=np.float64) for v in record.token_values]
+        flat = np.concatenate(true) if true else np.zeros(0)
+        n_tokens = int(flat.size)
+        _, reason = pearson(np.arange(n_tokens), flat)
+        details: dict[str, float | int | str] = {"layout": "all_at_once", "n_tokens": n_tokens}
+        if reason is not None:
+            return ScoreResult(self.name, float("nan"), float("nan"), float("nan"), len(true),
+                               undefined_reason=reason, method=method, details=details)
+        preds, missing = simulate_tokens(record, helper, sampled=sampled, seed=seed)
+        value, reason = pearson(np.concatenate(preds), flat)
+        lo, hi = (grouped_bootstrap_ci(pearson, list(zip(preds, true)), n_boot, seed) if reason is None
+                  else (float("nan"),) * 2)
+        rand = [i for i, top in enumerate(record.is_top) if not top]
+        random_only = _pooled([preds[i] for i in rand], [true[i] for i in rand])
+        details |= {"random_only": random_only, "n_random": len(rand), "unaligned_tokens": missing}
+        if record.held_out:
+            table, default = lookup_table(record.held_out)
+            lut = [lookup_predict(table, default, toks) for toks in record.tokens]
+            details |= {"lookup_table": _pooled(lut, true),
+                        "lookup_table_random_only": _pooled([lut[i] for i in rand], [true[i] for i in rand])}
+        return ScoreResult(self.name, value, lo, hi, len(true), undefined_reason=reason, method=method,
+                           details=details)
+
+
+def _pooled(pred: Sequence[np.ndarray], true: Sequence[np.ndarray]) -> float:
+    """Pearson correlation pooled over the tokens of these excerpts (NaN when undefined)."""
+    if not pred:
+        return float("nan")
+    return pearson(np.concatenate(pred), np.concatenate(true))[0]

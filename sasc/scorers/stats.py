@@ -117,3 +117,47 @@ def bootstrap_ci(stat: Callable[..., Stat], arrays: Sequence[Sequence[float]], n
         return float("nan"), float("nan")
     a = (1 - level) / 2
     return float(np.quantile(values, a)), float(np.quantile(values, 1 - a))
+
+
+def grouped_bootstrap_ci(stat: Callable[..., Stat], groups: Sequence[Sequence[Sequence[float]]], n_boot: int = 1000,
+                         seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of a statistic pooled over tokens, resampling whole texts:
+    ``groups`` holds per text its aligned arrays (e.g. its tokens' predictions and true
+    activations); each resample draws texts with replacement and pools their tokens. Resamples
+    where the statistic is undefined are skipped; ``(nan, nan)`` when fewer than half are defined."""
+    parts = [[np.asarray(a, dtype=np.float64) for a in g] for g in groups]
+    if not parts or n_boot <= 0:
+        return float("nan"), float("nan")
+    width = len(parts[0])
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(parts), len(parts))
+        v, reason = stat(*(np.concatenate([parts[i][k] for i in idx]) for k in range(width)))
+        if reason is None and np.isfinite(v):
+            values.append(v)
+    if len(values) < n_boot / 2:
+        return float("nan"), float("nan")
+    a = (1 - level) / 2
+    return float(np.quantile(values, a)), float(np.quantile(values, 1 - a))
+
+
+def lookup_table(excerpts: Iterable[tuple[Sequence[str], Sequence[float]]]) -> tuple[dict[str, float], float]:
+    """Bills et al.'s explanation-free baseline, fitted: each token's mean activation over
+    ``excerpts`` (``(tokens, activations)`` pairs), and the mean over all their tokens, which a
+    token never seen is predicted. ``({}, 0.0)`` for no tokens."""
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for tokens, values in excerpts:
+        if len(tokens) != len(values):
+            raise ValueError(f"lookup_table: {len(tokens)} tokens for {len(values)} activations")
+        for t, v in zip(tokens, values):
+            sums[t] = sums.get(t, 0.0) + float(v)
+            counts[t] = counts.get(t, 0) + 1
+    n = sum(counts.values())
+    return {t: sums[t] / counts[t] for t in sums}, (sum(sums.values()) / n if n else 0.0)
+
+
+def lookup_predict(table: dict[str, float], default: float, tokens: Sequence[str]) -> np.ndarray:
+    """The lookup table's prediction for each of ``tokens`` (``default`` for a token not in it)."""
+    return np.array([table.get(t, default) for t in tokens], dtype=np.float64)

@@ -1,0 +1,156 @@
+"""Per-token scoring (Bills et al.'s excerpts): the reply reader, the alignment, the lookup-table
+baseline and the pooled interval on fixed inputs; then a whole run with a token-level fake module
+and a fake helper that writes Bills's all-at-once layout with per-token logprobs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from fakes import FOOD_CORPUS, FOOD_WORDS, SMALL_GENERIC, WordTokenBank, all_at_once_logprobs, all_at_once_reply
+
+from sasc.errors import HelperLLMError
+from sasc.llm import ScriptedLLM
+from sasc.llm.base import Completion
+from sasc.modules.base import as_bank
+from sasc.scorers import ScoreConfig, SetConfig, draw_set, score_on_set
+from sasc.scorers.simulation import TOKEN_PROMPT, align, read_token_lines, shown
+from sasc.scorers.stats import grouped_bootstrap_ci, lookup_predict, lookup_table, pearson
+
+FOOD = FOOD_WORDS
+
+
+def _steps(*tokens: str | dict[str, float]) -> tuple:
+    """Logprob steps: a plain token is generated with probability 1; a dict gives alternatives."""
+    out = []
+    for t in tokens:
+        alts = {t: 1.0} if isinstance(t, str) else t
+        out.append(tuple((k, math.log(p)) for k, p in sorted(alts.items(), key=lambda kv: -kv[1])))
+    return tuple(out)
+
+
+# --- the reply reader and the alignment, fixed inputs --------------------------------------------
+
+def test_values_are_expected_values_of_the_first_digit_after_the_tab():
+    reply = Completion("", top_logprobs=_steps("The", "\t", "0", "\n", "cat", "\t", {"8": 0.5, "6": 0.25, "x": 0.25},
+                                                "\n", "sat", {"\t3": 0.5, "\t1": 0.5}, "\n", "mat", "\t"))
+    # cat: EV over numbers only (8 x 2/3 + 6 x 1/3 = 7.33); "\t3"/"\t1" is the tab and digit in one token
+    assert read_token_lines(reply, sampled=False) == [("The", 0.0), ("cat", pytest.approx(22 / 3)),
+                                                      ("sat", pytest.approx(2.0)), ("mat", None)]
+
+
+def test_sampled_replies_are_read_from_the_text():
+    reply = Completion("The\t0\ncat\t8\nsat: 3\nmat\tmany\n\n")
+    assert read_token_lines(reply, sampled=True) == [("The", 0.0), ("cat", 8.0), ("sat", 3.0), ("mat", None)]
+    assert read_token_lines(Completion("dog\t12"), sampled=True) == [("dog", None)]  # off the scale
+
+
+def test_align_matches_copied_tokens_in_order_and_counts_the_missing():
+    values, missing = align(["The", "black", "cat", "sat"], [("the", 0.0), ("cat", 8.0), ("sat", None), ("extra", 5.0)])
+    assert values[0] == 0.0 and values[2] == 8.0 and math.isnan(values[1]) and math.isnan(values[3])
+    assert missing == 2
+    assert align(["a"], [("a", 14.0)])[0][0] == 10.0  # clipped to the scale
+    assert shown(" New\tYork ") == "New York" and shown("\n") == ""
+
+
+def test_lookup_table_is_each_tokens_mean_with_the_overall_mean_for_unseen_tokens():
+    table, default = lookup_table([(("a", "b"), (2.0, 0.0)), (("a", "c"), (4.0, 3.0))])
+    assert table == {"a": 3.0, "b": 0.0, "c": 3.0} and default == pytest.approx(9 / 4)
+    np.testing.assert_allclose(lookup_predict(table, default, ["a", "z", "b"]), [3.0, 2.25, 0.0])
+    assert lookup_table([]) == ({}, 0.0)
+    with pytest.raises(ValueError):
+        lookup_table([(("a",), (1.0, 2.0))])
+
+
+def test_grouped_bootstrap_resamples_whole_texts():
+    perfect = [(np.array([0.0, 1.0, 2.0]), np.array([0.0, 2.0, 4.0]))] * 5
+    assert grouped_bootstrap_ci(pearson, perfect, 100) == (pytest.approx(1.0), pytest.approx(1.0))
+    rng = np.random.default_rng(0)
+    groups = [(x, x + rng.normal(size=8)) for x in rng.normal(size=(30, 8))]
+    r = pearson(np.concatenate([g[0] for g in groups]), np.concatenate([g[1] for g in groups]))[0]
+    lo, hi = grouped_bootstrap_ci(pearson, groups, 300, seed=1)
+    assert lo < r < hi and grouped_bootstrap_ci(pearson, groups, 300, seed=1) == (lo, hi)
+    flat = [(np.ones(3), np.ones(3))] * 4  # every resample undefined
+    assert all(math.isnan(v) for v in grouped_bootstrap_ci(pearson, flat, 50))
+
+
+# --- a whole per-token run with fakes --------------------------------------------------------------
+
+CORPUS = list(dict.fromkeys(FOOD_CORPUS)) + SMALL_GENERIC
+
+
+def _token_set(**kw):
+    return draw_set(WordTokenBank(), 0, CORPUS, SetConfig(n_top=4, n_random=6, excerpts="token", **kw))
+
+
+def test_token_sets_hold_excerpts_ranked_by_their_highest_token_and_held_out_ones():
+    s = _token_set(excerpt_tokens=5)
+    assert len(s.tokens) == 10 and all(len(t) <= 5 for t in s.tokens)
+    assert s.texts == tuple("".join(t) for t in s.tokens)
+    assert s.responses == tuple(max(v) for v in s.token_values) and all(s.responses[:4])
+    assert s.held_out and not {t for t, _ in s.held_out} & set(s.tokens)  # apart from the set
+    d = s.to_dict()
+    assert d["excerpts"] == "token" and d["excerpt_tokens"] == 5 and len(d["token_values"]) == 10
+
+
+def test_per_token_simulation_scores_the_right_explanation_above_a_wrong_one():
+    helper = ScriptedLLM(all_at_once_reply, logprobs=all_at_once_logprobs, name="all-at-once")
+    cfg = ScoreConfig(scorers=("simulation", "detection"), n_boot=100,
+                      set=SetConfig(n_top=4, n_random=6, excerpts="token"))
+    s = _token_set()
+    good, wrong = score_on_set(["pizza, pasta, bread, soup, cheese, meal, dinner, food", "stock markets"], s, "food",
+                               helper, cfg)
+    sim = good["simulation"]
+    assert sim.value > 0.9 and wrong["simulation"].undefined_reason is None and wrong["simulation"].value < 0.5
+    assert sim.n == 10 and sim.details["n_tokens"] == sum(len(t) for t in s.tokens)
+    assert sim.details["layout"] == "all_at_once" and sim.details["unaligned_tokens"] == 0
+    assert sim.ci_low <= sim.value <= sim.ci_high
+    assert "lookup_table" in sim.details and "lookup_table_random_only" in sim.details
+    assert good["detection"].n == 10  # detection reads each excerpt's highest activation
+    token_prompts = [c for c in helper.calls if "Tokens of the text:" in c.prompt]
+    per_explanation: dict[str, int] = {}
+    for c in token_prompts:
+        per_explanation[c.prompt.split('"')[1]] = per_explanation.get(c.prompt.split('"')[1], 0) + 1
+    assert set(per_explanation.values()) == {10}  # one call per excerpt, for each explanation and baseline
+    assert token_prompts[0].prompt.startswith(TOKEN_PROMPT.split("{explanation}")[0])
+
+
+def test_per_token_simulation_without_logprobs_names_the_fallback():
+    cfg = ScoreConfig(baseline=False, set=SetConfig(excerpts="token"))
+    with pytest.raises(HelperLLMError, match="no token log-probabilities.*--sampled"):
+        score_on_set(["food"], _token_set(), "food", ScriptedLLM(all_at_once_reply), cfg)
+    r = score_on_set([", ".join(sorted(FOOD))], _token_set(), "food", ScriptedLLM(all_at_once_reply, name="plain"),
+                     ScoreConfig(baseline=False, sampled=True, n_boot=50))[0]["simulation"]
+    assert r.method == "sampled" and r.value > 0.5
+
+
+def test_constant_token_set_is_undefined_without_a_helper_call():
+    s = _token_set()
+    flat = type(s)(s.texts, s.responses, s.is_top, s.config, s.corpus, s.pool, tokens=s.tokens,
+                   token_values=tuple((0.0,) * len(v) for v in s.token_values))
+    helper = ScriptedLLM(all_at_once_reply, logprobs=all_at_once_logprobs, name="all-at-once")
+    r = score_on_set(["food"], flat, "food", helper, ScoreConfig(baseline=False))[0]["simulation"]
+    assert math.isnan(r.value) and "constant" in r.undefined_reason and not helper.calls
+
+
+def test_scalar_modules_are_refused_token_excerpts_by_name():
+    from fakes import KeywordModule
+
+    with pytest.raises(Exception, match="no token activations"):
+        draw_set(as_bank(KeywordModule()), 0, CORPUS, SetConfig(excerpts="token"))
+
+
+def test_lookup_baseline_is_fitted_on_the_held_out_excerpts():
+    import dataclasses
+
+    s = _token_set()
+    # fitted on the set's own excerpts, a module that is a function of the token is predicted exactly
+    own = dataclasses.replace(s, held_out=tuple(zip(s.tokens, s.token_values)))
+    helper = ScriptedLLM(all_at_once_reply, logprobs=all_at_once_logprobs, name="all-at-once")
+    r = score_on_set(["food"], own, "food", helper, ScoreConfig(baseline=False, n_boot=20))[0]["simulation"]
+    assert r.details["lookup_table"] == pytest.approx(1.0)
+    # with nothing held out there is no baseline
+    none = dataclasses.replace(s, held_out=())
+    assert "lookup_table" not in score_on_set(["food"], none, "food", helper,
+                                              ScoreConfig(baseline=False, n_boot=20))[0]["simulation"].details
