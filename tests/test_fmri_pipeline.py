@@ -114,7 +114,7 @@ def test_cli_fit_and_explain(study, tmp_path, capsys):
     assert code == 0 and (tmp_path / "rep" / "report.html").is_file() and (tmp_path / "rep" / "sigma.nii.gz").is_file()
     # with predictive scorers: unknown names are refused first; known ones add a column to the report
     assert main(["fmri", "explain", str(model_path), "--helper", "fake", "--scorers", "fuzz", "--quiet"]) == 2
-    assert "known scorers: detection, fuzzing, simulation" in capsys.readouterr().err
+    assert "known scorers: ablation, detection, fuzzing, simulation" in capsys.readouterr().err
     from fakes import judging_logprobs, judging_reply
 
     from sasc.llm.factory import HELPER_BACKENDS
@@ -142,8 +142,17 @@ def test_real_helper_explains_a_planted_voxel(study, features, tmp_path):
     truth = read_ground_truth(root)
     best = int(np.argmax(model.test_r))
     config = dataclasses.replace(SMALL, n_candidates=2, n_synthetic=5)
-    rep = explain_voxels(model, voxels=[best], corpus=CORPUS, generic=GENERIC, helper="local", config=config,
-                         features=features, cache_dir=tmp_path / "cache")
+    from sasc.llm import LocalLLM
+
+    # batch-invariant: the same replies whichever requests share a batch (with the default, the two
+    # candidates' synthetic texts decode together and the replies vary from run to run; one run in
+    # four gave "Food, cuisine, dining" at -0.21σ on 5 synthetic texts instead of "Food" at 0.96σ)
+    llm = LocalLLM.default(batch_invariant=True)
+    try:
+        rep = explain_voxels(model, voxels=[best], corpus=CORPUS, generic=GENERIC, helper=llm, config=config,
+                             features=features, cache_dir=tmp_path / "cache")
+    finally:
+        llm.close()
     row = rep.rows[0]
     assert row.voxel == best and truth[best] in ("food", "family")
     assert row.explanation and row.sigma > 0, (row.explanation, row.sigma)

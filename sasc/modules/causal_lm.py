@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..cancel import check_between_layers
 from ..errors import ConfigError, ModelAssetError, ModuleError
@@ -314,3 +318,98 @@ def read_sites(lm: LoadedLM, site: str, layers: list[int], input_ids: Any, atten
     if missing:
         raise ModuleError(f"site {site!r} of layers {missing} was never reached in the forward pass")
     return [captured[li] for li in layers]
+
+
+def js_divergence(logp: Any, logq: Any) -> Any:
+    """Jensen-Shannon divergence (nats) between distributions given as log-probabilities over the
+    last axis: ``JSD = (KL(p || m) + KL(q || m)) / 2`` with ``m = (p + q) / 2``; 0 for equal
+    distributions, at most ln 2. Works on torch tensors (or anything with ``exp``/``logaddexp``)."""
+    import torch
+
+    logm = torch.logaddexp(logp, logq) - math.log(2.0)
+    kl_p = (logp.exp() * (logp - logm)).sum(-1)
+    kl_q = (logq.exp() * (logq - logm)).sum(-1)
+    return ((kl_p + kl_q) / 2).clamp(min=0.0)
+
+
+def edited_jsd(lm: LoadedLM, site: str, layer: int, readout: Any, seqs: Sequence[Sequence[int]],
+               targets: Sequence[Any], n_skip: int, pad_id: int, max_batch_tokens: int = 4096) -> list[float]:
+    """Per token sequence, the mean over its text positions (after the first ``n_skip``) of the JSD
+    between the model's next-token distributions with the unit read by ``readout`` (a vector over
+    ``site`` of ``layer``: a one-hot for a neuron, the direction for a direction) set to that
+    sequence's ``targets`` (one value per text position, or one for all) and without the edit.
+
+    The edit at each text position adds ``(target - h·w) w / |w|²`` to the site's vector ``h``, so
+    the unit reads ``target`` and every direction orthogonal to ``w`` is unchanged."""
+    import torch
+
+    w = torch.as_tensor(np.asarray(readout, dtype=np.float32))
+    out: list[float] = [float("nan")] * len(seqs)
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    batch: list[int] = []
+
+    def run(rows: list[int]) -> None:
+        longest = max(len(seqs[i]) for i in rows)
+        ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), longest), dtype=torch.long)
+        tgt = torch.zeros((len(rows), longest))
+        edit = torch.zeros((len(rows), longest), dtype=torch.bool)
+        for b, i in enumerate(rows):
+            n = len(seqs[i])
+            ids[b, :n] = torch.tensor(seqs[i], dtype=torch.long)
+            mask[b, :n] = 1
+            t = np.broadcast_to(np.asarray(targets[i], dtype=np.float32), (n - n_skip,))
+            tgt[b, n_skip:n] = torch.from_numpy(np.array(t, dtype=np.float32))
+            edit[b, n_skip:n] = True
+        dev = lm.device
+        with lm.lock:
+            base = _next_token_logprobs(lm, ids.to(dev), mask.to(dev), None)
+            edited = _next_token_logprobs(lm, ids.to(dev), mask.to(dev),
+                                          (site, layer, w.to(dev), tgt.to(dev), edit.to(dev)))
+        jsd = js_divergence(base, edited)  # [B, T]
+        for b, i in enumerate(rows):
+            out[i] = float(jsd[b, n_skip:len(seqs[i])].mean())
+
+    for i in order:
+        if len(seqs[i]) <= n_skip:
+            continue
+        if batch and (len(batch) + 1) * len(seqs[i]) > max_batch_tokens:
+            run(batch)
+            batch = []
+        batch.append(i)
+    if batch:
+        run(batch)
+    return out
+
+
+def _next_token_logprobs(lm: LoadedLM, ids: Any, mask: Any, edit: Any) -> Any:
+    """log-softmax of the LM head ``[B, T, V]`` (float32), with ``edit = (site, layer, readout,
+    targets [B, T], where [B, T])`` applied at the site when given."""
+    import torch
+
+    handles = []
+    if edit is not None:
+        site, layer, w, tgt, where = edit
+        scale = w / (w @ w)
+
+        def change(h: Any) -> Any:
+            h32 = h.float()
+            delta = (tgt - h32 @ w) * where  # [B, T]
+            return (h32 + delta[..., None] * scale).to(h.dtype)
+
+        mod = site_module(lm.layers[layer], site)
+        if site == "mlp":
+            handles.append(mod.register_forward_pre_hook(lambda m, args: (change(args[0]), *args[1:])))
+        else:
+            def post(m: Any, args: Any, output: Any) -> Any:
+                if isinstance(output, tuple):
+                    return (change(output[0]), *output[1:])
+                return change(output)
+            handles.append(mod.register_forward_hook(post))
+    try:
+        with torch.inference_mode():
+            logits = lm.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+    finally:
+        for h in handles:
+            h.remove()
+    return torch.log_softmax(logits.float(), dim=-1)

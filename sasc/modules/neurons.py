@@ -38,7 +38,7 @@ from ..cancel import checkpoint
 from ..errors import ConfigError
 from .base import TokenResponses, stable_hash
 from .params import array_sha256, load_array, parse_indices
-from .causal_lm import LoadedLM, canonical_site, load_causal_lm, read_sites
+from .causal_lm import LoadedLM, canonical_site, edited_jsd, load_causal_lm, read_sites
 from .prefix import (
     AGGREGATIONS, ancestor_mask, batch_leaves, plan_prefix_sharing, plan_tree_packing, running_aggregate,
     tree_aggregate,
@@ -172,6 +172,24 @@ class CausalLMBank:
                 tokens = tuple(decode([t]) for t in seqs[i][self.n_skip:])
                 out[i] = TokenResponses(tokens, acts[b, start:end].numpy().astype(np.float32))
         return out
+
+    def ablation_jsd(self, texts: Sequence[str], col: int, targets: Sequence[Any]) -> list[float]:
+        """Per text, the mean JSD over its token positions between the model's next-token
+        distributions with unit ``col`` set to ``targets[i]`` (one value per token of the text, or one
+        for all) and without the edit (:func:`~sasc.modules.causal_lm.edited_jsd`); Bills et al.'s
+        ablation. NaN for a text without tokens."""
+        layer, readout = self._readout(col)
+        seqs = self.token_ids(texts)
+        for s, t in zip(seqs, targets):
+            n = len(s) - self.n_skip
+            if np.ndim(t) and len(t) != n:
+                raise ConfigError(f"{len(t)} target values for a text of {n} tokens")
+        return edited_jsd(self.lm, self.site, layer, readout, seqs, targets, self.n_skip, self.pad_id,
+                          self.max_batch_tokens())
+
+    def _readout(self, col: int) -> tuple[int, np.ndarray]:
+        """``(layer, vector over the site)`` whose dot product with the site's state is unit ``col``."""
+        raise NotImplementedError
 
     def _leaf_responses(self, planned: list[tuple[int, ...]], out: np.ndarray) -> None:
         """Causal passes over leaves (``"leaves"``) or every distinct sequence (``"none"``)."""
@@ -345,6 +363,12 @@ class LLMNeuronBank(CausalLMBank):
                                        self.aggregation, lm.dtype, self.bos_id, self.max_tokens)
         self.sharing = self._resolve_sharing(self._sharing_request)
 
+    def _readout(self, col: int) -> tuple[int, np.ndarray]:
+        n = len(self.unit_index)
+        w = np.zeros(self.widths[0], dtype=np.float32)
+        w[self.unit_index[col % n]] = 1.0
+        return self.layers[col // n], w
+
     def _project(self, captures: list[Any]) -> Any:
         import torch
 
@@ -385,6 +409,9 @@ class LLMDirectionBank(CausalLMBank):
         self.fingerprint = stable_hash(self.kind, lm.identity, site, layer, array_sha256(d), tuple(self.units),
                                        self.aggregation, lm.dtype, self.bos_id, self.max_tokens)
         self.sharing = self._resolve_sharing(self._sharing_request)
+
+    def _readout(self, col: int) -> tuple[int, np.ndarray]:
+        return self.layers[0], self.directions[col]
 
     def _project(self, captures: list[Any]) -> Any:
         import torch

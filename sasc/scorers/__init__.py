@@ -20,6 +20,7 @@ from ..errors import ConfigError
 from ..lists import split_list
 from ..llm.base import HelperLLM
 from ..registry import Registry
+from .ablation import AblationScorer
 from .base import MAX_EXPLANATION_CHARS, ScoreResult, Scorer, ScoringRecord, check_explanation
 from .detection import DetectionScorer
 from .fuzzing import FuzzingScorer
@@ -32,7 +33,7 @@ __all__ = ["MAX_EXPLANATION_CHARS", "RANDOM_EXPLANATIONS", "SCORERS", "baseline_
 
 SCORERS: Registry[Any] = Registry("scorer", group="sasc.scorers",
                                   builtins={"simulation": SimulationScorer(), "detection": DetectionScorer(),
-                                            "fuzzing": FuzzingScorer()})
+                                            "fuzzing": FuzzingScorer(), "ablation": AblationScorer()})
 """Predictive scorers by name. (σ, ``sigma``, is computed by :func:`sasc.explain` itself.)"""
 
 RANDOM_EXPLANATIONS = (
@@ -115,7 +116,8 @@ def score_on_set(explanations: Sequence[str], scoring_set: ScoringSet, unit: str
 
     def record(e: str) -> ScoringRecord:
         return ScoringRecord(unit, e, scoring_set.texts, scoring_set.responses, scoring_set.is_top,
-                             scoring_set.marks, scoring_set.tokens, scoring_set.token_values, scoring_set.held_out)
+                             scoring_set.marks, scoring_set.tokens, scoring_set.token_values, scoring_set.held_out,
+                             scoring_set.extras)
 
     opts = {"sampled": config.sampled, "seed": config.seed, "n_boot": config.n_boot}
     baselines: dict[tuple[str, str], float] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from ..errors import ConfigError
@@ -49,6 +50,8 @@ class ScoringRecord:
     """Token excerpts only: per text, the unit's activation at each token."""
     held_out: tuple[tuple[tuple[str, ...], tuple[float, ...]], ...] = ()
     """Token excerpts only: ``(tokens, activations)`` apart from the set, the lookup-table baseline's data."""
+    extras: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """What scorers' ``prepare`` kept for their calls (:attr:`sasc.scorers.sets.ScoringSet.extras`)."""
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,9 @@ class ScoringSet:
     """Token excerpts only: ``(tokens, activations)`` of excerpts drawn like the set's (top and
     random) but apart from it; the lookup-table baseline (:func:`sasc.scorers.stats.lookup_table`)
     is fitted on them, as Bills et al. fitted it on the excerpts the explanation was written from."""
+    extras: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)
+    """What a scorer's ``prepare`` keeps for its calls (e.g. ablation's mean-ablation divergences
+    and the edit that runs the subject model); its JSON-ready numbers go into :meth:`to_dict`."""
 
     def to_dict(self) -> dict[str, Any]:
         """The set as recorded in a score file."""
@@ -92,7 +95,9 @@ class ScoringSet:
                 **({"marks": [list(m) for m in self.marks]} if self.marks else {}),
                 **({"excerpt_tokens": self.config.excerpt_tokens, "tokens": [list(t) for t in self.tokens],
                     "token_values": [list(v) for v in self.token_values], "n_held_out": len(self.held_out)}
-                   if self.tokens else {})}
+                   if self.tokens else {}),
+                **({"unit_mean": self.extras["ablation"]["mu"],
+                    "mean_ablation_jsd": list(self.extras["ablation"]["mean_jsd"])} if "ablation" in self.extras else {})}
 
 
 def choose(values: Sequence[float], config: SetConfig) -> tuple[list[int], list[int]]:

@@ -1,0 +1,129 @@
+"""Bills et al.'s ablation score: the JSD, the calibration and the ratio on fixed inputs; the edit on a
+tiny random causal LM (setting a unit to its own values changes nothing); the scorer end to end with a
+fake helper that simulates perfectly and one that predicts nothing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from neurons_fixtures import smollm2, tiny_model_dirs  # noqa: F401
+
+from sasc.errors import ConfigError
+from sasc.llm import ScriptedLLM
+from sasc.modules.base import as_bank
+from sasc.modules.causal_lm import js_divergence
+from sasc.modules.neurons import build_llm_direction_bank, build_llm_neuron_bank
+from sasc.scorers import ScoreConfig, SetConfig, draw_set, score_on_set
+from sasc.scorers.ablation import ablation_ratio, calibrate_leave_one_out
+from sasc.scorers.run import draw_prepared_set
+from sasc.scorers.simulation import shown
+
+TEXTS = ["the cat sat on the mat", "New York City is large", "I love pizza and pasta", "stock prices fell sharply",
+         "the dog ran to the park", "rain is expected tomorrow", "she wrote a long letter home",
+         "the team won the final game", "bread and soup for dinner", "a quiet night in the village"]
+
+
+def test_js_divergence_known_values():
+    import torch
+
+    p = torch.tensor([0.5, 0.5]).log()
+    q = torch.tensor([0.9, 0.1]).log()
+    m = np.array([0.7, 0.3])
+    by_hand = 0.5 * (np.sum([0.5, 0.5] * np.log(np.array([0.5, 0.5]) / m)) + np.sum([0.9, 0.1] * np.log(np.array([0.9, 0.1]) / m)))
+    assert float(js_divergence(p, q)) == pytest.approx(by_hand, rel=1e-5)
+    assert float(js_divergence(p, q)) == pytest.approx(float(js_divergence(q, p)))
+    assert float(js_divergence(p, p)) == pytest.approx(0.0, abs=1e-7)
+    far = torch.tensor([1 - 1e-9, 1e-9]).log(), torch.tensor([1e-9, 1 - 1e-9]).log()
+    assert float(js_divergence(*far)) == pytest.approx(math.log(2), rel=1e-4)
+
+
+def test_leave_one_out_calibration_and_ratio():
+    pred = [np.array([0.0, 1.0]), np.array([0.0, 2.0]), np.array([1.0, 3.0])]
+    true = [2 * p + 1 for p in pred]
+    for got, want in zip(calibrate_leave_one_out(pred, true), true):
+        np.testing.assert_allclose(got, want)  # an exact line is recovered from the other excerpts
+    flat = calibrate_leave_one_out([np.zeros(2), np.zeros(2)], [np.array([1.0, 3.0]), np.array([5.0, 7.0])])
+    np.testing.assert_allclose(flat[0], [6.0, 6.0])  # no slope: the other excerpt's mean
+    assert ablation_ratio([1.0, 1.0], [2.0, 2.0]) == (pytest.approx(0.5), None)
+    assert ablation_ratio([0.0], [1.0])[0] == 1.0
+    v, reason = ablation_ratio([0.1], [0.0])
+    assert math.isnan(v) and "changes nothing" in reason
+
+
+def test_setting_a_unit_to_its_own_values_changes_nothing(tiny_model_dirs):
+    bank = build_llm_neuron_bank(tiny_model_dirs["llama"], site="mlp", layer=1, units="0-3", device="cpu")
+    texts = TEXTS[:4]
+    own = [r.values[:, 2] for r in bank.token_responses(texts)]
+    same = bank.ablation_jsd(texts, 2, own)
+    assert max(same) < 1e-6
+    moved = bank.ablation_jsd(texts, 2, [float(np.max(np.abs(o))) * 50 for o in own])
+    assert min(moved) > 1e-4
+    # the same unit as a one-hot direction gives the same divergences
+    width = bank.widths[0]
+    d = np.zeros((1, width), np.float32)
+    d[0, 2] = 1.0
+    dbank = build_llm_direction_bank(tiny_model_dirs["llama"], site="mlp", layer=1, directions=d.tolist(), device="cpu")
+    np.testing.assert_allclose(dbank.ablation_jsd(texts, 0, [float(np.max(np.abs(o))) * 50 for o in own]), moved,
+                               rtol=1e-4, atol=1e-7)
+    with pytest.raises(ConfigError, match="target values for a text"):
+        bank.ablation_jsd(texts[:1], 2, [np.zeros(99)])
+
+
+def _perfect_helper(sset):
+    """A fake simulator that writes each token's true activation scaled to 0..10 (as one digit token)."""
+    lo = min(min(v) for v in sset.token_values)
+    hi = max(max(v) for v in sset.token_values)
+    table = {}
+    for toks, vals in zip(sset.tokens, sset.token_values):
+        key = tuple(shown(t) for t in toks if shown(t))
+        table[key] = [round(10 * (v - lo) / (hi - lo)) for t, v in zip(toks, vals) if shown(t)]
+
+    def steps(prompt):
+        if "Tokens of the text:\n" not in prompt:
+            return [{"0": 1.0}]
+        lines = [line.split("\t")[0] for line in prompt.split("Tokens of the text:\n", 1)[1].splitlines()]
+        values = table.get(tuple(lines), [0] * len(lines))
+        out = []
+        for tok, v in zip(lines, values):
+            out += [{tok: 1.0}, {"\t": 1.0}, {str(min(v, 9)): 1.0}, {"\n": 1.0}]
+        return out
+
+    return ScriptedLLM(lambda p: "".join(max(s, key=s.get) for s in steps(p)), logprobs=steps, name="perfect")
+
+
+def test_ablation_scores_a_perfect_simulator_near_one_and_a_blind_one_near_zero(tiny_model_dirs):
+    # a residual dimension: in a tiny random model an MLP neuron barely moves the output (JSD ~1e-7)
+    bank = build_llm_neuron_bank(tiny_model_dirs["llama"], site="resid", layer=1, units="0-3", device="cpu")
+    cfg = ScoreConfig(scorers=("ablation", "simulation"), baseline=False, n_boot=200,
+                      set=SetConfig(n_top=4, n_random=4, excerpts="token", sentences=False))
+    sset = draw_prepared_set(bank, 1, _corpus(TEXTS), cfg)
+    assert sset.to_dict()["mean_ablation_jsd"] and "unit_mean" in sset.to_dict()
+    good = score_on_set(["anything"], sset, "u", _perfect_helper(sset), cfg)[0]
+    assert good["simulation"].value > 0.9
+    abl = good["ablation"]
+    assert abl.value > 0.7 and abl.n == 8 and abl.details["mean_ablation_jsd"] > 0
+    assert abl.details["calibration"] == "linear, leave one excerpt out"
+    blind = ScriptedLLM(lambda p: "", logprobs=lambda p: [{"0": 1.0}], name="blind")
+    none = score_on_set(["anything"], sset, "u", blind, cfg)[0]["ablation"]
+    assert abs(none.value) < 0.3 and none.value < abl.value
+
+
+def test_ablation_refuses_text_sets_and_units_outside_a_causal_lm(tiny_model_dirs):
+    from fakes import KeywordModule, WordTokenBank
+
+    bank = build_llm_neuron_bank(tiny_model_dirs["llama"], site="mlp", layer=1, units="0-3", device="cpu")
+    with pytest.raises(ConfigError, match="needs token excerpts"):
+        draw_prepared_set(bank, 0, _corpus(TEXTS), ScoreConfig(scorers=("ablation",)))
+    with pytest.raises(ConfigError, match="inside a causal LM"):
+        draw_prepared_set(WordTokenBank(), 0, _corpus(TEXTS),
+                          ScoreConfig(scorers=("ablation",), set=SetConfig(excerpts="token")))
+    with pytest.raises(ConfigError, match="no token activations"):
+        draw_set(as_bank(KeywordModule()), 0, TEXTS, SetConfig(excerpts="token"))
+
+
+def _corpus(texts):
+    from sasc.corpora import Corpus
+
+    return Corpus("tiny", list(texts))
