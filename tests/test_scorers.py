@@ -369,3 +369,28 @@ def test_explain_with_two_units_uses_the_other_units_explanation_as_baseline(tmp
             if c.scores:
                 d = c.scores["simulation"]["details"]
                 assert d["baseline_source"] == "other_unit" and d["baseline_explanation"] == other.best.explanation
+    # each unit's set leaves out the texts holding an n-gram its summaries saw, when enough remain
+    from sasc.corpora import split_sentences
+    from sasc.scorers.sets import apart_from
+
+    sentences = list(dict.fromkeys(split_sentences(CORPUS)))
+    for u in scored.units:
+        left = len(apart_from(sentences, [t.ngram for t in u.top_ngrams[:50]]))
+        assert u.scoring_set["seen_removed"] == (len(sentences) - left if left >= 7 else None)
+
+
+def test_scoring_texts_stay_apart_from_the_ngrams_the_summaries_saw():
+    from sasc.scorers.sets import apart_from
+
+    assert apart_from(["I ate pizza", "pizzas!", "rain", "New  York city", "new yorker"], ["pizza", "New York"]) == \
+        ["pizzas!", "rain", "new yorker"]  # whole words, any case and spacing
+    assert apart_from(["a", "b"], []) == ["a", "b"]
+    bank = as_bank(KeywordModule())
+    cfg = SetConfig(n_top=3, n_random=3, sentences=False)
+    s = draw_set(bank, 0, CORPUS, cfg, seen=["pizza", "pasta"])
+    assert s.seen_removed and not any("pizza" in t.lower() or "pasta" in t.lower() for t in s.texts)
+    assert s.pool == len(CORPUS) - s.seen_removed and s.to_dict()["seen_removed"] == s.seen_removed
+    # where too few texts would remain, nothing is left out, and the set says so
+    few = draw_set(bank, 0, CORPUS, SetConfig(n_top=3, n_random=len(CORPUS), sentences=False), seen=["pizza"])
+    assert few.seen_removed is None and few.pool == len(CORPUS)
+    assert draw_set(bank, 0, CORPUS, cfg).seen_removed is None

@@ -28,10 +28,10 @@ def _load(module: Any, corpus: Any, helper: Any, config: ScoreConfig, cache_dir:
     return bank, load_corpus(corpus), resolve_helper(helper, cache_dir)
 
 
-def draw_prepared_set(bank: Any, col: int, corpus: Corpus, config: ScoreConfig) -> ScoringSet:
+def draw_prepared_set(bank: Any, col: int, corpus: Corpus, config: ScoreConfig, seen: Sequence[str] = ()) -> ScoringSet:
     """The scoring set of unit ``col``, with what each chosen scorer's ``prepare`` adds (fuzzing:
-    each text's top n-grams)."""
-    sset = draw_set(bank, col, corpus.texts, config.set, corpus.name)
+    each text's top n-grams); ``seen``: n-grams the summaries saw, whose texts are kept out."""
+    sset = draw_set(bank, col, corpus.texts, config.set, corpus.name, seen)
     for name in parse_scorers(config.scorers):
         prepare = getattr(SCORERS.get(name), "prepare", None)
         if prepare is not None:
@@ -82,7 +82,9 @@ def add_scores(result: ExplainResult, module: Any, *, corpus: str | Path | list[
     for u in result.units:
         col = select_units(list(bank.units), [u.unit])[0]
         scored = [c for c in u.candidates if c.score.n_related]
-        sset = draw_prepared_set(bank, col, corp, config)
+        # the texts the candidates are scored on stay apart from the n-grams their summaries saw
+        seen = [t.ngram for t in u.top_ngrams[: int(result.config.get("n_top_considered", 50))]]
+        sset = draw_prepared_set(bank, col, corp, config, seen)
         others = [v.best.explanation for v in result.units if v.unit != u.unit and v.best is not None]
         per = score_on_set([c.explanation for c in scored], sset, u.unit, llm, config, others) if scored else []
         by = {id(c): {k: v.to_dict() for k, v in s.items()} for c, s in zip(scored, per)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,10 @@ class ScoringSet:
     """Token excerpts only: ``(tokens, activations)`` of excerpts drawn like the set's (top and
     random) but apart from it; the lookup-table baseline (:func:`sasc.scorers.stats.lookup_table`)
     is fitted on them, as Bills et al. fitted it on the excerpts the explanation was written from."""
+    seen_removed: int | None = None
+    """Corpus texts left out because they contain an n-gram the summaries saw (kept apart from what
+    the explanation was written from); None when no n-grams were given, or when leaving them out
+    would leave fewer texts than the set needs (then nothing was left out)."""
     extras: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)
     """What a scorer's ``prepare`` keeps for its calls (e.g. ablation's mean-ablation divergences
     and the edit that runs the subject model); its JSON-ready numbers go into :meth:`to_dict`."""
@@ -91,6 +96,7 @@ class ScoringSet:
         return {"kind": self.config.kind, "n_top": sum(self.is_top), "n_random": len(self.texts) - sum(self.is_top),
                 "pool_size": self.config.pool_size, "pool": self.pool, "seed": self.config.seed,
                 "excerpts": self.config.excerpts, "sentences": self.config.sentences, "corpus": self.corpus,
+                "seen_removed": self.seen_removed,
                 "texts": list(self.texts), "responses": list(self.responses), "is_top": list(self.is_top),
                 **({"marks": [list(m) for m in self.marks]} if self.marks else {}),
                 **({"excerpt_tokens": self.config.excerpt_tokens, "tokens": [list(t) for t in self.tokens],
@@ -114,24 +120,44 @@ def choose(values: Sequence[float], config: SetConfig) -> tuple[list[int], list[
     return top, rand
 
 
-def draw_set(bank: Any, col: int, texts: Sequence[str], config: SetConfig, corpus: str = "") -> ScoringSet:
-    """The scoring set of unit ``col`` of ``bank`` from corpus ``texts``."""
+def apart_from(texts: Sequence[str], ngrams: Sequence[str]) -> list[str]:
+    """The ``texts`` that contain none of ``ngrams`` as whole words (case-insensitive):
+    ``apart_from(["I ate pizza", "pizzas!", "rain"], ["pizza"])`` -> ``["pizzas!", "rain"]``."""
+    grams = sorted({g.strip() for g in ngrams if g.strip()}, key=len, reverse=True)
+    if not grams:
+        return list(texts)
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(r"\s+".join(map(re.escape, g.split())) for g in grams) + r")(?!\w)",
+                         re.IGNORECASE)
+    return [t for t in texts if not pattern.search(t)]
+
+
+def draw_set(bank: Any, col: int, texts: Sequence[str], config: SetConfig, corpus: str = "",
+             seen: Sequence[str] = ()) -> ScoringSet:
+    """The scoring set of unit ``col`` of ``bank`` from corpus ``texts``; ``seen``: the n-grams the
+    summaries saw, whose texts are left out where enough texts remain (:attr:`ScoringSet.seen_removed`)."""
     if config.excerpts == "token" and not has_token_responses(bank):
         raise ConfigError(f"per-token excerpts are not available for module {module_name(bank)!r}: it has no "
                           "token activations (the token_responses hook of LLM neurons, directions and dictionary "
                           "factors); use per-text scoring sets (excerpts='text', the default)")
-    units = split_sentences(list(texts)) if config.sentences else list(texts)
-    pool = sample_texts([t for t in dict.fromkeys(units) if t.strip()], config.pool_size, config.seed)
+    units = [t for t in dict.fromkeys(split_sentences(list(texts)) if config.sentences else texts) if t.strip()]
+    removed = None
+    if seen:
+        apart = apart_from(units, seen)
+        # held-out excerpts of token sets need as many again
+        need = (config.n_top + config.n_random) * (2 if config.excerpts == "token" else 1)
+        if len(apart) >= need:
+            removed, units = len(units) - len(apart), apart
+    pool = sample_texts(units, config.pool_size, config.seed)
     if not pool:
         raise ConfigError("the scoring-set corpus has no texts")
     name = module_name(bank)
     if config.excerpts == "token":
-        return _draw_token_set(bank, col, pool, config, corpus)
+        return dataclasses.replace(_draw_token_set(bank, col, pool, config, corpus), seen_removed=removed)
     values = check_finite(to_response_array(bank.responses(pool), len(pool), name, len(bank.units)), pool, name)[:, col]
     top, rand = choose(values, config)
     idx = top + rand
     return ScoringSet(tuple(pool[i] for i in idx), tuple(float(values[i]) for i in idx),
-                      tuple([True] * len(top) + [False] * len(rand)), config, corpus, len(pool))
+                      tuple([True] * len(top) + [False] * len(rand)), config, corpus, len(pool), seen_removed=removed)
 
 
 def _draw_token_set(bank: Any, col: int, pool: list[str], config: SetConfig, corpus: str) -> ScoringSet:
