@@ -127,3 +127,19 @@ def _corpus(texts):
     from sasc.corpora import Corpus
 
     return Corpus("tiny", list(texts))
+
+
+def test_checks_that_cannot_pass_by_accident_on_smollm2(smollm2):
+    """Issue 26's checks on the real subject model: the unit's true activations as s(x) score 1, its
+    mean as s(x) scores 0."""
+    from sasc.scorers.ablation import AblationScorer
+
+    bank = build_llm_neuron_bank("SmolLM2-135M-Instruct", site="mlp", layer=15, units="0-15", device="cpu")
+    sset = draw_set(bank, 3, TEXTS, SetConfig(n_top=3, n_random=3, excerpts="token", sentences=False))
+    state = AblationScorer().prepare(sset, bank, 3).extras["ablation"]
+    mean_jsd = np.array(state["mean_jsd"])
+    assert mean_jsd.min() > 0
+    true = state["edit"]([np.array(v) for v in sset.token_values])
+    assert ablation_ratio(true, mean_jsd)[0] == pytest.approx(1.0, abs=1e-3)
+    mu = state["edit"]([np.full(len(v), state["mu"]) for v in sset.token_values])
+    assert ablation_ratio(mu, mean_jsd)[0] == pytest.approx(0.0, abs=1e-6)

@@ -333,14 +333,16 @@ def js_divergence(logp: Any, logq: Any) -> Any:
 
 
 def edited_jsd(lm: LoadedLM, site: str, layer: int, readout: Any, seqs: Sequence[Sequence[int]],
-               targets: Sequence[Any], n_skip: int, pad_id: int, max_batch_tokens: int = 4096) -> list[float]:
+               targets: Sequence[Any], n_skip: int, pad_id: int, max_batch_tokens: int = 1024) -> list[float]:
     """Per token sequence, the mean over its text positions (after the first ``n_skip``) of the JSD
     between the model's next-token distributions with the unit read by ``readout`` (a vector over
     ``site`` of ``layer``: a one-hot for a neuron, the direction for a direction) set to that
     sequence's ``targets`` (one value per text position, or one for all) and without the edit.
 
     The edit at each text position adds ``(target - h·w) w / |w|²`` to the site's vector ``h``, so
-    the unit reads ``target`` and every direction orthogonal to ``w`` is unchanged."""
+    the unit reads ``target`` and every direction orthogonal to ``w`` is unchanged. Batches hold at
+    most ``max_batch_tokens`` padded tokens (two float32 ``[tokens, vocabulary]`` log-probability
+    tensors each: 400 MB at 1024 tokens and SmolLM2's 49,152-token vocabulary)."""
     import torch
 
     w = torch.as_tensor(np.asarray(readout, dtype=np.float32))
@@ -366,9 +368,9 @@ def edited_jsd(lm: LoadedLM, site: str, layer: int, readout: Any, seqs: Sequence
             base = _next_token_logprobs(lm, ids.to(dev), mask.to(dev), None)
             edited = _next_token_logprobs(lm, ids.to(dev), mask.to(dev),
                                           (site, layer, w.to(dev), tgt.to(dev), edit.to(dev)))
-        jsd = js_divergence(base, edited)  # [B, T]
-        for b, i in enumerate(rows):
-            out[i] = float(jsd[b, n_skip:len(seqs[i])].mean())
+        for b, i in enumerate(rows):  # float64: in float32 the JSD of two equal rows is ~1e-7, not 0
+            n = len(seqs[i])
+            out[i] = float(js_divergence(base[b, n_skip:n].double(), edited[b, n_skip:n].double()).mean())
 
     for i in order:
         if len(seqs[i]) <= n_skip:

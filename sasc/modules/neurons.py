@@ -185,7 +185,7 @@ class CausalLMBank:
             if np.ndim(t) and len(t) != n:
                 raise ConfigError(f"{len(t)} target values for a text of {n} tokens")
         return edited_jsd(self.lm, self.site, layer, readout, seqs, targets, self.n_skip, self.pad_id,
-                          self.max_batch_tokens())
+                          min(self.max_batch_tokens(), 1024))
 
     def _readout(self, col: int) -> tuple[int, np.ndarray]:
         """``(layer, vector over the site)`` whose dot product with the site's state is unit ``col``."""
