@@ -143,3 +143,22 @@ def test_checks_that_cannot_pass_by_accident_on_smollm2(smollm2):
     assert ablation_ratio(true, mean_jsd)[0] == pytest.approx(1.0, abs=1e-3)
     mu = state["edit"]([np.full(len(v), state["mu"]) for v in sset.token_values])
     assert ablation_ratio(mu, mean_jsd)[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_vocabulary_projection_reads_the_units_output_weights(smollm2):
+    import torch
+
+    bank = build_llm_neuron_bank("SmolLM2-135M-Instruct", site="mlp", layer=29, units="0-7", device="cpu")
+    out = bank.output_tokens(5, k=4)
+    assert len(out["promoted"]) == 4 and len(out["suppressed"]) == 4
+    logits = [v for _, v in out["promoted"]]
+    assert logits == sorted(logits, reverse=True) and out["suppressed"][0][1] < 0 < logits[0]
+    # by hand: lm_head @ (final-norm gain * down_proj column 5)
+    m = smollm2.model
+    v = m.model.layers[29].mlp.down_proj.weight[:, 5] * m.model.norm.weight
+    by_hand = (m.lm_head.weight @ v).detach()
+    top = torch.topk(by_hand, 4)
+    assert [smollm2.tokenizer.decode([int(i)]) for i in top.indices] == [t for t, _ in out["promoted"]]
+    np.testing.assert_allclose(logits, top.values.numpy(), rtol=1e-5)
+    with pytest.raises(ConfigError, match="k must be"):
+        bank.output_tokens(5, k=0)

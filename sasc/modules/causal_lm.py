@@ -415,3 +415,43 @@ def _next_token_logprobs(lm: LoadedLM, ids: Any, mask: Any, edit: Any) -> Any:
         for h in handles:
             h.remove()
     return torch.log_softmax(logits.float(), dim=-1)
+
+
+def _final_norm_gain(model: Any) -> Any:
+    """The elementwise gain of the model's final norm (RMSNorm / LayerNorm ``weight``), or None."""
+    for name in ("model.norm", "transformer.ln_f", "gpt_neox.final_layer_norm", "model.final_layernorm"):
+        try:
+            return model.get_submodule(name).weight
+        except AttributeError:
+            continue
+    return None
+
+
+def vocabulary_projection(lm: LoadedLM, site: str, layer: int, readout: Any, k: int = 10) -> dict[str, list]:
+    """What a unit writes, read through the unembedding (the logit lens of its output weights): the
+    ``k`` tokens whose logits the unit raises most per unit of activation, and the ``k`` it lowers
+    most, as ``{"promoted": [(token, logit)], "suppressed": [...]}``. The unit's output vector in the
+    residual stream is ``W_down @ readout`` at the ``mlp`` site (the columns of the down projection
+    its neurons feed) and the readout itself at ``resid`` and ``attn`` (already residual vectors);
+    it is scaled by the final norm's gain, not normalized (the norm's scale depends on the whole
+    residual stream)."""
+    import torch
+
+    if k < 1:
+        raise ConfigError(f"k must be >= 1, got {k}")
+    w = torch.as_tensor(np.asarray(readout, dtype=np.float32))
+    with torch.inference_mode():
+        if site == "mlp":
+            down = site_module(lm.layers[layer], "mlp").weight.float()  # [d_model, d_mlp]
+            v = down @ w.to(down.device)
+        else:
+            v = w.to(lm.device)
+        gain = _final_norm_gain(lm.model)
+        if gain is not None:
+            v = v * gain.float().to(v.device)
+        logits = lm.model.get_output_embeddings().weight.float() @ v
+    top = torch.topk(logits, k)
+    bottom = torch.topk(-logits, k)
+    decode = lm.tokenizer.decode
+    return {"promoted": [(decode([int(i)]), float(x)) for x, i in zip(top.values, top.indices)],
+            "suppressed": [(decode([int(i)]), float(-x)) for x, i in zip(bottom.values, bottom.indices)]}

@@ -38,7 +38,7 @@ from ..cancel import checkpoint
 from ..errors import ConfigError
 from .base import TokenResponses, stable_hash
 from .params import array_sha256, load_array, parse_indices
-from .causal_lm import LoadedLM, canonical_site, edited_jsd, load_causal_lm, read_sites
+from .causal_lm import LoadedLM, canonical_site, edited_jsd, load_causal_lm, read_sites, vocabulary_projection
 from .prefix import (
     AGGREGATIONS, ancestor_mask, batch_leaves, plan_prefix_sharing, plan_tree_packing, running_aggregate,
     tree_aggregate,
@@ -186,6 +186,12 @@ class CausalLMBank:
                 raise ConfigError(f"{len(t)} target values for a text of {n} tokens")
         return edited_jsd(self.lm, self.site, layer, readout, seqs, targets, self.n_skip, self.pad_id,
                           min(self.max_batch_tokens(), 1024))
+
+    def output_tokens(self, col: int, k: int = 10) -> dict[str, list]:
+        """The tokens unit ``col`` promotes and suppresses through the unembedding
+        (:func:`~sasc.modules.causal_lm.vocabulary_projection`): output-side evidence of what it does."""
+        layer, readout = self._readout(col)
+        return vocabulary_projection(self.lm, self.site, layer, readout, k)
 
     def _readout(self, col: int) -> tuple[int, np.ndarray]:
         """``(layer, vector over the site)`` whose dot product with the site's state is unit ``col``."""
