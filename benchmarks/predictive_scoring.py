@@ -102,12 +102,21 @@ def neurons(args: argparse.Namespace, cache: str) -> None:
     corpus = load_corpus(args.corpus)
     helper = resolve_helper(args.helper, cache)
     best = {u.unit: u.best.explanation for u in result.units if u.best is not None}
-    cfg = ScoreConfig(scorers=("simulation",), n_boot=1000,
-                      set=SetConfig(n_top=args.n_top, n_random=args.n_random, pool_size=args.pool_size,
-                                    excerpts="token", excerpt_tokens=args.excerpt_tokens))
+    if args.max_units:
+        best = dict(list(best.items())[: args.max_units])
+    for layout in args.layouts.split(","):
+        cfg = ScoreConfig(scorers=("simulation",), n_boot=1000, token_layout=layout, baseline=not args.no_baseline,
+                          set=SetConfig(n_top=args.n_top, n_random=args.n_random, pool_size=args.pool_size,
+                                        excerpts="token", excerpt_tokens=args.excerpt_tokens))
+        _neuron_table(bank, corpus, helper, best, cfg, args)
+
+
+def _neuron_table(bank, corpus, helper, best, cfg, args) -> None:
     rows = []
-    print(f"helper {helper.name}; {args.n_top} top + {args.n_random} random excerpts of <= {args.excerpt_tokens} "
-          f"tokens from a pool of {args.pool_size} {corpus.name} sentences per unit", flush=True)
+    print(f"layout {cfg.token_layout}; helper {helper.name}; {args.n_top} top + {args.n_random} random excerpts of "
+          f"<= {args.excerpt_tokens} tokens from a pool of {args.pool_size} {corpus.name} sentences per unit", flush=True)
+    import numpy as np
+
     for unit, explanation in best.items():
         col = list(bank.units).index(unit)
         before = helper.usage.snapshot()
@@ -120,17 +129,17 @@ def neurons(args: argparse.Namespace, cache: str) -> None:
         u = helper.usage.snapshot()
         d = r.details
         rows.append((r.value, d["random_only"], d.get("lookup_table", float("nan")),
-                     d.get("lookup_table_random_only", float("nan")), r.baseline))
+                     d.get("lookup_table_random_only", float("nan")),
+                     float("nan") if r.baseline is None else r.baseline, t2 - t1))
         print(f"{unit:10s} {explanation[:40]!r:42s} top+random {r.value:6.3f} [{r.ci_low:6.3f},{r.ci_high:6.3f}] "
               f"random-only {d['random_only']:6.3f}  lookup {rows[-1][2]:6.3f} / {rows[-1][3]:6.3f}  "
-              f"random expl. {r.baseline:6.3f}  unaligned {d['unaligned_tokens']}/{d['n_tokens']}  "
+              f"random expl. {rows[-1][4]:6.3f}  unaligned {d['unaligned_tokens']}/{d['n_tokens']}  "
               f"{u.calls - before.calls} calls, {u.completion_tokens - before.completion_tokens} completion tokens, "
-              f"set {t1 - t0:.0f} s, scoring {t2 - t1:.0f} s (explanation and baseline)", flush=True)
-    import numpy as np
-
+              f"set {t1 - t0:.0f} s, scoring {t2 - t1:.0f} s", flush=True)
     m = np.nanmean(np.array(rows, dtype=float), axis=0)
-    print(f"mean over {len(rows)} units: top+random {m[0]:.3f}, random-only {m[1]:.3f}; lookup table {m[2]:.3f} / "
-          f"{m[3]:.3f}; random explanation (top+random) {m[4]:.3f}; load average {os.getloadavg()[0]:.1f}")
+    print(f"mean over {len(rows)} units ({cfg.token_layout}): top+random {m[0]:.3f}, random-only {m[1]:.3f}; "
+          f"lookup table {m[2]:.3f} / {m[3]:.3f}; random explanation (top+random) {m[4]:.3f}; "
+          f"scoring {m[5]:.0f} s a unit; load average {os.getloadavg()[0]:.1f}", flush=True)
 
 
 def main() -> None:
@@ -148,6 +157,9 @@ def main() -> None:
     p.add_argument("--module", default="", help="--neurons: the module spec the result explained")
     p.add_argument("--corpus", default="news100", help="--neurons: corpus of the excerpts (default: news100)")
     p.add_argument("--excerpt-tokens", type=int, default=64)
+    p.add_argument("--layouts", default="all_at_once", help="--neurons: token layouts compared, comma-separated")
+    p.add_argument("--max-units", type=int, default=0, help="--neurons: the first N units of the result only")
+    p.add_argument("--no-baseline", action="store_true", help="--neurons: no random-explanation baseline")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cache = args.cache_dir or tmp

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fakes import FOOD_CORPUS, FOOD_WORDS, SMALL_GENERIC, WordTokenBank, all_at_once_logprobs, all_at_once_reply
 
-from sasc.errors import HelperLLMError
+from sasc.errors import ConfigError, HelperLLMError
 from sasc.llm import ScriptedLLM
 from sasc.llm.base import Completion
 from sasc.modules.base import as_bank
@@ -154,3 +154,27 @@ def test_lookup_baseline_is_fitted_on_the_held_out_excerpts():
     none = dataclasses.replace(s, held_out=())
     assert "lookup_table" not in score_on_set(["food"], none, "food", helper,
                                               ScoreConfig(baseline=False, n_boot=20))[0]["simulation"].details
+
+
+def test_sparse_layout_lists_only_the_responding_tokens():
+    from sasc.scorers.simulation import align_sparse
+
+    values, unmatched = align_sparse(["The", "cat", "saw", "the", "cat"], [("cat", 8.0), ("cat", 6.0), ("dog", 5.0)])
+    np.testing.assert_allclose(values, [0, 8, 0, 0, 6])  # in order: the second "cat" is the second token named
+    assert unmatched == 1
+    assert align_sparse(["a", "b"], [("NONE", None)]) == (pytest.approx(np.zeros(2)), 0)
+
+    def sparse_reply(prompt):
+        if "Tokens of the text:\n" not in prompt:
+            return "0"
+        toks = prompt.split("Tokens of the text:\n", 1)[1].splitlines()
+        hits = [t for t in toks if t.lower().strip(".,!") in FOOD]
+        return "\n".join(f"{t}\t8" for t in hits) or "NONE"
+
+    helper = ScriptedLLM(sparse_reply, name="sparse")
+    cfg = ScoreConfig(baseline=False, sampled=True, n_boot=50, token_layout="sparse")
+    r = score_on_set([", ".join(sorted(FOOD))], _token_set(), "food", helper, cfg)[0]["simulation"]
+    assert r.value > 0.9 and r.details["layout"] == "sparse"
+    assert all("\t_" not in c.prompt and "Leave out every token" in c.prompt for c in helper.calls)
+    with pytest.raises(ConfigError, match="unknown token layout"):
+        ScoreConfig(token_layout="dense")

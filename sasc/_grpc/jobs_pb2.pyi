@@ -105,7 +105,7 @@ class SubmitJobRequest(_message.Message):
     def __init__(self, module_id: _Optional[str] = ..., unit_names: _Optional[_Iterable[str]] = ..., unit_indices: _Optional[_Iterable[int]] = ..., corpus: _Optional[_Union[CorpusSource, _Mapping]] = ..., generic: _Optional[_Union[CorpusSource, _Mapping]] = ..., helper: _Optional[str] = ..., settings: _Optional[_Union[ExplainSettings, _Mapping]] = ..., concurrency: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., scoring: _Optional[_Union[ScoringSettings, _Mapping]] = ...) -> None: ...
 
 class ScoringSettings(_message.Message):
-    __slots__ = ("scorers", "rank_by", "set_kind", "n_top", "n_random", "pool_size", "seed", "sampled", "baseline", "excerpts", "excerpt_tokens")
+    __slots__ = ("scorers", "rank_by", "set_kind", "n_top", "n_random", "pool_size", "seed", "sampled", "baseline", "excerpts", "excerpt_tokens", "token_layout")
     SCORERS_FIELD_NUMBER: _ClassVar[int]
     RANK_BY_FIELD_NUMBER: _ClassVar[int]
     SET_KIND_FIELD_NUMBER: _ClassVar[int]
@@ -117,6 +117,7 @@ class ScoringSettings(_message.Message):
     BASELINE_FIELD_NUMBER: _ClassVar[int]
     EXCERPTS_FIELD_NUMBER: _ClassVar[int]
     EXCERPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_LAYOUT_FIELD_NUMBER: _ClassVar[int]
     scorers: _containers.RepeatedScalarFieldContainer[str]
     rank_by: str
     set_kind: str
@@ -128,7 +129,8 @@ class ScoringSettings(_message.Message):
     baseline: bool
     excerpts: str
     excerpt_tokens: int
-    def __init__(self, scorers: _Optional[_Iterable[str]] = ..., rank_by: _Optional[str] = ..., set_kind: _Optional[str] = ..., n_top: _Optional[int] = ..., n_random: _Optional[int] = ..., pool_size: _Optional[int] = ..., seed: _Optional[int] = ..., sampled: _Optional[bool] = ..., baseline: _Optional[bool] = ..., excerpts: _Optional[str] = ..., excerpt_tokens: _Optional[int] = ...) -> None: ...
+    token_layout: str
+    def __init__(self, scorers: _Optional[_Iterable[str]] = ..., rank_by: _Optional[str] = ..., set_kind: _Optional[str] = ..., n_top: _Optional[int] = ..., n_random: _Optional[int] = ..., pool_size: _Optional[int] = ..., seed: _Optional[int] = ..., sampled: _Optional[bool] = ..., baseline: _Optional[bool] = ..., excerpts: _Optional[str] = ..., excerpt_tokens: _Optional[int] = ..., token_layout: _Optional[str] = ...) -> None: ...
 
 class ScoreRequest(_message.Message):
     __slots__ = ("module_id", "unit_name", "unit_index", "explanations", "corpus", "helper", "scoring")

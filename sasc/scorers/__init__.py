@@ -86,6 +86,15 @@ class ScoreConfig:
     """Bootstrap resamples of each interval."""
     seed: int = 0
     """Seed of helper calls, bootstrap and random explanations."""
+    token_layout: str = "all_at_once"
+    """On token excerpts, how the simulator asks for per-token values: ``all_at_once`` (every token
+    copied with its value, Bills's) or ``sparse`` (only the tokens the unit responds to, the rest 0)."""
+
+    def __post_init__(self) -> None:
+        from .simulation import TOKEN_LAYOUTS
+
+        if self.token_layout not in TOKEN_LAYOUTS:
+            raise ConfigError(f"unknown token layout {self.token_layout!r}; known: {', '.join(TOKEN_LAYOUTS)}")
 
 
 def baseline_explanation(explanation: str, others: Sequence[str] = (), seed: int = 0) -> tuple[str, str]:
@@ -117,7 +126,7 @@ def score_on_set(explanations: Sequence[str], scoring_set: ScoringSet, unit: str
     def record(e: str) -> ScoringRecord:
         return ScoringRecord(unit, e, scoring_set.texts, scoring_set.responses, scoring_set.is_top,
                              scoring_set.marks, scoring_set.tokens, scoring_set.token_values, scoring_set.held_out,
-                             scoring_set.extras)
+                             config.token_layout, scoring_set.extras)
 
     opts = {"sampled": config.sampled, "seed": config.seed, "n_boot": config.n_boot}
     baselines: dict[tuple[str, str], float] = {}

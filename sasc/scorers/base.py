@@ -50,6 +50,9 @@ class ScoringRecord:
     """Token excerpts only: per text, the unit's activation at each token."""
     held_out: tuple[tuple[tuple[str, ...], tuple[float, ...]], ...] = ()
     """Token excerpts only: ``(tokens, activations)`` apart from the set, the lookup-table baseline's data."""
+    token_layout: str = "all_at_once"
+    """Token excerpts only: how the simulator asks for per-token values
+    (:data:`sasc.scorers.simulation.TOKEN_LAYOUTS`)."""
     extras: Mapping[str, Any] = field(default_factory=dict, compare=False)
     """What scorers' ``prepare`` kept for their calls (:attr:`sasc.scorers.sets.ScoringSet.extras`)."""
 

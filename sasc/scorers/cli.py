@@ -30,6 +30,10 @@ def add_set_args(p: argparse.ArgumentParser) -> None:
                         f"dictionary factors) (default: {d.excerpts})")
     p.add_argument("--excerpt-tokens", type=int, default=d.excerpt_tokens,
                    help=f"tokens per excerpt with --excerpts token (default: {d.excerpt_tokens})")
+    p.add_argument("--token-layout", default="all_at_once", choices=("all_at_once", "sparse"),
+                   help="with --excerpts token, how the simulator asks for per-token values: all_at_once (every "
+                        "token copied with its value, Bills et al.'s) or sparse (only the tokens the unit responds "
+                        "to; the rest are 0; far fewer generated tokens) (default: all_at_once)")
     p.add_argument("--whole-texts", action="store_true", help="score on the corpus texts as they are "
                                                               "(default: their sentences of 4..60 words)")
     p.add_argument("--scoring-seed", type=int, default=0, help="seed of the set, the helper calls and the "
@@ -46,7 +50,8 @@ def score_config(args: argparse.Namespace, scorers: Any) -> ScoreConfig:
                        set=SetConfig(args.scoring_set, args.n_top, args.n_random, args.pool_size, args.scoring_seed,
                                      excerpts=args.excerpts, excerpt_tokens=args.excerpt_tokens,
                                      sentences=not args.whole_texts),
-                       sampled=args.sampled, baseline=not args.no_baseline, seed=args.scoring_seed)
+                       sampled=args.sampled, baseline=not args.no_baseline, seed=args.scoring_seed,
+                       token_layout=args.token_layout)
 
 
 def add_explain_scorer_args(p: argparse.ArgumentParser) -> None:

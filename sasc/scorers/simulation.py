@@ -56,6 +56,23 @@ mice\t8
 Tokens of the text:
 {lines}"""
 
+SPARSE_TOKEN_PROMPT = """A unit of a language model is described by this explanation:
+"{explanation}"
+
+Below, a text is split into tokens, one per line. List only the tokens at which the unit responds, in order, one per line: the token, a tab, and how strongly the unit responds there, from 1 to 10 (10: as strongly as it ever does). Leave out every token where it does not respond. If it responds to none of them, write NONE.
+
+Example, for a unit described as "animals" and the tokens The, black, cat, chased, two, mice, .:
+cat\t9
+mice\t8
+
+Tokens of the text:
+{lines}"""
+
+TOKEN_LAYOUTS = ("all_at_once", "sparse")
+"""Per-token simulation layouts: every token copied with a value (``all_at_once``, Bills's), or only
+the tokens the unit responds to listed with theirs, the rest predicted 0 (``sparse``: a few generated
+tokens per excerpt instead of ~4 per token)."""
+
 _VALUE = re.compile(r"^\s*(\d+)")
 
 
@@ -124,6 +141,26 @@ def align(expected: Sequence[str], lines: Sequence[tuple[str, float | None]]) ->
     return out, int(np.isnan(out).sum())
 
 
+def align_sparse(expected: Sequence[str], lines: Sequence[tuple[str, float | None]]) -> tuple[np.ndarray, int]:
+    """Per expected token, the value of the listed line that names it (0 where none does), each
+    listed token matched to the next expected token with that text (case-insensitive), in order;
+    and how many listed lines matched no token (a "NONE" line is not counted)."""
+    want = [e.lower() for e in expected]
+    out = np.zeros(len(expected))
+    cursor, unmatched = 0, 0
+    for token, value in lines:
+        t = token.lower()
+        if t == "none" and value is None:
+            continue
+        hit = next((i for i in range(cursor, len(want)) if want[i] == t), None)
+        if hit is None:
+            unmatched += 1
+            continue
+        out[hit] = min(max(value or 0.0, 0.0), 10.0)
+        cursor = hit + 1
+    return out, unmatched
+
+
 def simulate(record: ScoringRecord, helper: HelperLLM, *, sampled: bool = False, seed: int = 0) -> np.ndarray:
     """The simulated response (0..10) to each text of ``record``."""
     prompts = [PROMPT.format(explanation=record.explanation, text=t) for t in record.texts]
@@ -141,9 +178,14 @@ def simulate_tokens(record: ScoringRecord, helper: HelperLLM, *, sampled: bool =
     from ..errors import HelperLLMError
     from .ask import SAMPLED_HINT
 
+    sparse = record.token_layout == "sparse"
     shows = [[shown(t) for t in toks] for toks in record.tokens]
-    prompts = [TOKEN_PROMPT.format(explanation=record.explanation, lines="\n".join(s + "\t_" for s in sh if s))
-               for sh in shows]
+    if sparse:
+        prompts = [SPARSE_TOKEN_PROMPT.format(explanation=record.explanation, lines="\n".join(s for s in sh if s))
+                   for sh in shows]
+    else:
+        prompts = [TOKEN_PROMPT.format(explanation=record.explanation, lines="\n".join(s + "\t_" for s in sh if s))
+                   for sh in shows]
     budget = max(8, 6 * max((sum(1 for s in sh if s) for sh in shows), default=1) + 16)
     replies = ask(helper, prompts, sampled=sampled, seed=seed, max_tokens=budget)
     preds, missing = [], 0
@@ -151,7 +193,8 @@ def simulate_tokens(record: ScoringRecord, helper: HelperLLM, *, sampled: bool =
         if not sampled and reply.top_logprobs is None:
             raise HelperLLMError(f"helper {helper.name} returned no token log-probabilities; {SAMPLED_HINT}")
         keep = [i for i, s in enumerate(sh) if s]
-        values, unaligned = align([sh[i] for i in keep], read_token_lines(reply, sampled=sampled))
+        lines = read_token_lines(reply, sampled=sampled)
+        values, unaligned = (align_sparse if sparse else align)([sh[i] for i in keep], lines)
         pred = np.zeros(len(sh))
         pred[keep] = np.nan_to_num(values, nan=0.0)
         preds.append(pred)
@@ -189,7 +232,7 @@ class SimulationScorer:
         flat = np.concatenate(true) if true else np.zeros(0)
         n_tokens = int(flat.size)
         _, reason = pearson(np.arange(n_tokens), flat)
-        details: dict[str, float | int | str] = {"layout": "all_at_once", "n_tokens": n_tokens}
+        details: dict[str, float | int | str] = {"layout": record.token_layout, "n_tokens": n_tokens}
         if reason is not None:
             return ScoreResult(self.name, float("nan"), float("nan"), float("nan"), len(true),
                                undefined_reason=reason, method=method, details=details)
