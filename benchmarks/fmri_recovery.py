@@ -8,7 +8,8 @@ Usage::
 For each SNR: simulate a subject (news stories, MNI152 mask, four planted concepts), fit the
 encoding model, take the ``--per-concept`` planted voxels with the best held-out r per concept,
 explain them with the real pipeline and judge the top explanation with the concept's regex
-(:data:`sasc.fmri.CONCEPT_PATTERNS`). Prints one JSON object (also written to ``--out``).
+(:data:`sasc.fmri.CONCEPT_PATTERNS`) and the form check (``readable_winners``; ``--no-form``: form
+repair and the readable ranking off, for a before/after comparison). Prints one JSON object (also written to ``--out``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def run_snr(snr: float, args: argparse.Namespace, features: FeatureModel, cache:
     for c in sim_cfg.concepts:
         cols = [v for v, cc in sim.planted.items() if cc == c]
         chosen += sorted(cols, key=lambda v: -model.test_r[v])[: args.per_concept]
-    config = ExplainConfig(n_candidates=args.candidates, n_synthetic=args.synthetic, seed=args.seed)
+    config = ExplainConfig(n_candidates=args.candidates, n_synthetic=args.synthetic, seed=args.seed,
+                           form_repair=not args.no_form, readable_ranking=not args.no_form)
     t1 = time.perf_counter()
     rep = explain_voxels(model, voxels=chosen, corpus=args.corpus, helper=args.helper, config=config,
                          features=features, cache_dir=cache)
@@ -49,17 +51,21 @@ def run_snr(snr: float, args: argparse.Namespace, features: FeatureModel, cache:
     background = np.setdiff1d(np.arange(model.n_voxels), planted)
     top = set(np.argsort(-np.nan_to_num(model.test_r, nan=-1))[: len(planted)].tolist())
     rows = []
+    form = {u.unit: u.best.form for u in rep.result.units if u.best is not None}
     for r in rep.rows:
         concept = sim.planted[r.voxel]
+        check = form.get(r.unit)
         rows.append({"voxel": r.voxel, "concept": concept, "test_r": round(r.test_r, 3), "explanation": r.explanation,
                      "sigma": round(r.sigma, 2), "hit": bool(re.search(CONCEPT_PATTERNS[concept], r.explanation, re.I)),
-                     "top_ngrams": r.top_ngrams[:8]})
+                     "readable": None if check is None else check.passes,
+                     "form_flags": [] if check is None else list(check.flags), "top_ngrams": r.top_ngrams[:8]})
     return {
         "snr": snr, "n_voxels": model.n_voxels, "n_trs_train": int(sum(len(y) for y in sim.responses[:-2])),
         "median_r_planted": float(np.median(model.test_r[planted])),
         "median_r_background": float(np.nanmedian(model.test_r[background])),
         "planted_in_top_by_r": len(top & set(planted.tolist())) / len(planted),
         "recovery": float(np.mean([r["hit"] for r in rows])), "n_explained": len(rows),
+        "readable_winners": sum(bool(r["readable"]) for r in rows),
         "fit_s": round(fit_s, 1), "explain_s": round(explain_s, 1), "helper": rep.result.helper, "voxels": rows,
     }
 
@@ -79,6 +85,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", default=None, help="cache root (default: a fresh temporary folder)")
     p.add_argument("--out", default=None, help="also write the JSON here")
+    p.add_argument("--no-form", action="store_true", help="form repair and the readable ranking off (σ alone picks)")
     args = p.parse_args()
     features = FeatureModel()
     with tempfile.TemporaryDirectory() as tmp:

@@ -38,6 +38,7 @@ from sasc.explain import resolve_helper  # noqa: E402
 from sasc.modules.base import as_bank  # noqa: E402
 from sasc.modules.embedding import EmbeddingDistanceBank  # noqa: E402
 from sasc.scorers import SCORERS, ScoreConfig, SetConfig, draw_set, score_on_set  # noqa: E402
+from sasc.scorers.run import draw_prepared_set  # noqa: E402
 
 
 def cost(args: argparse.Namespace, cache: str) -> None:
@@ -105,7 +106,8 @@ def neurons(args: argparse.Namespace, cache: str) -> None:
     if args.max_units:
         best = dict(list(best.items())[: args.max_units])
     for layout in args.layouts.split(","):
-        cfg = ScoreConfig(scorers=("simulation",), n_boot=1000, token_layout=layout, baseline=not args.no_baseline,
+        cfg = ScoreConfig(scorers=tuple(args.neuron_scorers.split(",")), n_boot=1000, token_layout=layout,
+                          baseline=not args.no_baseline,
                           set=SetConfig(n_top=args.n_top, n_random=args.n_random, pool_size=args.pool_size,
                                         excerpts="token", excerpt_tokens=args.excerpt_tokens))
         _neuron_table(bank, corpus, helper, best, cfg, args)
@@ -121,10 +123,16 @@ def _neuron_table(bank, corpus, helper, best, cfg, args) -> None:
         col = list(bank.units).index(unit)
         before = helper.usage.snapshot()
         t0 = time.perf_counter()
-        sset = draw_set(bank, col, corpus.texts, cfg.set, corpus.name)
+        sset = draw_prepared_set(bank, col, corpus, cfg)
         t1 = time.perf_counter()
         others = [e for u, e in best.items() if u != unit]
-        r = score_on_set([explanation], sset, unit, helper, cfg, others)[0]["simulation"]
+        scores = score_on_set([explanation], sset, unit, helper, cfg, others)[0]
+        r = scores["simulation"]
+        if "ablation" in scores:
+            a = scores["ablation"]
+            print(f"{unit:10s} ablation {a.value:6.3f} [{a.ci_low:6.3f},{a.ci_high:6.3f}] random expl. "
+                  f"{float('nan') if a.baseline is None else a.baseline:6.3f}  mean-ablation JSD "
+                  f"{a.details['mean_ablation_jsd']:.2e}", flush=True)
         t2 = time.perf_counter()
         u = helper.usage.snapshot()
         d = r.details
@@ -157,6 +165,7 @@ def main() -> None:
     p.add_argument("--module", default="", help="--neurons: the module spec the result explained")
     p.add_argument("--corpus", default="news100", help="--neurons: corpus of the excerpts (default: news100)")
     p.add_argument("--excerpt-tokens", type=int, default=64)
+    p.add_argument("--neuron-scorers", default="simulation", help="--neurons: simulation, or simulation,ablation")
     p.add_argument("--layouts", default="all_at_once", help="--neurons: token layouts compared, comma-separated")
     p.add_argument("--max-units", type=int, default=0, help="--neurons: the first N units of the result only")
     p.add_argument("--no-baseline", action="store_true", help="--neurons: no random-explanation baseline")

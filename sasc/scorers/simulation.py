@@ -73,6 +73,10 @@ TOKEN_LAYOUTS = ("all_at_once", "sparse")
 the tokens the unit responds to listed with theirs, the rest predicted 0 (``sparse``: a few generated
 tokens per excerpt instead of ~4 per token)."""
 
+SPARSE_MAX_LINES = 12
+"""Lines a sparse reply may have (the generation budget): a unit responds at a few tokens of an
+excerpt; without a cap the 1.5B helper sometimes repeats one line until the budget runs out."""
+
 _VALUE = re.compile(r"^\s*(\d+)")
 
 
@@ -186,7 +190,9 @@ def simulate_tokens(record: ScoringRecord, helper: HelperLLM, *, sampled: bool =
     else:
         prompts = [TOKEN_PROMPT.format(explanation=record.explanation, lines="\n".join(s + "\t_" for s in sh if s))
                    for sh in shows]
-    budget = max(8, 6 * max((sum(1 for s in sh if s) for sh in shows), default=1) + 16)
+    longest = max((sum(1 for s in sh if s) for sh in shows), default=1)
+    # sparse: room for SPARSE_MAX_LINES lines; more is the 1.5B helper repeating one line to the end
+    budget = 6 * min(longest, SPARSE_MAX_LINES) + 8 if sparse else max(8, 6 * longest + 16)
     replies = ask(helper, prompts, sampled=sampled, seed=seed, max_tokens=budget)
     preds, missing = [], 0
     for sh, reply in zip(shows, replies):
