@@ -115,7 +115,11 @@ def test_ablation_refuses_text_sets_and_units_outside_a_causal_lm(tiny_model_dir
 
     bank = build_llm_neuron_bank(tiny_model_dirs["llama"], site="mlp", layer=1, units="0-3", device="cpu")
     with pytest.raises(ConfigError, match="needs token excerpts"):
-        draw_prepared_set(bank, 0, _corpus(TEXTS), ScoreConfig(scorers=("ablation",)))
+        ScoreConfig(scorers=("ablation",))  # refused with the options, before any work
+    from sasc.scorers.ablation import AblationScorer
+
+    with pytest.raises(ConfigError, match="needs token excerpts"):
+        AblationScorer().prepare(draw_set(bank, 0, TEXTS, SetConfig(n_top=2, n_random=2)), bank, 0)
     with pytest.raises(ConfigError, match="inside a causal LM"):
         draw_prepared_set(WordTokenBank(), 0, _corpus(TEXTS),
                           ScoreConfig(scorers=("ablation",), set=SetConfig(excerpts="token")))

@@ -95,6 +95,10 @@ class ScoreConfig:
 
         if self.token_layout not in TOKEN_LAYOUTS:
             raise ConfigError(f"unknown token layout {self.token_layout!r}; known: {', '.join(TOKEN_LAYOUTS)}")
+        if "ablation" in self.scorers and self.set.excerpts != "token":
+            # before any work: a job or an explain run would otherwise fail only at scoring time
+            raise ConfigError("the ablation score needs token excerpts: draw the set with excerpts='token' "
+                              "(--excerpts token)")
 
 
 def baseline_explanation(explanation: str, others: Sequence[str] = (), seed: int = 0) -> tuple[str, str]:
