@@ -180,6 +180,10 @@ def test_score_rpc_with_token_excerpts(client, module):
     # a module without token activations, and an excerpt length out of range: clear errors
     with pytest.raises(ConfigError, match="no token activations"):
         client.score(module.id, [GOOD], scorers=["simulation"], corpus=CORPUS, helper="tokjudging", scoring=scoring)
+    with pytest.raises(ConfigError, match="inside a causal LM \\(llm_neuron, llm_direction\\)"):
+        client.score(tokens.id, [GOOD], scorers=["ablation"], corpus=CORPUS, helper="tokjudging", scoring=scoring)
+    with pytest.raises(ConfigError, match="ablation score needs token excerpts"):
+        client.score(tokens.id, [GOOD], scorers=["ablation"], corpus=CORPUS, helper="tokjudging", scoring=SET)
     with pytest.raises(ConfigError, match="excerpt_tokens must be in 1..256"):
         client.score(tokens.id, [GOOD], scorers=["simulation"], corpus=CORPUS, helper="tokjudging",
                      scoring={**scoring, "excerpt_tokens": 10_000})
