@@ -178,3 +178,21 @@ def test_sparse_layout_lists_only_the_responding_tokens():
     assert all("\t_" not in c.prompt and "Leave out every token" in c.prompt for c in helper.calls)
     with pytest.raises(ConfigError, match="unknown token layout"):
         ScoreConfig(token_layout="dense")
+
+
+def test_fuzzing_on_token_excerpts_marks_the_word_of_the_most_active_token():
+    from sasc.scorers.fuzzing import FuzzingScorer, token_marks
+
+    marks = token_marks(["I ate pizza.", "Shares fell", "a b"], [True, False, True],
+                        [("I", " ate", " pi", "zza", "."), ("Shares", " fell"), ("a", " b")],
+                        [(0, 0, 0.2, 0.9, 0), (0.1, 0.3), (0.5, 0.5)])
+    assert marks == (("pizza",), ("fell",), ())  # the word holding "zza"; nothing to mark in a flat top excerpt
+    assert token_marks(["..."], [True], [(".", ".", ".")], [(0, 1, 0)]) == ((),)  # no word at all
+    s = FuzzingScorer().prepare(_token_set(), WordTokenBank(), 0)
+    for text, top, m in zip(s.texts, s.is_top, s.marks):
+        if top:
+            assert len(m) == 1 and m[0].lower().strip(".,!") in FOOD and m[0] in text
+    helper = ScriptedLLM(all_at_once_reply, logprobs=all_at_once_logprobs, name="fuzz-tokens")
+    r = score_on_set([", ".join(sorted(FOOD))], s, "food", helper,
+                     ScoreConfig(scorers=("fuzzing",), baseline=False, n_boot=50))[0]["fuzzing"]
+    assert r.undefined_reason is None and r.value > 0.5  # the marked food words are judged right

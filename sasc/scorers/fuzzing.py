@@ -181,6 +181,26 @@ def fuzz_samples(texts: Sequence[str], is_top: Sequence[bool], marks: Sequence[S
     return out
 
 
+def token_marks(texts: Sequence[str], is_top: Sequence[bool], tokens: Sequence[Sequence[str]],
+                values: Sequence[Sequence[float]]) -> tuple[tuple[str, ...], ...]:
+    """Per token excerpt, the word (:func:`sasc.ngrams.word_positions`) that holds its most active
+    token, or the nearest word when that token is punctuation or space; empty for a top excerpt
+    whose tokens are all alike (nothing to call the most active) or that has no word. A word that
+    also occurs earlier in the text is marked at its first occurrence (:func:`find_spans`)."""
+    out = []
+    for text, top, toks, vals in zip(texts, is_top, tokens, values):
+        words = word_positions(text)
+        if not words or not vals or (top and max(vals) == min(vals)):
+            out.append(())
+            continue
+        k = int(np.argmax(vals))
+        start = sum(len(t) for t in toks[:k])
+        end = start + len(toks[k])
+        a, b, _ = min(words, key=lambda w: (0 if w[0] < end and w[1] > start else 1, abs(w[0] - start)))
+        out.append((text[a:b],))
+    return tuple(out)
+
+
 def _undefined(truth: np.ndarray) -> str | None:
     """Why balanced accuracy over these labels is undefined, None when it is defined."""
     if not truth.any():
@@ -210,7 +230,11 @@ class FuzzingScorer:
         """``scoring_set`` with ``marks`` filled: per text, its ``n_marks`` top n-grams by unit
         ``col`` of ``bank`` (one module call on the set's distinct n-grams); none for a text whose
         n-grams all get the same response (no top one to mark) when it is a top text (a random
-        text's marks only give the lengths of its random spans)."""
+        text's marks only give the lengths of its random spans). On token excerpts the mark is the
+        word holding the excerpt's most active token (no module call; :func:`token_marks`)."""
+        if scoring_set.tokens:
+            return dataclasses.replace(scoring_set, marks=token_marks(scoring_set.texts, scoring_set.is_top,
+                                                                      scoring_set.tokens, scoring_set.token_values))
         spans = [ngram_spans(t, self.max_n) for t in scoring_set.texts]
         grams = [[span_text(t, s) for s in ss] for t, ss in zip(scoring_set.texts, spans)]
         distinct = list(dict.fromkeys(g for gs in grams for g in gs))
