@@ -196,3 +196,24 @@ def test_fuzzing_on_token_excerpts_marks_the_word_of_the_most_active_token():
     r = score_on_set([", ".join(sorted(FOOD))], s, "food", helper,
                      ScoreConfig(scorers=("fuzzing",), baseline=False, n_boot=50))[0]["fuzzing"]
     assert r.undefined_reason is None and r.value > 0.5  # the marked food words are judged right
+
+
+def test_explain_then_score_every_candidate_on_token_excerpts(tmp_path):
+    import sasc
+    from fakes import topical_reply
+
+    from sasc.scorers.run import add_scores
+
+    def reply(prompt):
+        return all_at_once_reply(prompt) if "Tokens of the text:" in prompt or "Answer" in prompt else topical_reply(prompt)
+
+    helper = ScriptedLLM(reply, logprobs=all_at_once_logprobs, name="explain-tokens")
+    config = sasc.ExplainConfig(n_candidates=2, n_synthetic=3, n_bootstrap=50, n_generic=5)
+    result = sasc.explain(WordTokenBank(), corpus=CORPUS, generic=SMALL_GENERIC, helper=helper, config=config,
+                          cache_dir=tmp_path)
+    cfg = ScoreConfig(scorers=("simulation",), n_boot=50, set=SetConfig(n_top=3, n_random=3, excerpts="token"))
+    scored = add_scores(result, WordTokenBank(), corpus=CORPUS, helper=helper, cache_dir=tmp_path, config=cfg)
+    unit = scored.units[0]
+    assert unit.scoring_set["excerpts"] == "token" and unit.scoring_set["tokens"]
+    sims = [c.scores["simulation"] for c in unit.candidates if c.scores]
+    assert sims and all(s["details"]["layout"] == "all_at_once" for s in sims)
