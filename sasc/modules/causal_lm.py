@@ -35,6 +35,7 @@ import numpy as np
 from ..cancel import check_between_layers
 from ..errors import ConfigError, ModelAssetError, ModuleError
 from .device import best_device
+from .prefix import batch_leaves
 
 DEFAULT_CAUSAL_LM = "SmolLM2-135M-Instruct"
 """The offline default model (packaged GGUF, dequantized once)."""
@@ -347,8 +348,6 @@ def edited_jsd(lm: LoadedLM, site: str, layer: int, readout: Any, seqs: Sequence
 
     w = torch.as_tensor(np.asarray(readout, dtype=np.float32))
     out: list[float] = [float("nan")] * len(seqs)
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    batch: list[int] = []
 
     def run(rows: list[int]) -> None:
         longest = max(len(seqs[i]) for i in rows)
@@ -372,15 +371,9 @@ def edited_jsd(lm: LoadedLM, site: str, layer: int, readout: Any, seqs: Sequence
             n = len(seqs[i])
             out[i] = float(js_divergence(base[b, n_skip:n].double(), edited[b, n_skip:n].double()).mean())
 
-    for i in order:
-        if len(seqs[i]) <= n_skip:
-            continue
-        if batch and (len(batch) + 1) * len(seqs[i]) > max_batch_tokens:
-            run(batch)
-            batch = []
-        batch.append(i)
-    if batch:
-        run(batch)
+    todo = [i for i, s in enumerate(seqs) if len(s) > n_skip]
+    for batch in batch_leaves([len(seqs[i]) for i in todo], max_batch_tokens):
+        run([todo[j] for j in batch])
     return out
 
 

@@ -34,8 +34,7 @@ def read_answers(replies: Sequence[Completion], answers: Sequence[str], helper_n
     for r in replies:
         probs: dict[str, float] | None = None
         if not sampled:
-            if r.top_logprobs is None:
-                raise HelperLLMError(f"helper {helper_name} returned no token log-probabilities; {SAMPLED_HINT}")
+            require_logprobs(r, helper_name)
             for step in r.top_logprobs:  # the first generated token that can be an answer
                 probs = answer_probabilities(step, answers)
                 if probs:
@@ -46,6 +45,13 @@ def read_answers(replies: Sequence[Completion], answers: Sequence[str], helper_n
             raise HelperReplyError(f"helper {helper_name} replied {r.text[:80]!r}, not one of {', '.join(answers)}")
         out.append(probs)
     return out
+
+
+def require_logprobs(reply: Completion, helper_name: str) -> None:
+    """:class:`HelperLLMError` naming the sampled fallback when a reply asked for token
+    probabilities came back without them."""
+    if reply.top_logprobs is None:
+        raise HelperLLMError(f"helper {helper_name} returned no token log-probabilities; {SAMPLED_HINT}")
 
 
 def parse_number(text: str, low: int = 0, high: int = 10) -> dict[str, float] | None:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..llm.base import Completion, HelperLLM
-from .ask import ask, parse_number, read_answers
+from .ask import ask, parse_number, read_answers, require_logprobs
 from .base import ScoreResult, ScoringRecord
 from .stats import (
     NUMBER_ANSWERS, bootstrap_ci, expected_value, grouped_bootstrap_ci, lookup_predict, lookup_table, pearson,
@@ -179,9 +179,6 @@ def simulate_tokens(record: ScoringRecord, helper: HelperLLM, *, sampled: bool =
     per excerpt, "all at once"); and the number of shown tokens the replies left without a value
     (predicted 0). Raises like :func:`~sasc.scorers.ask.read_answers` when logprobs were asked for
     and the backend returned none."""
-    from ..errors import HelperLLMError
-    from .ask import SAMPLED_HINT
-
     sparse = record.token_layout == "sparse"
     shows = [[shown(t) for t in toks] for toks in record.tokens]
     if sparse:
@@ -196,8 +193,8 @@ def simulate_tokens(record: ScoringRecord, helper: HelperLLM, *, sampled: bool =
     replies = ask(helper, prompts, sampled=sampled, seed=seed, max_tokens=budget)
     preds, missing = [], 0
     for sh, reply in zip(shows, replies):
-        if not sampled and reply.top_logprobs is None:
-            raise HelperLLMError(f"helper {helper.name} returned no token log-probabilities; {SAMPLED_HINT}")
+        if not sampled:
+            require_logprobs(reply, helper.name)
         keep = [i for i, s in enumerate(sh) if s]
         lines = read_token_lines(reply, sampled=sampled)
         values, unaligned = (align_sparse if sparse else align)([sh[i] for i in keep], lines)

@@ -104,19 +104,7 @@ def bootstrap_ci(stat: Callable[..., Stat], arrays: Sequence[Sequence[float]], n
     ``(nan, nan)`` when fewer than half of them are defined."""
     cols = [np.asarray(a) for a in arrays]
     n = len(cols[0]) if cols else 0
-    if n == 0 or n_boot <= 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        v, reason = stat(*(c[idx] for c in cols))
-        if reason is None and np.isfinite(v):
-            values.append(v)
-    if len(values) < n_boot / 2:
-        return float("nan"), float("nan")
-    a = (1 - level) / 2
-    return float(np.quantile(values, a)), float(np.quantile(values, 1 - a))
+    return _percentile_interval(lambda idx: stat(*(c[idx] for c in cols)), n, n_boot, seed, level)
 
 
 def grouped_bootstrap_ci(stat: Callable[..., Stat], groups: Sequence[Sequence[Sequence[float]]], n_boot: int = 1000,
@@ -126,14 +114,23 @@ def grouped_bootstrap_ci(stat: Callable[..., Stat], groups: Sequence[Sequence[Se
     activations); each resample draws texts with replacement and pools their tokens. Resamples
     where the statistic is undefined are skipped; ``(nan, nan)`` when fewer than half are defined."""
     parts = [[np.asarray(a, dtype=np.float64) for a in g] for g in groups]
-    if not parts or n_boot <= 0:
+    width = len(parts[0]) if parts else 0
+    return _percentile_interval(
+        lambda idx: stat(*(np.concatenate([parts[i][k] for i in idx]) for k in range(width))),
+        len(parts), n_boot, seed, level)
+
+
+def _percentile_interval(resample: Callable[[np.ndarray], Stat], n: int, n_boot: int, seed: int,
+                         level: float) -> tuple[float, float]:
+    """The percentile interval of ``resample(idx)`` over ``n_boot`` seeded draws of ``n`` row
+    indices with replacement; undefined draws skipped, ``(nan, nan)`` when fewer than half are
+    defined or there is nothing to draw."""
+    if n == 0 or n_boot <= 0:
         return float("nan"), float("nan")
-    width = len(parts[0])
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(n_boot):
-        idx = rng.integers(0, len(parts), len(parts))
-        v, reason = stat(*(np.concatenate([parts[i][k] for i in idx]) for k in range(width)))
+        v, reason = resample(rng.integers(0, n, n))
         if reason is None and np.isfinite(v):
             values.append(v)
     if len(values) < n_boot / 2:
