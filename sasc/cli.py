@@ -117,6 +117,10 @@ def format_result(result: Any, n_ngrams: int = 10) -> str:
     for u in result.units:
         lines.append(f"\n== unit {u.unit}")
         lines.append("top n-grams: " + ", ".join(t.ngram for t in u.top_ngrams[:n_ngrams]))
+        ev = getattr(u, "output_evidence", None) or {}
+        if ev:  # what the unit makes the model say (--evidence output)
+            lines.append("makes the model say: " + ", ".join(repr(str(t)) for t, _ in ev.get("raised", [])[:n_ngrams])
+                         + "   promotes: " + ", ".join(repr(str(t)) for t, _ in ev.get("promoted", [])[:n_ngrams]))
         paper = any(c.score.n_unrelated for c in u.candidates)  # the paper's σ only with --unrelated
         names = list((result.config.get("predictive") or {}).get("scorers") or [])
         heads = "".join(f"{n:>28}" for n in names)

@@ -91,6 +91,17 @@ class ExplainConfig:
     offline), or '' for none (the rules only).
 
     The fluency is how much the candidate's own words predict each other (:func:`sasc.form.slor`)."""
+    evidence: str = option("input", flag="--evidence", choices=("input", "output"), benchmark=False,
+                           legacy="input")
+    """What the summaries are shown: the unit's top n-grams ('input'), or also what the unit makes the
+    model say ('output'; LLM neurons and directions only).
+
+    With 'output' the unit's output-side evidence is computed once (the tokens it promotes through
+    the unembedding and those whose probability rises most when it is turned up on its top n-grams:
+    ``output_evidence`` in the result, shown under the top n-grams), every summary prompt lists
+    those tokens after the n-grams, and one more candidate is summarized from the tokens alone (an
+    output-side explanation, style 'output'; ``--scorers steering`` scores what a unit makes the
+    model say)."""
     n_generic: int = option(500, flag="--generic-size", min=2, job_max=100_000)
     """Generic-corpus texts in the σ baseline (sampled with the seed)."""
     n_bootstrap: int = option(1000, min=1, job_max=100_000)

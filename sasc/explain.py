@@ -31,7 +31,7 @@ from .readable import paraphrases_to_score, readable_first, repair_candidates
 from .responses import ResponseTable, ShardRunner, ngram_responses
 from .results import ExplainResult, ScoredCandidate, TopNgram, UnitExplanation
 from .scoring import intervals_overlap, score_sigma, top_k_indices, unscored_score
-from .summarize import Candidate, summarize
+from .summarize import Candidate, output_words, summarize
 from .synthetic import dedupe_texts, synthetic_texts
 
 
@@ -123,9 +123,13 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
     ranked = [t.ngram for t in top_ngrams]
     progress(ProgressEvent("summarize", 0, 1, str(bank.units[col])))
     cleaning: Counter[str] = Counter()
+    evidence: dict[str, Any] = {}
+    if config.evidence == "output":  # what the unit makes the model say, on the texts it responds to most
+        evidence = {k: [list(p) for p in v] if isinstance(v, list) else v
+                    for k, v in bank.output_evidence(col, ranked[: config.n_top_considered]).items()}
     cands = summarize(helper, ranked, n_candidates=config.n_candidates, n_top=config.n_top_considered,
                       n_pick=config.n_per_summary, sampling=config.summary_sampling, seed=config.seed,
-                      styles=config.summary_styles, counts=cleaning)
+                      styles=config.summary_styles, counts=cleaning, output=output_words(evidence))
     progress(ProgressEvent("summarize", 1, 1, f"{len(cands)} candidates"))
     cands, repairs = repair_candidates(cands) if config.form_repair else (cands, [])
     if repairs:
@@ -168,7 +172,8 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
     unscored = [ScoredCandidate(cands[i].explanation, unscored_score(len(generic_values)), cands[i].ngrams, [], [],
                                 direct_response=float(direct[i]), form=forms[i]) for i in rest]
     return UnitExplanation(bank.units[col], top_ngrams[: config.n_top_reported], scored + unscored,
-                           dict(sorted(cleaning.items())), repairs=repairs, reranked_from=moved_from)
+                           dict(sorted(cleaning.items())), repairs=repairs, reranked_from=moved_from,
+                           output_evidence=evidence)
 
 
 def direct_screen(direct: np.ndarray, n_keep: int) -> list[int]:
@@ -265,6 +270,9 @@ def explain(
     t = time.perf_counter()
     bank = as_bank(module_from_spec(module) if isinstance(module, str) else module)
     cols = select_units(bank.units, units)
+    if config.evidence == "output" and not callable(getattr(bank, "output_evidence", None)):
+        raise ConfigError("--evidence output needs units inside a causal LM (llm_neuron, llm_direction); "
+                          f"module {module_name(bank)!r} has none")
     cache = cache_dir if isinstance(cache_dir, ResponseCache) else ResponseCache(cache_dir)
     llm = resolve_helper(helper, cache.root)
     ref = load_corpus(corpus)

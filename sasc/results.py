@@ -75,6 +75,11 @@ class UnitExplanation:
     """Candidates repaired before scoring (:func:`sasc.form.repair`), with their text before and after."""
     reranked_from: str = ""
     """The best candidate by σ when the readable ranking put another first ("" when σ's order stands)."""
+    output_evidence: dict[str, Any] = field(default_factory=dict)
+    """With ``--evidence output``: what the unit makes the model say (``promoted``/``suppressed``:
+    ``[token, logit per unit of activation]`` through the unembedding; ``raised``/``lowered``:
+    ``[token, mean change of log-probability]`` when the unit is turned up by ``amplified_by`` on
+    its top n-grams); empty otherwise."""
 
     @property
     def best(self) -> ScoredCandidate | None:
@@ -92,6 +97,7 @@ class UnitExplanation:
              for c in u["candidates"]],
             cleaning=dict(u.get("cleaning") or {}), scoring_set=dict(u.get("scoring_set") or {}),
             repairs=[Repair(**r) for r in u.get("repairs") or []], reranked_from=u.get("reranked_from", ""),
+            output_evidence=dict(u.get("output_evidence") or {}),
         )
 
 

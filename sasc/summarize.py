@@ -49,11 +49,42 @@ class Candidate:
     """The summary prompt style that produced it (a key of :data:`SUMMARY_STYLES`)."""
 
 
-def summary_prompt(ngrams: Sequence[str], style: str = "theme") -> str:
-    """The summarization prompt of one style (see :data:`SUMMARY_STYLES`; tested as exact strings)."""
+def summary_prompt(ngrams: Sequence[str], style: str = "theme", evidence: str = "") -> str:
+    """The summarization prompt of one style (see :data:`SUMMARY_STYLES`; tested as exact strings);
+    ``evidence``: a line shown after the n-grams (what the unit makes the model say, :func:`output_line`)."""
     preamble, question, instruction = SUMMARY_STYLES[check_styles((style,))[0]]
     bullets = "\n".join(f"- {g}" for g in ngrams)
-    return f"{preamble}\n{bullets}\n{question}\n{instruction}"
+    return f"{preamble}\n{bullets}\n{evidence + chr(10) if evidence else ''}{question}\n{instruction}"
+
+
+OUTPUT_STYLE = "output"
+"""The style name of the candidate summarized from output-side evidence alone."""
+
+
+def output_words(evidence: dict, k: int = 10) -> list[str]:
+    """The words a unit makes the model say, from its output-side evidence (``raised`` on real text
+    first, then ``promoted`` through the unembedding): stripped, word-like (letters), each once."""
+    out: list[str] = []
+    for key in ("raised", "promoted"):
+        for token, _ in evidence.get(key) or ():
+            w = str(token).strip()
+            if any(ch.isalpha() for ch in w) and w.lower() not in {o.lower() for o in out}:
+                out.append(w)
+    return out[:k]
+
+
+def output_line(words: Sequence[str]) -> str:
+    """The summary prompts' extra line for output-side evidence."""
+    return ("When this pattern is present, the model that reads the text becomes more likely to write: "
+            + ", ".join(words) + ".") if words else ""
+
+
+def output_prompt(words: Sequence[str]) -> str:
+    """The prompt of the output-side candidate: what these words, made likelier by the unit, share."""
+    bullets = "\n".join(f"- {w}" for w in words)
+    return ("Turning up one unit inside a language model makes the model more likely to write these words:\n"
+            f"{bullets}\nWhat do these words have in common?\n"
+            "Answer in English with a short phrase of at most 8 words.")
 
 
 def check_styles(styles: Sequence[str]) -> tuple[str, ...]:
@@ -254,7 +285,8 @@ def _norm(s: str) -> str:
 
 def summarize(helper: HelperLLM, top_ngrams: Sequence[str], *, n_candidates: int = 5,
               n_top: int = 50, n_pick: int = 30, sampling: Sampling = Sampling(temperature=0.7, max_tokens=48),
-              seed: int = 0, styles: Sequence[str] = ("theme",), counts: Counter[str] | None = None) -> list[Candidate]:
+              seed: int = 0, styles: Sequence[str] = ("theme",), counts: Counter[str] | None = None,
+              output: Sequence[str] = ()) -> list[Candidate]:
     """Candidate explanations, each from a random ``n_pick`` of the top ``n_top`` n-grams.
 
     ``top_ngrams`` must be in rank order (best first). Subset ``i`` is asked with prompt
@@ -266,12 +298,21 @@ def summarize(helper: HelperLLM, top_ngrams: Sequence[str], *, n_candidates: int
     ``counts``, when given, is incremented per reason: ``summary.duplicate``,
     ``summary.empty``, ``summary.meta``, ``summary.script`` (dropped) and
     ``summary.meta_repaired``, ``summary.script_repaired`` (kept after a cut).
+    ``output``: words the unit makes the model say (:func:`output_words`); when given, every prompt
+    shows them after the n-grams (:func:`output_line`) and one more candidate, of style
+    :data:`OUTPUT_STYLE`, is summarized from them alone (:func:`output_prompt`).
     """
     styles = check_styles(styles)
     ranked = list(top_ngrams)[:n_top]
     shown = [[ranked[j] for j in subset] for subset in choose_subsets(len(ranked), n_pick, n_candidates, seed)]
-    requests = [Request(summary_prompt(ngrams, styles[i % len(styles)]), sampling.seeded(seed * 1000 + i))
+    line = output_line(output)
+    requests = [Request(summary_prompt(ngrams, styles[i % len(styles)], line), sampling.seeded(seed * 1000 + i))
                 for i, ngrams in enumerate(shown)]
+    styles_of = [styles[i % len(styles)] for i in range(len(shown))]
+    if output:
+        shown.append(list(output))
+        styles_of.append(OUTPUT_STYLE)
+        requests.append(Request(output_prompt(output), sampling.seeded(seed * 1000 + len(requests))))
     replies = [c.text for c in complete_many(helper, requests)]
     out: list[Candidate] = []
     seen: set[str] = set()
@@ -287,7 +328,7 @@ def summarize(helper: HelperLLM, top_ngrams: Sequence[str], *, n_candidates: int
         else:
             seen.add(key)
             tally.update(f"summary.{r}" for r in reasons)  # only repairs: the reply was kept
-            out.append(Candidate(expl, ngrams, reply, styles[i % len(styles)]))
+            out.append(Candidate(expl, ngrams, reply, styles_of[i]))
     if counts is not None:
         counts.update(tally)
     return out

@@ -71,6 +71,65 @@ def test_setting_a_unit_to_its_own_values_changes_nothing(tiny_model_dirs):
         bank.ablation_jsd(texts[:1], 2, [np.zeros(99)])
 
 
+def test_many_units_share_forward_passes_and_match_one_by_one(tiny_model_dirs):
+    bank = build_llm_neuron_bank(tiny_model_dirs["llama"], site="resid", layer=1, units="0-3", device="cpu")
+    texts = TEXTS[:4]
+    acts = bank.token_responses(texts)
+    requests = [(t, col, float(np.max(np.abs(r.values[:, col]))) * 3) for col in range(4) for t, r in zip(texts, acts)]
+    rows = []
+    handle = bank.lm.model.register_forward_pre_hook(lambda m, args, kwargs: rows.append(kwargs["input_ids"].shape[0]),
+                                                     with_kwargs=True)
+    try:
+        together = bank.ablation_jsd_many(requests)
+        shared = sum(rows)
+        rows.clear()
+        alone = [bank.ablation_jsd([t], col, [v])[0] for t, col, v in requests]
+        separate = sum(rows)
+    finally:
+        handle.remove()
+    np.testing.assert_allclose(together, alone, rtol=1e-4, atol=1e-8)
+    assert min(together) > 0
+    # each text's unedited pass once for all four units: 4 + 16 rows, against 2 per request one by one
+    assert (shared, separate) == (4 + 16, 2 * 16)
+
+
+@pytest.mark.parametrize("kind", ["llama", "gpt2"])
+def test_edited_passes_skip_the_layers_below_the_edit(tiny_model_dirs, kind):
+    """The edited rows start from the unedited pass's state entering the edited layer: the layers
+    below it run for the unedited rows only, and the divergences equal a full pass's."""
+    from sasc.modules.causal_lm import _next_token_logprobs, js_divergence
+
+    bank = build_llm_neuron_bank(tiny_model_dirs[kind], site="resid", layer=2, units="0-3", device="cpu")
+    texts = TEXTS[:3]
+    acts = bank.token_responses(texts)
+    targets = [float(np.max(np.abs(r.values[:, 1]))) * 5 for r in acts]
+    rows = []
+    below = bank.lm.layers[0]
+    mlp = next(m for name, m in below.named_children() if "mlp" in name)
+    handle = mlp.register_forward_pre_hook(lambda m, args: rows.append(args[0].shape[0]))
+    try:
+        fast = bank.ablation_jsd(texts, 1, targets)
+    finally:
+        handle.remove()
+    assert sum(rows) == len(texts)  # layer 0 ran for the 3 unedited rows only
+    # the same edits with every layer run, by hand
+    import torch
+
+    layer, readout = bank._readout(1)
+    for text, t, got in zip(texts, targets, fast):
+        seq = bank.token_ids([text])[0]
+        ids = torch.tensor([seq])
+        mask = torch.ones_like(ids)
+        w = torch.as_tensor(readout)[None, :]
+        where = torch.zeros(ids.shape, dtype=torch.bool)
+        where[0, bank.n_skip:] = True
+        plain, _ = _next_token_logprobs(bank.lm, ids, mask)
+        full, _ = _next_token_logprobs(bank.lm, ids, mask, "resid", {layer: (w, torch.full(ids.shape, t), where)})
+        want = float(js_divergence(plain[0, bank.n_skip:].double(), full[0, bank.n_skip:].double()).mean())
+        assert got == pytest.approx(want, rel=1e-4, abs=1e-9)
+        assert want > 1e-5
+
+
 def _perfect_helper(sset):
     """A fake simulator that writes each token's true activation scaled to 0..10 (as one digit token)."""
     lo = min(min(v) for v in sset.token_values)
@@ -143,9 +202,9 @@ def test_checks_that_cannot_pass_by_accident_on_smollm2(smollm2):
     state = AblationScorer().prepare(sset, bank, 3).extras["ablation"]
     mean_jsd = np.array(state["mean_jsd"])
     assert mean_jsd.min() > 0
-    true = state["edit"]([np.array(v) for v in sset.token_values])
+    true, mu = state["edit"]([[np.array(v) for v in sset.token_values],
+                              [np.full(len(v), state["mu"]) for v in sset.token_values]])
     assert ablation_ratio(true, mean_jsd)[0] == pytest.approx(1.0, abs=1e-3)
-    mu = state["edit"]([np.full(len(v), state["mu"]) for v in sset.token_values])
     assert ablation_ratio(mu, mean_jsd)[0] == pytest.approx(0.0, abs=1e-6)
 
 
@@ -166,3 +225,127 @@ def test_vocabulary_projection_reads_the_units_output_weights(smollm2):
     np.testing.assert_allclose(logits, top.values.numpy(), rtol=1e-5)
     with pytest.raises(ConfigError, match="k must be"):
         bank.output_tokens(5, k=0)
+
+
+# --- steering --------------------------------------------------------------------------------------
+
+def test_steering_ratio_known_values():
+    from sasc.scorers.steering import steering_ratio
+
+    gains = np.array([[0.2, 0.4], [0.4, 0.8]])  # per text and scale
+    assert steering_ratio(gains, [0.1, 0.2]) == (pytest.approx((0.3 / 0.1 + 0.6 / 0.2) / 2), None)
+    assert steering_ratio(np.zeros((0, 2)), [0.1, 0.2])[1] == "the helper wrote no text for the explanation"
+    v, why = steering_ratio(gains, [0.0, 0.2])
+    assert math.isnan(v) and "does not change" in why
+
+
+def test_steering_scores_what_the_unit_makes_the_model_say_above_its_opposite(tiny_model_dirs):
+    """On a tiny random model, text made of the tokens a last-layer unit promotes (read through the
+    unembedding) becomes more likely when the unit is turned up; text of the tokens it suppresses
+    less likely: the first explanation scores above 0, the second below, each with its interval."""
+    bank = build_llm_neuron_bank(tiny_model_dirs["llama"], site="resid", layer=2, units="0-3", device="cpu")
+    out = bank.output_tokens(1, k=2000)
+
+    def words(side):  # the unit's most promoted (suppressed) tokens that are plain Latin words
+        return [t for t, _ in out[side] if t.strip().isascii() and t.strip().isalpha()][:12]
+
+    says = {"promoted": words("promoted"), "suppressed": words("suppressed")}
+    assert len(says["promoted"]) == len(says["suppressed"]) == 12
+
+    def reply(prompt):
+        w = says["promoted" if "promoted words" in prompt else "suppressed"]
+        return "\n".join("".join(w[i:] + w[:i]) for i in range(10))
+
+    cfg = ScoreConfig(scorers=("steering",), baseline=False, n_boot=200,
+                      set=SetConfig(n_top=3, n_random=3, excerpts="token", sentences=False))
+    sset = draw_prepared_set(bank, 1, _corpus(TEXTS), cfg)
+    state = sset.extras["steering"]
+    assert len(state["scales"]) == 3 and min(state["costs"]) > 0 and state["n_cost_texts"] == 3
+    assert state["costs"] == sorted(state["costs"])  # a larger push costs more divergence
+    up, down = score_on_set(["promoted words", "suppressed words"], sset, "u", ScriptedLLM(reply, name="steer-fake"), cfg)
+    up, down = up["steering"], down["steering"]
+    assert up.value > 0 > down.value
+    assert up.ci_low <= up.value <= up.ci_high and up.n == 10 and up.method == "generated"
+    assert len(up.details["gain"]) == 3 and up.details["kl_cost"] == state["costs"]
+
+
+def test_steering_refuses_units_outside_a_causal_lm():
+    from fakes import WordTokenBank
+
+    with pytest.raises(ConfigError, match="steering score needs a unit inside a causal LM"):
+        draw_prepared_set(WordTokenBank(), 0, _corpus(TEXTS), ScoreConfig(scorers=("steering",), set=SetConfig(n_top=2, n_random=2)))
+
+
+def test_output_evidence_lists_what_turning_the_unit_up_makes_likelier(tiny_model_dirs):
+    """Amplified tokens by hand: the mean change of every token's log-probability over the text
+    positions when the unit is pushed up; the tokens the unit promotes through the unembedding come
+    with them."""
+    import torch
+
+    from sasc.modules.causal_lm import _next_token_logprobs
+
+    bank = build_llm_neuron_bank(tiny_model_dirs["llama"], site="resid", layer=2, units="0-3", device="cpu")
+    texts = TEXTS[:3]
+    ev = bank.output_evidence(1, texts, k=5)
+    assert set(ev) == {"promoted", "suppressed", "raised", "lowered", "amplified_by"} and ev["amplified_by"] > 0
+    assert [v for _, v in ev["raised"]] == sorted((v for _, v in ev["raised"]), reverse=True)
+    assert ev["raised"][0][1] > 0 > ev["lowered"][0][1]
+    layer, readout = bank._readout(1)
+    total, count = 0, 0
+    for text in texts:
+        ids = torch.tensor([bank.token_ids([text])[0]])
+        where = torch.zeros(ids.shape, dtype=torch.bool)
+        where[0, bank.n_skip:] = True
+        w = torch.as_tensor(readout)[None, :]
+        base, _ = _next_token_logprobs(bank.lm, ids, torch.ones_like(ids))
+        up, _ = _next_token_logprobs(bank.lm, ids, torch.ones_like(ids), "resid",
+                                     {layer: (w, torch.full(ids.shape, ev["amplified_by"]), where, torch.zeros(1))})
+        total = total + (up[0, bank.n_skip:].double() - base[0, bank.n_skip:].double()).sum(0)
+        count += ids.shape[1] - bank.n_skip
+    top = torch.topk(total / count, 5)
+    assert [bank.lm.tokenizer.decode([int(i)]) for i in top.indices] == [t for t, _ in ev["raised"]]
+    with pytest.raises(ConfigError, match="k must be"):
+        bank.output_evidence(1, texts, k=0)
+
+
+def test_explain_with_output_evidence_shows_the_summaries_what_the_unit_makes_the_model_say(tiny_model_dirs, tmp_path):
+    import sasc
+    from sasc.client import result_from_proto
+    from sasc.config import ExplainConfig
+    from sasc.llm import ScriptedLLM
+    from sasc.results import ExplainResult
+    from sasc.summarize import output_line, output_words
+    from server.converters import result_to_proto
+
+    bank = build_llm_neuron_bank(tiny_model_dirs["llama"], site="resid", layer=2, units="0-3", device="cpu")
+    helper = ScriptedLLM(lambda p: "Short words" if "Turning up one unit" in p else "Everyday scenes", name="evidence-fake")
+    cfg = ExplainConfig(n_candidates=2, n_synthetic=3, n_generic=10, n_bootstrap=50, evidence="output",
+                        fluency_model="")
+    res = sasc.explain(bank, units=[1], corpus=TEXTS, generic=TEXTS, helper=helper, config=cfg, cache_dir=tmp_path)
+    (unit,) = res.units
+    ev = unit.output_evidence
+    assert {"promoted", "suppressed", "raised", "lowered", "amplified_by"} <= set(ev)
+    words = output_words(ev)
+    assert words and all(any(ch.isalpha() for ch in w) for w in words)
+    prompts = [c.prompt for c in helper.calls]
+    assert sum(output_line(words) in p for p in prompts) == 2  # both n-gram summaries show the line
+    assert sum("Turning up one unit" in p for p in prompts) == 1  # and one candidate from the words alone
+    assert {c.explanation for c in unit.candidates} == {"Short words", "Everyday scenes"}
+    # kept through the JSON file and the service's message
+    path = tmp_path / "r.json"
+    res.to_json(path)
+    assert ExplainResult.from_json(path).units[0].output_evidence == ev
+    assert result_from_proto(result_to_proto(res)).units[0].output_evidence == ev
+    from sasc.cli import format_result
+
+    assert "makes the model say: " in format_result(res)
+
+
+def test_output_evidence_is_refused_for_modules_outside_a_causal_lm(tmp_path):
+    import sasc
+    from fakes import KeywordModule
+    from sasc.config import ExplainConfig
+
+    with pytest.raises(ConfigError, match="--evidence output needs units inside a causal LM"):
+        sasc.explain(KeywordModule(), corpus=TEXTS, generic=TEXTS, helper="fake",
+                     config=ExplainConfig(evidence="output"), cache_dir=tmp_path)

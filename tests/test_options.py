@@ -122,4 +122,4 @@ def test_d3_run_keys_leave_out_the_options_added_later_at_their_legacy_value():
     from sasc.bench.d3 import KEY_ADDED_SETTINGS
 
     assert KEY_ADDED_SETTINGS == {"synthetic_style": "about", "direct_screen": 0, "form_repair": False,
-                                  "readable_ranking": False, "fluency_model": "smollm2"}
+                                  "readable_ranking": False, "fluency_model": "smollm2", "evidence": "input"}

@@ -93,6 +93,12 @@ def test_choose_top_and_random_is_seeded_and_disjoint():
     assert choose(values, SetConfig(n_top=2, n_random=3, seed=4)) == (top, rand)
     assert choose(values, SetConfig(kind="top", n_top=2))[1] == []
     assert choose(values, SetConfig(kind="random", n_random=3))[0] == []
+    # two units over the same pool of 100 texts, with other top texts, share most random draws
+    # (the model's passes over them are shared too); independent draws would share about 4 of 20
+    a, b = np.arange(100.0), np.arange(100.0)[::-1].copy()
+    (top_a, rand_a), (top_b, rand_b) = (choose(x, SetConfig(n_top=5, n_random=20, seed=1)) for x in (a, b))
+    assert not set(rand_a) & set(top_a) and not set(rand_b) & set(top_b) and len(rand_a) == len(rand_b) == 20
+    assert len(set(rand_a) & set(rand_b)) >= 15
 
 
 def test_draw_set_records_how_it_was_drawn():
@@ -183,7 +189,7 @@ def test_bad_explanations_and_unknown_scorers_fail_before_any_helper_call():
         score_on_set(["  "], _set(), "food", helper)
     with pytest.raises(ConfigError, match="at most 500"):
         score_on_set(["x" * 501], _set(), "food", helper)
-    with pytest.raises(UnknownKindError, match="known scorers: ablation, detection, fuzzing, simulation"):
+    with pytest.raises(UnknownKindError, match="known scorers: ablation, detection, fuzzing, simulation, steering"):
         score_on_set([GOOD], _set(), "food", helper, ScoreConfig(scorers=("simulaton",)))
     assert not helper.calls
     assert parse_scorers("sigma,simulation,detection,simulation") == ["simulation", "detection"]
@@ -279,7 +285,7 @@ def test_sasc_score_bad_input_writes_nothing(cli_env, capsys):
     base = ["score", "--module", "test_keyword", "--corpus", str(corpus), "--out", str(out),
             "--cache-dir", str(tmp / "cache"), "--no-baseline", "--n-top", "2", "--n-random", "2"]
     assert main([*base, "--helper", "judging", "-e", GOOD, "--scorers", "simulaton"]) == 2
-    assert "known scorers: ablation, detection, fuzzing, simulation" in capsys.readouterr().err
+    assert "known scorers: ablation, detection, fuzzing, simulation, steering" in capsys.readouterr().err
     assert main([*base, "--helper", "judging", "-e", " "]) == 2
     assert "non-empty" in capsys.readouterr().err
     assert main([*base, "--helper", "fake", "-e", GOOD]) == 2  # the scripted fake has no logprobs

@@ -116,7 +116,7 @@ class JobServiceServicer:
 
     def Score(self, request, context):
         """Score explanations written by anyone of one unit of a module with predictive scorers
-        (sasc.scorers: simulation, detection, fuzzing, ablation), without summarizing; answers when done
+        (sasc.scorers: simulation, detection, fuzzing, ablation, steering), without summarizing; answers when done
         (set a deadline: each explanation costs helper calls).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

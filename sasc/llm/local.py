@@ -30,9 +30,12 @@ from sasc.llm.base import Completion, Sampling, parse_top_logprobs
 
 __all__ = ["DEFAULT_SLOTS", "LocalLLM", "Timings", "available_cores", "process_cores"]
 
-DEFAULT_SLOTS = 4
-"""Default llama.cpp slots of the embedded helper (concurrent sequences in one model instance);
-chosen from ``benchmarks/helper_llm.py --slots 1,2,4,8`` on 2 cores (docs/helper_throughput.md)."""
+DEFAULT_SLOTS = 1
+"""Default llama.cpp slots of the embedded helper (concurrent sequences in one model instance).
+One: on 2 idle cores (2 threads) README command 1's explain stage took 62.9 s at 1 slot, 65.2 s at
+4 and 59.6 s at 4 batch-invariant, and only 1 slot gave the same candidates and σ twice
+(``benchmarks/helper_llm.py --explain 1,4,4i``; docs/helper_throughput.md). More slots
+(``SASC_HELPER_SLOTS``) pay off on loaded or larger machines, at the cost of reproducibility."""
 
 _SEED_MOD = 0xFFFFFFFF  # llama.cpp seeds are uint32; 0xFFFFFFFF means "random"
 

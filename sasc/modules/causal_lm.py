@@ -333,70 +333,182 @@ def js_divergence(logp: Any, logq: Any) -> Any:
     return ((kl_p + kl_q) / 2).clamp(min=0.0)
 
 
-def edited_jsd(lm: LoadedLM, site: str, layer: int, readout: Any, seqs: Sequence[Sequence[int]],
-               targets: Sequence[Any], n_skip: int, pad_id: int, max_batch_tokens: int = 1024) -> list[float]:
-    """Per token sequence, the mean over its text positions (after the first ``n_skip``) of the JSD
-    between the model's next-token distributions with the unit read by ``readout`` (a vector over
-    ``site`` of ``layer``: a one-hot for a neuron, the direction for a direction) set to that
-    sequence's ``targets`` (one value per text position, or one for all) and without the edit.
+@dataclass(frozen=True)
+class UnitEdit:
+    """Set the unit read by ``readout`` (a vector over the site of ``layer``: a one-hot for a neuron,
+    the direction for a direction) to ``targets`` (one value per text position, or one for all) on
+    token sequence ``seq``; with ``add``, add ``targets`` to the unit's value instead (steering)."""
 
-    The edit at each text position adds ``(target - h·w) w / |w|²`` to the site's vector ``h``, so
-    the unit reads ``target`` and every direction orthogonal to ``w`` is unchanged. Batches hold at
-    most ``max_batch_tokens`` padded tokens (two float32 ``[tokens, vocabulary]`` log-probability
-    tensors each: 400 MB at 1024 tokens and SmolLM2's 49,152-token vocabulary)."""
-    import torch
+    seq: tuple[int, ...]
+    layer: int
+    readout: Any
+    targets: Any
+    add: bool = False
 
-    w = torch.as_tensor(np.asarray(readout, dtype=np.float32))
-    out: list[float] = [float("nan")] * len(seqs)
 
-    def run(rows: list[int]) -> None:
-        longest = max(len(seqs[i]) for i in rows)
-        ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), longest), dtype=torch.long)
-        tgt = torch.zeros((len(rows), longest))
-        edit = torch.zeros((len(rows), longest), dtype=torch.bool)
-        for b, i in enumerate(rows):
-            n = len(seqs[i])
-            ids[b, :n] = torch.tensor(seqs[i], dtype=torch.long)
-            mask[b, :n] = 1
-            t = np.broadcast_to(np.asarray(targets[i], dtype=np.float32), (n - n_skip,))
-            tgt[b, n_skip:n] = torch.from_numpy(np.array(t, dtype=np.float32))
-            edit[b, n_skip:n] = True
-        dev = lm.device
-        with lm.lock:
-            base = _next_token_logprobs(lm, ids.to(dev), mask.to(dev), None)
-            edited = _next_token_logprobs(lm, ids.to(dev), mask.to(dev),
-                                          (site, layer, w.to(dev), tgt.to(dev), edit.to(dev)))
-        for b, i in enumerate(rows):  # float64: in float32 the JSD of two equal rows is ~1e-7, not 0
-            n = len(seqs[i])
-            out[i] = float(js_divergence(base[b, n_skip:n].double(), edited[b, n_skip:n].double()).mean())
+@dataclass(frozen=True)
+class EditEffect:
+    """What an edit did to the model's next-token distributions over a sequence's text positions."""
 
-    todo = [i for i, s in enumerate(seqs) if len(s) > n_skip]
-    for batch in batch_leaves([len(seqs[i]) for i in todo], max_batch_tokens):
-        run([todo[j] for j in batch])
+    jsd: float
+    """Mean Jensen-Shannon divergence between the edited and the unedited distributions (nats)."""
+    kl: float
+    """Mean KL divergence of the edited from the unedited distributions, KL(edited || unedited)."""
+    logp_gain: float
+    """Mean rise of the log-probability of the sequence's own next token (positions with one)."""
+
+
+def edited_effects(lm: LoadedLM, site: str, edits: Sequence[UnitEdit], n_skip: int, pad_id: int,
+                   max_batch_tokens: int = 1024) -> list[EditEffect]:
+    """Per edit, its :class:`EditEffect` over its sequence's text positions (after the first ``n_skip``).
+
+    A set edit at each text position adds ``(target - h·w) w / |w|²`` to the site's vector ``h``, so
+    the unit reads ``target`` and every direction orthogonal to ``w`` is unchanged; an added edit
+    adds ``target w / |w|²`` (the unit reads ``target`` more). Edits of many units and texts share
+    forward passes: each batch row carries its own readout (a different unit patched per row,
+    hooks at every layer edited), the unedited pass of a sequence runs once, as one more row,
+    however many edits it has, and the edited rows start from its state entering the first edited
+    layer (the layers below are not run again). A batch holds at most ``max_batch_tokens`` padded
+    tokens (two float32 ``[tokens, vocabulary]`` tensors: 400 MB at 1024 tokens and SmolLM2's
+    49,152-token vocabulary). NaNs for a sequence without text positions."""
+    nan = float("nan")
+    out: list[EditEffect] = [EditEffect(nan, nan, nan)] * len(edits)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, e in enumerate(edits):
+        if len(e.seq) > n_skip:
+            groups.setdefault(tuple(e.seq), []).append(i)
+    if not groups:
+        return out
+    seqs = list(groups)
+    start = min(edits[i].layer for g in groups.values() for i in g)
+    # rows: each sequence's unedited row (None) followed by its edits, a sequence's rows together
+    rows = [(g, r) for g, s in enumerate(seqs) for r in [None, *groups[s]]]
+    base: dict[int, tuple[Any, Any]] = {}  # sequence -> (log-probabilities, state entering layer `start`)
+    left = [len(groups[s]) for s in seqs]
+    for batch in batch_leaves([len(seqs[g]) for g, _ in rows], max_batch_tokens):
+        part = [rows[j] for j in batch]
+        plain = [g for g, r in part if r is None]
+        if plain:
+            logp, states = _batch_logprobs(lm, site, [seqs[g] for g in plain], [None] * len(plain), pad_id,
+                                           n_skip, start)
+            for b, g in enumerate(plain):
+                n = len(seqs[g])
+                base[g] = (logp[b, n_skip:n].double().clone(), states[b, :n].clone())
+        edited = [(g, r) for g, r in part if r is not None]
+        if not edited:
+            continue
+        logp, _ = _batch_logprobs(lm, site, [seqs[g] for g, _ in edited], [edits[r] for _, r in edited], pad_id,
+                                  n_skip, start, [base[g][1] for g, _ in edited])
+        for b, (g, r) in enumerate(edited):
+            n = len(seqs[g])
+            # float64: in float32 the JSD of two equal rows is ~1e-7, not 0
+            out[r] = _effect(base[g][0], logp[b, n_skip:n].double(), seqs[g][n_skip + 1:])
+            left[g] -= 1
+            if not left[g]:
+                del base[g]
     return out
 
 
-def _next_token_logprobs(lm: LoadedLM, ids: Any, mask: Any, edit: Any) -> Any:
-    """log-softmax of the LM head ``[B, T, V]`` (float32), with ``edit = (site, layer, readout,
-    targets [B, T], where [B, T])`` applied at the site when given."""
+def _effect(base: Any, edited: Any, following: Sequence[int]) -> EditEffect:
+    """:class:`EditEffect` from the unedited and edited log-probabilities ``[positions, V]`` of one
+    sequence's text positions; ``following``: the token after each position (one fewer at the end)."""
+    import torch
+
+    kl = (edited.exp() * (edited - base)).sum(-1).clamp(min=0.0)
+    nxt = torch.as_tensor(list(following), dtype=torch.long)
+    rows = torch.arange(len(nxt))
+    gain = (edited[rows, nxt] - base[rows, nxt]).mean() if len(nxt) else torch.tensor(float("nan"))
+    return EditEffect(float(js_divergence(base, edited).mean()), float(kl.mean()), float(gain))
+
+
+def _batch_logprobs(lm: LoadedLM, site: str, seqs: Sequence[tuple[int, ...]], edits: Sequence[UnitEdit | None],
+                    pad_id: int, n_skip: int, start: int, states: Sequence[Any] | None = None) -> tuple[Any, Any]:
+    """Next-token log-probabilities ``[rows, longest, vocabulary]`` of one padded batch of ``seqs``,
+    each row's edit (or None) applied to its own text positions only, and the state entering
+    decoder layer ``start`` ``[rows, longest, hidden]``. With ``states`` (each row's state entering
+    layer ``start``, from its unedited pass) the layers before ``start`` are skipped: they would
+    compute exactly those states again."""
+    import torch
+
+    longest = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), longest), dtype=torch.long)
+    given = [e for e in edits if e is not None]
+    width = np.asarray(given[0].readout).size if given else 0
+    w = {e.layer: torch.zeros((len(seqs), width)) for e in given}
+    tgt = torch.zeros((len(seqs), longest))
+    where = torch.zeros((len(seqs), longest), dtype=torch.bool)
+    keep = torch.ones(len(seqs))  # 1: set the unit to the target; 0: add the target to it
+    for b, (seq, e) in enumerate(zip(seqs, edits)):
+        n = len(seq)
+        ids[b, :n] = torch.tensor(seq, dtype=torch.long)
+        mask[b, :n] = 1
+        if e is not None:
+            w[e.layer][b] = torch.as_tensor(np.asarray(e.readout, dtype=np.float32))
+            t = np.broadcast_to(np.asarray(e.targets, dtype=np.float32), (n - n_skip,))
+            tgt[b, n_skip:n] = torch.from_numpy(np.array(t, dtype=np.float32))
+            where[b, n_skip:n] = True
+            keep[b] = 0.0 if e.add else 1.0
+    dev = lm.device
+    edit = {li: (wl.to(dev), tgt.to(dev), where.to(dev), keep.to(dev)) for li, wl in w.items()}
+    entering = None
+    if states is not None:
+        entering = torch.zeros((len(seqs), longest, states[0].shape[-1]), dtype=states[0].dtype)
+        for b, s in enumerate(states):
+            entering[b, : len(s)] = s
+        entering = entering.to(dev)
+    with lm.lock:
+        return _next_token_logprobs(lm, ids.to(dev), mask.to(dev), site, edit, start, entering)
+
+
+def _next_token_logprobs(lm: LoadedLM, ids: Any, mask: Any, site: str = "mlp", edit: Any = None,
+                         start: int = 0, entering: Any = None) -> tuple[Any, Any]:
+    """``(log-softmax of the LM head [B, T, V] (float32), the hidden state entering decoder layer
+    start [B, T, d])``, with ``edit = {layer: (readouts [B, width], targets [B, T], where [B, T][,
+    keep [B]])}`` applied at ``site`` of each layer given: row ``b`` of the site's state moves along
+    its own readout to its target where ``where`` (a zero readout: no edit), or by its target where
+    ``keep[b]`` is 0 (steering). With ``entering`` the layers
+    before ``start`` pass their input through untouched and layer ``start`` gets ``entering``."""
     import torch
 
     handles = []
-    if edit is not None:
-        site, layer, w, tgt, where = edit
-        scale = w / (w @ w)
+    captured: list[Any] = []
+
+    def changer(w: Any, tgt: Any, where: Any, keep: Any = None) -> Any:
+        norm2 = (w * w).sum(-1, keepdim=True)
+        scale = torch.where(norm2 > 0, w / norm2.clamp(min=1e-30), torch.zeros_like(w))[:, None, :]  # [B, 1, d]
+        keep = torch.ones(w.shape[0], device=w.device) if keep is None else keep
 
         def change(h: Any) -> Any:
             h32 = h.float()
-            delta = (tgt - h32 @ w) * where  # [B, T]
+            delta = (tgt - keep[:, None] * (h32 * w[:, None, :]).sum(-1)) * where  # [B, T]
             return (h32 + delta[..., None] * scale).to(h.dtype)
+        return change
 
+    def at_start(m: Any, args: Any, kwargs: Any) -> Any:
+        if entering is None:
+            captured.append(args[0] if args else kwargs["hidden_states"])
+            return None
+        if args:
+            return (entering, *args[1:]), kwargs
+        return args, {**kwargs, "hidden_states": entering}
+
+    def output_form(m: Any, args: Any, output: Any) -> None:
+        m._sasc_tuple_out = isinstance(output, tuple)
+
+    handles.append(lm.layers[start].register_forward_pre_hook(at_start, with_kwargs=True))
+    if entering is None and start:
+        handles.append(lm.layers[start - 1].register_forward_hook(output_form))
+    skipped = list(lm.layers)[:start] if entering is not None else []
+    for layer in skipped:  # their output is replaced at layer `start`: do not compute it
+        layer.forward = _pass_through(lm.layers[start - 1]._sasc_tuple_out)
+    for layer, parts in (edit or {}).items():
+        change = changer(*parts)
         mod = site_module(lm.layers[layer], site)
         if site == "mlp":
-            handles.append(mod.register_forward_pre_hook(lambda m, args: (change(args[0]), *args[1:])))
+            handles.append(mod.register_forward_pre_hook(lambda m, args, change=change: (change(args[0]), *args[1:])))
         else:
-            def post(m: Any, args: Any, output: Any) -> Any:
+            def post(m: Any, args: Any, output: Any, change: Any = change) -> Any:
                 if isinstance(output, tuple):
                     return (change(output[0]), *output[1:])
                 return change(output)
@@ -407,7 +519,47 @@ def _next_token_logprobs(lm: LoadedLM, ids: Any, mask: Any, edit: Any) -> Any:
     finally:
         for h in handles:
             h.remove()
-    return torch.log_softmax(logits.float(), dim=-1)
+        for layer in skipped:
+            del layer.forward
+    return torch.log_softmax(logits.float(), dim=-1), (captured[0] if captured else None)
+
+
+def _pass_through(tuple_out: bool) -> Any:
+    """A stand-in ``forward`` for a decoder layer that returns its input hidden state, in the layers'
+    own output form (a tensor, or a tuple in older ``transformers``; seen in the unedited pass)."""
+    def forward(hidden_states: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return (hidden_states,) if tuple_out else hidden_states
+    return forward
+
+
+def amplified_tokens(lm: LoadedLM, site: str, layer: int, readout: Any, seqs: Sequence[Sequence[int]], amount: float,
+                     n_skip: int, pad_id: int, k: int = 10, max_batch_tokens: int = 1024) -> dict[str, list]:
+    """What a unit makes the model say on real text: with ``amount`` added to the unit (read by
+    ``readout`` at ``site`` of ``layer``) at every text position of ``seqs``, the ``k`` tokens whose
+    next-token log-probability rises most on average over those positions, and the ``k`` it lowers
+    most, as ``{"raised": [(token, mean change in nats)], "lowered": [...]}``."""
+    import torch
+
+    if k < 1:
+        raise ConfigError(f"k must be >= 1, got {k}")
+    todo = [tuple(s) for s in seqs if len(s) > n_skip]
+    if not todo:
+        raise ConfigError("no text with tokens to amplify the unit on")
+    total, positions = None, 0
+    edit = [UnitEdit(s, layer, readout, amount, add=True) for s in todo]
+    for batch in batch_leaves([len(s) for s in todo], max_batch_tokens // 2):
+        part = [todo[i] for i in batch]
+        base, _ = _batch_logprobs(lm, site, part, [None] * len(part), pad_id, n_skip, layer)
+        up, _ = _batch_logprobs(lm, site, part, [edit[i] for i in batch], pad_id, n_skip, layer)
+        for b, seq in enumerate(part):
+            diff = (up[b, n_skip:len(seq)].double() - base[b, n_skip:len(seq)].double()).sum(0)
+            total = diff if total is None else total + diff
+            positions += len(seq) - n_skip
+    mean = total / positions
+    decode = lm.tokenizer.decode
+    top, bottom = torch.topk(mean, k), torch.topk(-mean, k)
+    return {"raised": [(decode([int(i)]), float(x)) for x, i in zip(top.values, top.indices)],
+            "lowered": [(decode([int(i)]), float(-x)) for x, i in zip(bottom.values, bottom.indices)]}
 
 
 def _final_norm_gain(model: Any) -> Any:

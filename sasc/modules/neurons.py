@@ -38,7 +38,10 @@ from ..cancel import checkpoint
 from ..errors import ConfigError
 from .base import TokenResponses, stable_hash
 from .params import array_sha256, load_array, parse_indices
-from .causal_lm import LoadedLM, canonical_site, edited_jsd, load_causal_lm, read_sites, vocabulary_projection
+from .causal_lm import (
+    EditEffect, LoadedLM, UnitEdit, amplified_tokens, canonical_site, edited_effects, load_causal_lm, read_sites,
+    vocabulary_projection,
+)
 from .prefix import (
     AGGREGATIONS, ancestor_mask, batch_leaves, plan_prefix_sharing, plan_tree_packing, running_aggregate,
     tree_aggregate,
@@ -176,22 +179,51 @@ class CausalLMBank:
     def ablation_jsd(self, texts: Sequence[str], col: int, targets: Sequence[Any]) -> list[float]:
         """Per text, the mean JSD over its token positions between the model's next-token
         distributions with unit ``col`` set to ``targets[i]`` (one value per token of the text, or one
-        for all) and without the edit (:func:`~sasc.modules.causal_lm.edited_jsd`); Bills et al.'s
-        ablation. NaN for a text without tokens."""
-        layer, readout = self._readout(col)
-        seqs = self.token_ids(texts)
-        for s, t in zip(seqs, targets):
-            n = len(s) - self.n_skip
+        for all) and without the edit; Bills et al.'s ablation. NaN for a text without tokens."""
+        return self.ablation_jsd_many([(t, col, v) for t, v in zip(texts, targets)])
+
+    def ablation_jsd_many(self, requests: Sequence[tuple[str, int, Any]]) -> list[float]:
+        """:meth:`ablation_jsd` for many ``(text, unit, targets)`` requests at once, of any units of the
+        bank: they share forward passes (:meth:`edit_effects`), so many units cost less than one by one."""
+        return [e.jsd for e in self.edit_effects(requests)]
+
+    def edit_effects(self, requests: Sequence[tuple[str, int, Any]], add: bool = False) -> list[EditEffect]:
+        """Per ``(text, unit, targets)`` request, what setting unit ``col`` to ``targets`` (one value
+        per token of the text, or one for all; with ``add``: adding them to it, i.e. steering)
+        does to the model's next-token distributions over the text's tokens: JSD, KL and the rise
+        of the text's own tokens' log-probability (:func:`~sasc.modules.causal_lm.edited_effects`).
+        All requests share forward passes (one row per request, the unedited pass once per distinct
+        text, the layers below the unit skipped for the edited rows)."""
+        seqs = self.token_ids([t for t, _, _ in requests])
+        edits = []
+        for seq, (_, col, t) in zip(seqs, requests):
+            n = len(seq) - self.n_skip
             if np.ndim(t) and len(t) != n:
                 raise ConfigError(f"{len(t)} target values for a text of {n} tokens")
-        return edited_jsd(self.lm, self.site, layer, readout, seqs, targets, self.n_skip, self.pad_id,
-                          min(self.max_batch_tokens(), 1024))
+            layer, readout = self._readout(col)
+            edits.append(UnitEdit(tuple(seq), layer, readout, t, add))
+        return edited_effects(self.lm, self.site, edits, self.n_skip, self.pad_id, min(self.max_batch_tokens(), 1024))
 
     def output_tokens(self, col: int, k: int = 10) -> dict[str, list]:
         """The tokens unit ``col`` promotes and suppresses through the unembedding
         (:func:`~sasc.modules.causal_lm.vocabulary_projection`): output-side evidence of what it does."""
         layer, readout = self._readout(col)
         return vocabulary_projection(self.lm, self.site, layer, readout, k)
+
+    def output_evidence(self, col: int, texts: Sequence[str], k: int = 10, multiple: float = 2.0) -> dict[str, Any]:
+        """Output-side evidence of unit ``col`` (what it makes the model say): the tokens it promotes
+        and suppresses through the unembedding (:meth:`output_tokens`), and the tokens whose
+        probability rises and falls most when ``multiple`` times its largest activation on ``texts``
+        is added to it at every position of ``texts``
+        (:func:`~sasc.modules.causal_lm.amplified_tokens`)."""
+        layer, readout = self._readout(col)
+        peak = max((float(np.max(np.abs(r.values[:, col]))) for r in self.token_responses(texts) if len(r.values)),
+                   default=0.0)
+        if not peak > 0:
+            raise ConfigError(f"unit {self.units[col]} is never active on the texts given: nothing to amplify")
+        amplified = amplified_tokens(self.lm, self.site, layer, readout, self.token_ids(texts), multiple * peak,
+                                     self.n_skip, self.pad_id, k, min(self.max_batch_tokens(), 1024))
+        return {**self.output_tokens(col, k), **amplified, "amplified_by": multiple * peak}
 
     def _readout(self, col: int) -> tuple[int, np.ndarray]:
         """``(layer, vector over the site)`` whose dot product with the site's state is unit ``col``."""

@@ -26,6 +26,7 @@ from .detection import DetectionScorer
 from .fuzzing import FuzzingScorer
 from .sets import ScoringSet, SetConfig, draw_set
 from .simulation import SimulationScorer
+from .steering import SteeringScorer
 
 __all__ = ["MAX_EXPLANATION_CHARS", "RANDOM_EXPLANATIONS", "SCORERS", "baseline_explanation", "ScoreConfig", "ScoreResult", "Scorer",
            "ScoringRecord", "ScoringSet", "SetConfig", "draw_set", "parse_scorers", "random_explanation",
@@ -33,7 +34,8 @@ __all__ = ["MAX_EXPLANATION_CHARS", "RANDOM_EXPLANATIONS", "SCORERS", "baseline_
 
 SCORERS: Registry[Any] = Registry("scorer", group="sasc.scorers",
                                   builtins={"simulation": SimulationScorer(), "detection": DetectionScorer(),
-                                            "fuzzing": FuzzingScorer(), "ablation": AblationScorer()})
+                                            "fuzzing": FuzzingScorer(), "ablation": AblationScorer(),
+                                            "steering": SteeringScorer()})
 """Predictive scorers by name. (σ, ``sigma``, is computed by :func:`sasc.explain` itself.)"""
 
 RANDOM_EXPLANATIONS = (
@@ -133,19 +135,20 @@ def score_on_set(explanations: Sequence[str], scoring_set: ScoringSet, unit: str
                              config.token_layout, scoring_set.extras)
 
     opts = {"sampled": config.sampled, "seed": config.seed, "n_boot": config.n_boot}
-    baselines: dict[tuple[str, str], float] = {}
-    out = []
-    for e in checked:
-        scores = {}
-        for s in scorers:
-            result = s(record(e), helper, **opts)
+    baselines = {e: baseline_explanation(e, others, config.seed) for e in checked} if config.baseline else {}
+    texts = list(dict.fromkeys([*checked, *(rand for rand, _ in baselines.values())]))
+    out: list[dict[str, ScoreResult]] = [{} for _ in checked]
+    for s in scorers:
+        # a scorer with score_many takes the whole list at once (ablation: shared forward passes)
+        many = getattr(s, "score_many", None)
+        records = [record(e) for e in texts]
+        got = dict(zip(texts, many(records, helper, **opts) if many else [s(r, helper, **opts) for r in records]))
+        for i, e in enumerate(checked):
+            result = got[e]
             if config.baseline:
-                rand, source = baseline_explanation(e, others, config.seed)
-                if (s.name, rand) not in baselines:
-                    baselines[(s.name, rand)] = s(record(rand), helper, **opts).value
-                result = dataclasses.replace(result, baseline=baselines[(s.name, rand)],
+                rand, source = baselines[e]
+                result = dataclasses.replace(result, baseline=got[rand].value,
                                              details={**result.details, "baseline_explanation": rand,
                                                       "baseline_source": source})
-            scores[s.name] = result
-        out.append(scores)
+            out[i][s.name] = result
     return out

@@ -66,49 +66,77 @@ class AblationScorer:
     name = "ablation"
 
     def prepare(self, scoring_set: Any, bank: Any, col: int) -> Any:
-        """``scoring_set`` with what the score needs of the subject model: the unit's mean activation
-        and each excerpt's JSD under mean ablation (one pair of forward passes per excerpt), and the
-        edit itself for :meth:`__call__`. Token excerpts of a causal-LM site only."""
-        if not scoring_set.tokens:
+        """:meth:`prepare_many` for one set."""
+        return self.prepare_many([scoring_set], bank, [col])[0]
+
+    def prepare_many(self, sets: Sequence[Any], bank: Any, cols: Sequence[int]) -> list[Any]:
+        """Each of ``sets`` (of unit ``cols[i]``) with what the score needs of the subject model: the
+        unit's mean activation over the set's and held-out tokens, each excerpt's JSD under mean
+        ablation, and the edit itself for :meth:`score_many`. The mean ablations of all the sets run
+        in shared forward passes. Token excerpts of a causal-LM site only."""
+        if any(not s.tokens for s in sets):
             raise ConfigError("the ablation score needs token excerpts: draw the set with excerpts='token' "
                               "(--excerpts token)")
-        if not callable(getattr(bank, "ablation_jsd", None)):
+        if not callable(getattr(bank, "ablation_jsd_many", None)):
             raise ConfigError(f"the ablation score needs a unit inside a causal LM (llm_neuron, llm_direction); "
                               f"module {module_name(bank)!r} has none")
-        values = [v for _, vs in scoring_set.held_out for v in vs] + [v for vs in scoring_set.token_values for v in vs]
-        mu = float(np.mean(values))
-        texts = list(scoring_set.texts)
-        mean_jsd = bank.ablation_jsd(texts, col, [mu] * len(texts))
-        # the excerpt re-tokenized: almost always its own tokens; where not, cut or fill with mu
-        need = [len(s) - bank.n_skip for s in bank.token_ids(texts)]
-
-        def edit(targets: Sequence[np.ndarray]) -> list[float]:
-            fitted = [np.concatenate([t[:n], np.full(max(0, n - len(t)), mu)]) for t, n in zip(targets, need)]
-            return bank.ablation_jsd(texts, col, fitted)
-
-        extras = {**scoring_set.extras, "ablation": {"mu": mu, "mean_jsd": tuple(mean_jsd), "edit": edit}}
-        return dataclasses.replace(scoring_set, extras=extras)
+        mus = [float(np.mean([v for _, vs in s.held_out for v in vs] + [v for vs in s.token_values for v in vs]))
+               for s in sets]
+        requests = [(t, col, mu) for s, col, mu in zip(sets, cols, mus) for t in s.texts]
+        flat = iter(bank.ablation_jsd_many(requests))
+        out = []
+        for s, col, mu in zip(sets, cols, mus):
+            mean_jsd = tuple(next(flat) for _ in s.texts)
+            state = {"mu": mu, "mean_jsd": mean_jsd, "edit": _editor(bank, col, list(s.texts), mu)}
+            out.append(dataclasses.replace(s, extras={**s.extras, "ablation": state}))
+        return out
 
     def __call__(self, record: ScoringRecord, helper: HelperLLM, *, sampled: bool = False, seed: int = 0,
                  n_boot: int = 1000) -> ScoreResult:
+        return self.score_many([record], helper, sampled=sampled, seed=seed, n_boot=n_boot)[0]
+
+    def score_many(self, records: Sequence[ScoringRecord], helper: HelperLLM, *, sampled: bool = False,
+                   seed: int = 0, n_boot: int = 1000) -> list[ScoreResult]:
+        """The score of each of ``records`` (explanations of one unit on one prepared set): every
+        explanation is simulated, then all their edits run in shared forward passes."""
         method = "sampled" if sampled else "logprobs"
-        state = record.extras.get("ablation")
-        if state is None or not record.tokens:
-            raise ConfigError("ablation needs its prepared state (token excerpts of a causal-LM unit): draw the "
-                              "set with sasc.scorers.run (score_explanations / add_scores) or AblationScorer.prepare")
+        if not records:
+            return []
+        state = records[0].extras.get("ablation")
+        if state is None or not records[0].tokens or any(r.extras.get("ablation") is not state for r in records):
+            raise ConfigError("ablation needs its prepared state (token excerpts of a causal-LM unit), the same "
+                              "for every record: draw the set with sasc.scorers.run (score_explanations / "
+                              "add_scores) or AblationScorer.prepare")
         mean_jsd = np.asarray(state["mean_jsd"], float)
         details: dict[str, Any] = {"mean_ablation_jsd": float(np.nanmean(mean_jsd)) if mean_jsd.size else float("nan"),
                                    "mu": state["mu"], "calibration": "linear, leave one excerpt out"}
         _, reason = ablation_ratio(mean_jsd, mean_jsd)
         if reason is not None:
-            return ScoreResult(self.name, float("nan"), float("nan"), float("nan"), len(record.tokens),
-                               undefined_reason=reason, method=method, details=details)
-        preds, missing = simulate_tokens(record, helper, sampled=sampled, seed=seed)
-        true = [np.asarray(v, float) for v in record.token_values]
-        targets = calibrate_leave_one_out(preds, true)
-        sim_jsd = np.asarray(state["edit"](targets), float)
-        value, reason = ablation_ratio(sim_jsd, mean_jsd)
-        lo, hi = bootstrap_ci(ablation_ratio, [sim_jsd, mean_jsd], n_boot, seed) if reason is None else (float("nan"),) * 2
-        details |= {"simulated_ablation_jsd": float(sim_jsd.mean()), "unaligned_tokens": missing}
-        return ScoreResult(self.name, value, lo, hi, len(record.tokens), undefined_reason=reason, method=method,
-                           details=details)
+            return [ScoreResult(self.name, float("nan"), float("nan"), float("nan"), len(r.tokens),
+                                undefined_reason=reason, method=method, details=details) for r in records]
+        true = [np.asarray(v, float) for v in records[0].token_values]
+        simulated = [simulate_tokens(r, helper, sampled=sampled, seed=seed) for r in records]
+        sim_jsds = state["edit"]([calibrate_leave_one_out(preds, true) for preds, _ in simulated])
+        out = []
+        for r, (_, missing), sim in zip(records, simulated, sim_jsds):
+            sim_jsd = np.asarray(sim, float)
+            value, why = ablation_ratio(sim_jsd, mean_jsd)
+            lo, hi = bootstrap_ci(ablation_ratio, [sim_jsd, mean_jsd], n_boot, seed) if why is None else (float("nan"),) * 2
+            out.append(ScoreResult(self.name, value, lo, hi, len(r.tokens), undefined_reason=why, method=method,
+                                   details={**details, "simulated_ablation_jsd": float(sim_jsd.mean()),
+                                            "unaligned_tokens": missing}))
+        return out
+
+
+def _editor(bank: Any, col: int, texts: list[str], mu: float) -> Any:
+    """``edit(per explanation, per excerpt, target activations) -> per explanation, per excerpt, JSD``:
+    every explanation's edits of unit ``col`` on ``texts`` in one batched call (an excerpt
+    re-tokenized is almost always its own tokens; where not, the targets are cut or filled with ``mu``)."""
+    need = [len(s) - bank.n_skip for s in bank.token_ids(texts)]
+
+    def edit(targets: Sequence[Sequence[np.ndarray]]) -> list[list[float]]:
+        requests = [(text, col, np.concatenate([t[:n], np.full(max(0, n - len(t)), mu)]))
+                    for per in targets for text, t, n in zip(texts, per, need)]
+        flat = iter(bank.ablation_jsd_many(requests))
+        return [[next(flat) for _ in texts] for _ in targets]
+    return edit

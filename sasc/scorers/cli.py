@@ -126,7 +126,7 @@ def cell(d: dict[str, Any] | None) -> str:
 
 def add_commands(sub: Any) -> None:
     """The ``score`` subcommand."""
-    p = sub.add_parser("score", help="score explanations written by anyone (simulation, detection, fuzzing, ablation)",
+    p = sub.add_parser("score", help="score explanations written by anyone (simulation, detection, fuzzing, ablation, steering)",
                        description="Score explanations of one unit by how well a helper, reading only the "
                                    "explanation, predicts the unit on real text (no summarizing).")
     p.add_argument("--module", "-m", required=True, help="module spec, as for `sasc explain` "

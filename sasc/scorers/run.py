@@ -31,12 +31,23 @@ def _load(module: Any, corpus: Any, helper: Any, config: ScoreConfig, cache_dir:
 def draw_prepared_set(bank: Any, col: int, corpus: Corpus, config: ScoreConfig, seen: Sequence[str] = ()) -> ScoringSet:
     """The scoring set of unit ``col``, with what each chosen scorer's ``prepare`` adds (fuzzing:
     each text's top n-grams); ``seen``: n-grams the summaries saw, whose texts are kept out."""
-    sset = draw_set(bank, col, corpus.texts, config.set, corpus.name, seen)
+    return draw_prepared_sets(bank, [col], corpus, config, [seen])[0]
+
+
+def draw_prepared_sets(bank: Any, cols: Sequence[int], corpus: Corpus, config: ScoreConfig,
+                       seen: Sequence[Sequence[str]]) -> list[ScoringSet]:
+    """:func:`draw_prepared_set` for many units (``seen[i]`` for unit ``cols[i]``); a scorer with
+    ``prepare_many`` prepares all the sets at once (ablation: the units' mean ablations share
+    forward passes)."""
+    pools: dict = {}  # units that draw the same pool share its module pass
+    sets = [draw_set(bank, col, corpus.texts, config.set, corpus.name, s, pools) for col, s in zip(cols, seen)]
     for name in parse_scorers(config.scorers):
-        prepare = getattr(SCORERS.get(name), "prepare", None)
-        if prepare is not None:
-            sset = prepare(sset, bank, col)
-    return sset
+        scorer = SCORERS.get(name)
+        if callable(getattr(scorer, "prepare_many", None)):
+            sets = scorer.prepare_many(sets, bank, list(cols))
+        elif callable(getattr(scorer, "prepare", None)):
+            sets = [scorer.prepare(s, bank, col) for s, col in zip(sets, cols)]
+    return sets
 
 
 def score_explanations(module: Any, explanations: Sequence[str], *, unit: str | int = 0,
@@ -79,12 +90,12 @@ def add_scores(result: ExplainResult, module: Any, *, corpus: str | Path | list[
     bank, corp, llm = _load(module, corpus, helper, config, cache_dir)
     before = llm.usage.snapshot() if hasattr(llm, "usage") else None
     units = []
-    for u in result.units:
-        col = select_units(list(bank.units), [u.unit])[0]
+    cols = [select_units(list(bank.units), [u.unit])[0] for u in result.units]
+    # the texts the candidates are scored on stay apart from the n-grams their summaries saw
+    n_seen = int(result.config.get("n_top_considered", 50))
+    sets = draw_prepared_sets(bank, cols, corp, config, [[t.ngram for t in u.top_ngrams[:n_seen]] for u in result.units])
+    for u, sset in zip(result.units, sets):
         scored = [c for c in u.candidates if c.score.n_related]
-        # the texts the candidates are scored on stay apart from the n-grams their summaries saw
-        seen = [t.ngram for t in u.top_ngrams[: int(result.config.get("n_top_considered", 50))]]
-        sset = draw_prepared_set(bank, col, corp, config, seen)
         others = [v.best.explanation for v in result.units if v.unit != u.unit and v.best is not None]
         per = score_on_set([c.explanation for c in scored], sset, u.unit, llm, config, others) if scored else []
         by = {id(c): {k: v.to_dict() for k, v in s.items()} for c, s in zip(scored, per)}

@@ -108,15 +108,18 @@ class ScoringSet:
 
 def choose(values: Sequence[float], config: SetConfig) -> tuple[list[int], list[int]]:
     """``(top, random)`` indices into ``values`` (pure): the ``n_top`` highest (ties by lower
-    index) and ``n_random`` uniform draws without replacement from the others, seeded."""
+    index) and ``n_random`` uniform draws without replacement from the others, seeded: the first
+    of the others in a permutation of all indices that depends only on the seed and the count."""
     v = np.asarray(values, dtype=np.float64)
     n_top = config.n_top if config.kind in ("top", "top_and_random") else 0
     n_random = config.n_random if config.kind in ("random", "top_and_random") else 0
     order = np.lexsort((np.arange(v.size), -v))
     top = [int(i) for i in order[:n_top]]
-    rest = np.setdiff1d(np.arange(v.size), top)
-    rng = np.random.default_rng(config.seed + 1)
-    rand = [int(i) for i in rng.choice(rest, size=min(n_random, rest.size), replace=False)] if rest.size else []
+    # the first texts of one seeded order of the whole pool, the unit's top skipped: units of a bank
+    # drawing from the same pool share most of their random texts (and the model passes over them)
+    chosen = set(top)
+    order_r = np.random.default_rng(config.seed + 1).permutation(v.size)
+    rand = [int(i) for i in order_r if int(i) not in chosen][:n_random]
     return top, rand
 
 
@@ -132,9 +135,11 @@ def apart_from(texts: Sequence[str], ngrams: Sequence[str]) -> list[str]:
 
 
 def draw_set(bank: Any, col: int, texts: Sequence[str], config: SetConfig, corpus: str = "",
-             seen: Sequence[str] = ()) -> ScoringSet:
+             seen: Sequence[str] = (), pool_cache: dict | None = None) -> ScoringSet:
     """The scoring set of unit ``col`` of ``bank`` from corpus ``texts``; ``seen``: the n-grams the
-    summaries saw, whose texts are left out where enough texts remain (:attr:`ScoringSet.seen_removed`)."""
+    summaries saw, whose texts are left out where enough texts remain (:attr:`ScoringSet.seen_removed`).
+    ``pool_cache``: a dict kept across the units of one bank, so that a pool drawn again (the same
+    texts) is not run through the module again."""
     if config.excerpts == "token" and not has_token_responses(bank):
         raise ConfigError(f"per-token excerpts are not available for module {module_name(bank)!r}: it has no "
                           "token activations (the token_responses hook of LLM neurons, directions and dictionary "
@@ -151,21 +156,28 @@ def draw_set(bank: Any, col: int, texts: Sequence[str], config: SetConfig, corpu
     if not pool:
         raise ConfigError("the scoring-set corpus has no texts")
     name = module_name(bank)
+    cache = {} if pool_cache is None else pool_cache
+    key = (config.excerpts, tuple(pool))
     if config.excerpts == "token":
-        return dataclasses.replace(_draw_token_set(bank, col, pool, config, corpus), seen_removed=removed)
-    values = check_finite(to_response_array(bank.responses(pool), len(pool), name, len(bank.units)), pool, name)[:, col]
+        if key not in cache:
+            cache[key] = bank.token_responses(pool)
+        return dataclasses.replace(_draw_token_set(cache[key], col, pool, config, corpus, name), seen_removed=removed)
+    if key not in cache:
+        cache[key] = check_finite(to_response_array(bank.responses(pool), len(pool), name, len(bank.units)), pool, name)
+    values = cache[key][:, col]
     top, rand = choose(values, config)
     idx = top + rand
     return ScoringSet(tuple(pool[i] for i in idx), tuple(float(values[i]) for i in idx),
                       tuple([True] * len(top) + [False] * len(rand)), config, corpus, len(pool), seen_removed=removed)
 
 
-def _draw_token_set(bank: Any, col: int, pool: list[str], config: SetConfig, corpus: str) -> ScoringSet:
-    """Token excerpts: each pool text's first ``excerpt_tokens`` tokens, ranked by their highest
-    activation; the held-out excerpts are chosen the same way from what the set left."""
-    name = module_name(bank)
+def _draw_token_set(responses: Sequence[Any], col: int, pool: list[str], config: SetConfig, corpus: str,
+                    name: str) -> ScoringSet:
+    """Token excerpts: each pool text's first ``excerpt_tokens`` tokens (``responses``: the module's
+    token responses of the pool), ranked by their highest activation; the held-out excerpts are
+    chosen the same way from what the set left."""
     excerpts = []
-    for r in bank.token_responses(pool):
+    for r in responses:
         values = np.asarray(r.values, dtype=np.float32)[: config.excerpt_tokens, col]
         if values.size and not np.isfinite(values).all():
             raise ConfigError(f"module {name!r} returned non-finite token activations")
