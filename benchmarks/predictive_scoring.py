@@ -115,6 +115,7 @@ def neurons(args: argparse.Namespace, cache: str) -> None:
 
 def _neuron_table(bank, corpus, helper, best, cfg, args) -> None:
     rows = []
+    inter: dict[str, list] = {}
     print(f"layout {cfg.token_layout}; helper {helper.name}; {args.n_top} top + {args.n_random} random excerpts of "
           f"<= {args.excerpt_tokens} tokens from a pool of {args.pool_size} {corpus.name} sentences per unit", flush=True)
     import numpy as np
@@ -127,13 +128,20 @@ def _neuron_table(bank, corpus, helper, best, cfg, args) -> None:
         t1 = time.perf_counter()
         others = [e for u, e in best.items() if u != unit]
         scores = score_on_set([explanation], sset, unit, helper, cfg, others)[0]
-        r = scores["simulation"]
-        if "ablation" in scores:
-            a = scores["ablation"]
-            print(f"{unit:10s} ablation {a.value:6.3f} [{a.ci_low:6.3f},{a.ci_high:6.3f}] random expl. "
-                  f"{float('nan') if a.baseline is None else a.baseline:6.3f}  mean-ablation JSD "
-                  f"{a.details['mean_ablation_jsd']:.2e}", flush=True)
         t2 = time.perf_counter()
+        for name in ("ablation", "steering"):  # the interventional scores, beside a random explanation's
+            if name in scores:
+                a = scores[name]
+                extra = (f"mean-ablation JSD {a.details['mean_ablation_jsd']:.2e}" if name == "ablation" else
+                         f"KL cost {', '.join(f'{c:.2e}' for c in a.details['kl_cost'])}  "
+                         f"gain {', '.join(f'{g:.3f}' for g in a.details['gain'])}")
+                base = float("nan") if a.baseline is None else a.baseline
+                inter.setdefault(name, []).append((a.value, base))
+                print(f"{unit:10s} {name} {a.value:7.3f} [{a.ci_low:7.3f},{a.ci_high:7.3f}] random expl. {base:7.3f}  "
+                      f"{explanation[:40]!r}  {extra}  scoring {t2 - t1:.0f} s", flush=True)
+        if "simulation" not in scores:
+            continue
+        r = scores["simulation"]
         u = helper.usage.snapshot()
         d = r.details
         rows.append((r.value, d["random_only"], d.get("lookup_table", float("nan")),
@@ -144,6 +152,12 @@ def _neuron_table(bank, corpus, helper, best, cfg, args) -> None:
               f"random expl. {rows[-1][4]:6.3f}  unaligned {d['unaligned_tokens']}/{d['n_tokens']}  "
               f"{u.calls - before.calls} calls, {u.completion_tokens - before.completion_tokens} completion tokens, "
               f"set {t1 - t0:.0f} s, scoring {t2 - t1:.0f} s", flush=True)
+    for name, vals in inter.items():
+        v = np.array(vals, dtype=float)
+        print(f"{name}: mean over {len(v)} units {np.nanmean(v[:, 0]):.3f}, random explanations {np.nanmean(v[:, 1]):.3f}; "
+              f"above the random explanation in {int(np.sum(v[:, 0] > v[:, 1]))} of {len(v)}", flush=True)
+    if not rows:
+        return
     m = np.nanmean(np.array(rows, dtype=float), axis=0)
     print(f"mean over {len(rows)} units ({cfg.token_layout}): top+random {m[0]:.3f}, random-only {m[1]:.3f}; "
           f"lookup table {m[2]:.3f} / {m[3]:.3f}; random explanation (top+random) {m[4]:.3f}; "
@@ -165,7 +179,7 @@ def main() -> None:
     p.add_argument("--module", default="", help="--neurons: the module spec the result explained")
     p.add_argument("--corpus", default="news100", help="--neurons: corpus of the excerpts (default: news100)")
     p.add_argument("--excerpt-tokens", type=int, default=64)
-    p.add_argument("--neuron-scorers", default="simulation", help="--neurons: simulation, or simulation,ablation")
+    p.add_argument("--neuron-scorers", default="simulation", help="--neurons: any of simulation, ablation, steering")
     p.add_argument("--layouts", default="all_at_once", help="--neurons: token layouts compared, comma-separated")
     p.add_argument("--max-units", type=int, default=0, help="--neurons: the first N units of the result only")
     p.add_argument("--no-baseline", action="store_true", help="--neurons: no random-explanation baseline")

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..llm.base import HelperLLM
 from ..modules.base import module_name
-from .base import ScoreResult, ScoringRecord
+from .base import BatchedScorer, ScoreResult, ScoringRecord, prepared_state
 from .simulation import simulate_tokens
 from .stats import bootstrap_ci
 
@@ -60,14 +60,10 @@ def ablation_ratio(jsd_sim: Sequence[float], jsd_mean: Sequence[float]) -> tuple
     return float(1.0 - a.mean() / b.mean()), None
 
 
-class AblationScorer:
+class AblationScorer(BatchedScorer):
     """Bills et al.'s ablation score (see the module docstring)."""
 
     name = "ablation"
-
-    def prepare(self, scoring_set: Any, bank: Any, col: int) -> Any:
-        """:meth:`prepare_many` for one set."""
-        return self.prepare_many([scoring_set], bank, [col])[0]
 
     def prepare_many(self, sets: Sequence[Any], bank: Any, cols: Sequence[int]) -> list[Any]:
         """Each of ``sets`` (of unit ``cols[i]``) with what the score needs of the subject model: the
@@ -91,10 +87,6 @@ class AblationScorer:
             out.append(dataclasses.replace(s, extras={**s.extras, "ablation": state}))
         return out
 
-    def __call__(self, record: ScoringRecord, helper: HelperLLM, *, sampled: bool = False, seed: int = 0,
-                 n_boot: int = 1000) -> ScoreResult:
-        return self.score_many([record], helper, sampled=sampled, seed=seed, n_boot=n_boot)[0]
-
     def score_many(self, records: Sequence[ScoringRecord], helper: HelperLLM, *, sampled: bool = False,
                    seed: int = 0, n_boot: int = 1000) -> list[ScoreResult]:
         """The score of each of ``records`` (explanations of one unit on one prepared set): every
@@ -102,11 +94,7 @@ class AblationScorer:
         method = "sampled" if sampled else "logprobs"
         if not records:
             return []
-        state = records[0].extras.get("ablation")
-        if state is None or not records[0].tokens or any(r.extras.get("ablation") is not state for r in records):
-            raise ConfigError("ablation needs its prepared state (token excerpts of a causal-LM unit), the same "
-                              "for every record: draw the set with sasc.scorers.run (score_explanations / "
-                              "add_scores) or AblationScorer.prepare")
+        state = prepared_state(records, "ablation", "token excerpts of a causal-LM unit")
         mean_jsd = np.asarray(state["mean_jsd"], float)
         details: dict[str, Any] = {"mean_ablation_jsd": float(np.nanmean(mean_jsd)) if mean_jsd.size else float("nan"),
                                    "mu": state["mu"], "calibration": "linear, leave one excerpt out"}

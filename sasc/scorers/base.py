@@ -117,3 +117,30 @@ class Scorer(Protocol):
         """Score ``record.explanation`` on ``record``'s texts; ``sampled``: read sampled answers
         instead of token probabilities (for backends without logprobs)."""
         ...
+
+
+class BatchedScorer:
+    """A scorer that does its model work for many sets and records at once: a subclass defines
+    ``prepare_many(sets, bank, cols)`` and ``score_many(records, helper, ...)``; the one-set and
+    one-record forms of the :class:`Scorer` protocol call them with one item."""
+
+    name = ""
+
+    def prepare(self, scoring_set: Any, bank: Any, col: int) -> Any:
+        """``prepare_many`` for one set."""
+        return self.prepare_many([scoring_set], bank, [col])[0]
+
+    def __call__(self, record: ScoringRecord, helper: HelperLLM, *, sampled: bool = False, seed: int = 0,
+                 n_boot: int = 1000) -> ScoreResult:
+        return self.score_many([record], helper, sampled=sampled, seed=seed, n_boot=n_boot)[0]
+
+
+def prepared_state(records: Any, key: str, needs: str) -> dict[str, Any]:
+    """The state a scorer's ``prepare`` put under ``extras[key]``, which every record must share;
+    :class:`ConfigError` saying what it ``needs`` otherwise."""
+    state = records[0].extras.get(key)
+    if state is None or any(r.extras.get(key) is not state for r in records):
+        raise ConfigError(f"{key} needs its prepared state ({needs}), the same for every record: draw the set with "
+                          "sasc.scorers.run (score_explanations / add_scores) or the scorer's prepare")
+    return state
+

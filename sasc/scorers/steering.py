@@ -31,7 +31,7 @@ from ..errors import ConfigError, HelperReplyError
 from ..llm.base import HelperLLM, Sampling
 from ..modules.base import module_name
 from ..synthetic import synthetic_texts
-from .base import ScoreResult, ScoringRecord
+from .base import BatchedScorer, ScoreResult, ScoringRecord, prepared_state
 from .stats import bootstrap_ci
 
 STEER_MULTIPLES = (1.0, 2.0, 4.0)
@@ -52,14 +52,10 @@ def steering_ratio(gains: np.ndarray, costs: Sequence[float]) -> tuple[float, st
     return float(np.mean(g.mean(axis=0) / c)), None
 
 
-class SteeringScorer:
+class SteeringScorer(BatchedScorer):
     """The steering score (see the module docstring)."""
 
     name = "steering"
-
-    def prepare(self, scoring_set: Any, bank: Any, col: int) -> Any:
-        """:meth:`prepare_many` for one set."""
-        return self.prepare_many([scoring_set], bank, [col])[0]
 
     def prepare_many(self, sets: Sequence[Any], bank: Any, cols: Sequence[int]) -> list[Any]:
         """Each set with the steering scales of its unit, the KL cost of each scale on the set's random
@@ -83,20 +79,12 @@ class SteeringScorer:
             out.append(dataclasses.replace(s, extras={**s.extras, "steering": state}))
         return out
 
-    def __call__(self, record: ScoringRecord, helper: HelperLLM, *, sampled: bool = False, seed: int = 0,
-                 n_boot: int = 1000) -> ScoreResult:
-        return self.score_many([record], helper, sampled=sampled, seed=seed, n_boot=n_boot)[0]
-
     def score_many(self, records: Sequence[ScoringRecord], helper: HelperLLM, *, sampled: bool = False,
                    seed: int = 0, n_boot: int = 1000) -> list[ScoreResult]:
         """Every record's texts are written first, then all their steered passes run together."""
         if not records:
             return []
-        state = records[0].extras.get("steering")
-        if state is None or any(r.extras.get("steering") is not state for r in records):
-            raise ConfigError("steering needs its prepared state (a causal-LM unit), the same for every record: "
-                              "draw the set with sasc.scorers.run (score_explanations / add_scores) or "
-                              "SteeringScorer.prepare")
+        state = prepared_state(records, "steering", "a causal-LM unit")
         scales, costs = state["scales"], state["costs"]
         details = {"scales": list(scales), "kl_cost": list(costs), "multiples_of_peak": list(STEER_MULTIPLES),
                    "cost_texts": state["n_cost_texts"]}
