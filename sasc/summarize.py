@@ -306,9 +306,9 @@ def summarize(helper: HelperLLM, top_ngrams: Sequence[str], *, n_candidates: int
     ranked = list(top_ngrams)[:n_top]
     shown = [[ranked[j] for j in subset] for subset in choose_subsets(len(ranked), n_pick, n_candidates, seed)]
     line = output_line(output)
-    requests = [Request(summary_prompt(ngrams, styles[i % len(styles)], line), sampling.seeded(seed * 1000 + i))
-                for i, ngrams in enumerate(shown)]
     styles_of = [styles[i % len(styles)] for i in range(len(shown))]
+    requests = [Request(summary_prompt(ngrams, style, line), sampling.seeded(seed * 1000 + i))
+                for i, (ngrams, style) in enumerate(zip(shown, styles_of))]
     if output:
         shown.append(list(output))
         styles_of.append(OUTPUT_STYLE)

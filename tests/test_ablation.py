@@ -124,7 +124,8 @@ def test_edited_passes_skip_the_layers_below_the_edit(tiny_model_dirs, kind):
         where = torch.zeros(ids.shape, dtype=torch.bool)
         where[0, bank.n_skip:] = True
         plain, _ = _next_token_logprobs(bank.lm, ids, mask)
-        full, _ = _next_token_logprobs(bank.lm, ids, mask, "resid", {layer: (w, torch.full(ids.shape, t), where)})
+        full, _ = _next_token_logprobs(bank.lm, ids, mask, "resid",
+                                       {layer: (w, torch.full(ids.shape, t), where, torch.ones(1))})
         want = float(js_divergence(plain[0, bank.n_skip:].double(), full[0, bank.n_skip:].double()).mean())
         assert got == pytest.approx(want, rel=1e-4, abs=1e-9)
         assert want > 1e-5

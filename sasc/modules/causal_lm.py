@@ -464,8 +464,8 @@ def _batch_logprobs(lm: LoadedLM, site: str, seqs: Sequence[tuple[int, ...]], ed
 def _next_token_logprobs(lm: LoadedLM, ids: Any, mask: Any, site: str = "mlp", edit: Any = None,
                          start: int = 0, entering: Any = None) -> tuple[Any, Any]:
     """``(log-softmax of the LM head [B, T, V] (float32), the hidden state entering decoder layer
-    start [B, T, d])``, with ``edit = {layer: (readouts [B, width], targets [B, T], where [B, T][,
-    keep [B]])}`` applied at ``site`` of each layer given: row ``b`` of the site's state moves along
+    start [B, T, d])``, with ``edit = {layer: (readouts [B, width], targets [B, T], where [B, T],
+    keep [B])}`` applied at ``site`` of each layer given: row ``b`` of the site's state moves along
     its own readout to its target where ``where`` (a zero readout: no edit), or by its target where
     ``keep[b]`` is 0 (steering). With ``entering`` the layers
     before ``start`` pass their input through untouched and layer ``start`` gets ``entering``."""
@@ -474,10 +474,9 @@ def _next_token_logprobs(lm: LoadedLM, ids: Any, mask: Any, site: str = "mlp", e
     handles = []
     captured: list[Any] = []
 
-    def changer(w: Any, tgt: Any, where: Any, keep: Any = None) -> Any:
+    def changer(w: Any, tgt: Any, where: Any, keep: Any) -> Any:
         norm2 = (w * w).sum(-1, keepdim=True)
         scale = torch.where(norm2 > 0, w / norm2.clamp(min=1e-30), torch.zeros_like(w))[:, None, :]  # [B, 1, d]
-        keep = torch.ones(w.shape[0], device=w.device) if keep is None else keep
 
         def change(h: Any) -> Any:
             h32 = h.float()
@@ -549,8 +548,9 @@ def amplified_tokens(lm: LoadedLM, site: str, layer: int, readout: Any, seqs: Se
     edit = [UnitEdit(s, layer, readout, amount, add=True) for s in todo]
     for batch in batch_leaves([len(s) for s in todo], max_batch_tokens // 2):
         part = [todo[i] for i in batch]
-        base, _ = _batch_logprobs(lm, site, part, [None] * len(part), pad_id, n_skip, layer)
-        up, _ = _batch_logprobs(lm, site, part, [edit[i] for i in batch], pad_id, n_skip, layer)
+        base, states = _batch_logprobs(lm, site, part, [None] * len(part), pad_id, n_skip, layer)
+        # the amplified pass starts at the unit's layer, from the unedited pass's state there
+        up, _ = _batch_logprobs(lm, site, part, [edit[i] for i in batch], pad_id, n_skip, layer, list(states))
         for b, seq in enumerate(part):
             diff = (up[b, n_skip:len(seq)].double() - base[b, n_skip:len(seq)].double()).sum(0)
             total = diff if total is None else total + diff

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, HelperReplyError
-from ..llm.base import HelperLLM, Sampling
+from ..llm.base import HelperLLM, Sampling, map_slots
 from ..modules.base import module_name
 from ..synthetic import synthetic_texts
 from .base import BatchedScorer, ScoreResult, ScoringRecord, prepared_state
@@ -88,13 +88,14 @@ class SteeringScorer(BatchedScorer):
         scales, costs = state["scales"], state["costs"]
         details = {"scales": list(scales), "kl_cost": list(costs), "multiples_of_peak": list(STEER_MULTIPLES),
                    "cost_texts": state["n_cost_texts"]}
-        written = []
-        for r in records:
+        def write(r: ScoringRecord) -> list[str]:
             try:
-                written.append(synthetic_texts(helper, r.explanation, N_TEXTS,
-                                               sampling=Sampling(temperature=0.7, max_tokens=600, seed=seed)))
+                return synthetic_texts(helper, r.explanation, N_TEXTS,
+                                       sampling=Sampling(temperature=0.7, max_tokens=600, seed=seed))
             except HelperReplyError:
-                written.append([])
+                return []
+
+        written = map_slots(helper, write, records)  # as many explanations at once as the helper has slots
         requests = [(t, state["col"], a) for texts in written for t in texts for a in scales]
         flat = iter(state["bank"].edit_effects(requests, add=True))
         out = []
