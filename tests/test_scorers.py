@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -99,6 +100,29 @@ def test_choose_top_and_random_is_seeded_and_disjoint():
     (top_a, rand_a), (top_b, rand_b) = (choose(x, SetConfig(n_top=5, n_random=20, seed=1)) for x in (a, b))
     assert not set(rand_a) & set(top_a) and not set(rand_b) & set(top_b) and len(rand_a) == len(rand_b) == 20
     assert len(set(rand_a) & set(rand_b)) >= 15
+
+
+def test_many_units_draw_their_sets_from_one_module_pass_over_the_pool():
+    from fakes import WordTokenBank
+
+    from sasc.corpora import Corpus
+    from sasc.scorers.run import draw_prepared_sets
+
+    class TwoUnitTokens(WordTokenBank):
+        units = ["food", "also food"]
+        passes = 0
+
+        def token_responses(self, texts):
+            type(self).passes += 1
+            return [dataclasses.replace(r, values=np.repeat(r.values, 2, axis=1)) for r in super().token_responses(texts)]
+
+    bank = TwoUnitTokens()
+    cfg = ScoreConfig(set=SetConfig(n_top=2, n_random=2, excerpts="token", sentences=False))
+    sets = draw_prepared_sets(bank, [0, 1], Corpus("tiny", list(FOOD_CORPUS)), cfg, [(), ()])
+    assert TwoUnitTokens.passes == 1 and len(sets) == 2 and sets[0].texts == sets[1].texts
+    # the pool's responses are kept for one call only: a later call runs the module again
+    draw_prepared_sets(bank, [1], Corpus("tiny", list(FOOD_CORPUS)), cfg, [()])
+    assert TwoUnitTokens.passes == 2
 
 
 def test_draw_set_records_how_it_was_drawn():
