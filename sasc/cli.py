@@ -196,16 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Any]:
     """``add_commands(subparsers)`` of the other command providers: serve, benchmark, fmri, and the
-    many-unit commands (units-summary, neurons, dictionary), topics, and score."""
+    many-unit commands (units-summary, neurons, dictionary), topics, score, and directions."""
     from server.cli import add_commands as serve
 
     from .analyses_cli import add_commands as topics
     from .bench.cli import add_commands as benchmark
+    from .directions.cli import add_commands as directions
     from .fmri.cli import add_commands as fmri
     from .modules.cli import add_commands as many_units
     from .scorers.cli import add_commands as score
 
-    return [serve, benchmark, fmri, many_units, topics, score]
+    return [serve, benchmark, fmri, many_units, topics, score, directions]
 
 
 @contextlib.contextmanager

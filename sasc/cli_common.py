@@ -66,12 +66,18 @@ class TqdmProgress:
             bar.close()
 
 
-def add_method_args(p: argparse.ArgumentParser, benchmark: bool = False) -> None:
+def add_method_args(p: argparse.ArgumentParser, benchmark: bool = False, skip: tuple[str, ...] = ()) -> None:
     """One flag per explain option that has one (see :mod:`sasc.options`), for `sasc explain`,
     `sasc fmri explain` and (``benchmark``: without the options it sets per run) `sasc benchmark d3`;
-    :func:`method_config` reads them. Help texts and defaults come from :class:`ExplainConfig`."""
-    for o in option_fields(ExplainConfig):
-        if not o.spec.flag or (benchmark and not o.spec.benchmark):
+    :func:`method_config` reads them. Help texts and defaults come from :class:`ExplainConfig`;
+    ``skip``: options a command sets itself."""
+    add_option_args(p, ExplainConfig, lambda o: o.name not in skip and (not benchmark or o.spec.benchmark))
+
+
+def add_option_args(p: argparse.ArgumentParser, cls: type, keep: Any = lambda o: True) -> None:
+    """One flag per option of dataclass ``cls`` that declares one and that ``keep(option)`` accepts."""
+    for o in option_fields(cls):
+        if not o.spec.flag or not keep(o):
             continue
         zero = f": {o.spec.zero}" if o.spec.zero and o.default == 0 else ""
         p.add_argument(o.spec.flag, dest=o.name, type=_flag_type(o.type), default=o.default_text,
@@ -93,6 +99,11 @@ def parse_bool(text: str) -> bool:
     if value is None:
         raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
     return value
+
+
+def options_from_args(cls: type, args: argparse.Namespace) -> Any:
+    """An instance of options dataclass ``cls``: its defaults, with the flags of :func:`add_option_args` found on ``args``."""
+    return with_options(cls(), {o.name: getattr(args, o.name) for o in option_fields(cls) if hasattr(args, o.name)})
 
 
 def method_config(args: argparse.Namespace, **fields: Any) -> ExplainConfig:

@@ -378,13 +378,17 @@ class Client:
     def submit_job(self, module_id: str, *, units: Sequence[str | int] | None = None,
                    corpus: str | Sequence[str] | None = None, generic: str | Sequence[str] | None = None,
                    helper: str = "local", settings: ExplainConfig | dict[str, Any] | None = None,
-                   concurrency: int = 1, idempotency_key: str = "", scoring: dict[str, Any] | None = None) -> JobInfo:
+                   concurrency: int = 1, idempotency_key: str = "", scoring: dict[str, Any] | None = None,
+                   directions: dict[str, Any] | None = None) -> JobInfo:
         """Queue an explanation job. Corpora: a built-in name or a list of texts (None: server default).
         ``scoring``: ScoringSettings fields, e.g. ``{"scorers": ["simulation", "fuzzing"], "n_top": 10}``;
-        every scored candidate then carries a ``scores`` map."""
+        every scored candidate then carries a ``scores`` map. ``directions``: DirectionSettings fields
+        (``{}`` for the defaults): a direction search at the module's site instead (see :meth:`find_directions`)."""
         req = jpb.SubmitJobRequest(module_id=module_id, helper=helper, settings=_settings(settings),
                                    concurrency=concurrency, idempotency_key=idempotency_key,
                                    scoring=jpb.ScoringSettings(**(scoring or {})), **_units(units))
+        if directions is not None:
+            req.directions.CopyFrom(jpb.DirectionSettings(**directions))
         for field_name, value in (("corpus", corpus), ("generic", generic)):
             src = _corpus(value)
             if src is not None:
@@ -477,3 +481,21 @@ class Client:
                 **submit: Any) -> ExplainResult:
         """:meth:`submit_job` then :meth:`watch_job`; the result as :class:`sasc.ExplainResult`."""
         return self.watch_job(self.submit_job(module_id, **submit).id, progress=progress)
+
+    def find_directions(self, module_id: str, directions: dict[str, Any] | None = None, *,
+                        progress: bool | Callable[[ProgressEvent], None] = True, **submit: Any) -> ExplainResult:
+        """A direction search job at the site of ``module_id`` (an ``llm_neuron`` / ``llm_direction``
+        module of one layer), followed to its end: the final explanations of the directions found,
+        the search in ``result.config["directions"]`` (:func:`sasc.directions.direction_vectors`
+        reads the vectors; :meth:`register_directions` makes them a module)."""
+        return self.watch_job(self.submit_job(module_id, directions=dict(directions or {}), **submit).id,
+                              progress=progress)
+
+    def register_directions(self, result: ExplainResult, *, name: str = "") -> ModuleInfo:
+        """Register the directions a search found as an ``llm_direction`` module (vectors streamed as an array)."""
+        from .directions import direction_vectors
+
+        spec = {k: v for k, v in result.config["directions"]["spec"].items() if k not in ("kind", "directions")}
+        names = [d["name"] for d in result.config["directions"]["directions"]]
+        return self.register_module("llm_direction", {**spec, "names": names},
+                                    arrays={"directions": direction_vectors(result)}, name=name)

@@ -24,12 +24,23 @@ job; the library accepts any value in "library accepts".
 """
 
 
+DIRECTIONS = """
+## Direction search options
+
+Each is a field of `sasc.directions.DirectionConfig`, of the `DirectionSettings` message (a
+direction-search job) and an option of `sasc directions find`, which also takes the explain options
+above (except `--seed`: the search's seed is used for its explanations too).
+
+"""
+
+
 def render() -> str:
     sys.path.insert(0, str(ROOT))
     from sasc.config import ExplainConfig
+    from sasc.directions import DirectionConfig
     from sasc.options import options_table
 
-    return HEADER + options_table(ExplainConfig)
+    return HEADER + options_table(ExplainConfig) + DIRECTIONS + options_table(DirectionConfig)
 
 
 if __name__ == "__main__":

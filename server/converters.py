@@ -196,10 +196,28 @@ def job_spec(req: jpb.SubmitJobRequest, max_texts: int, helpers: HelperPolicy | 
     spec = JobSpec(module_id=req.module_id, units=unit_selection(req.unit_names, req.unit_indices),
                    corpus=_corpus(req.corpus, "reference", max_texts), generic=_corpus(req.generic, "generic", max_texts),
                    helper=helper, settings=settings, concurrency=req.concurrency or 1,
-                   scoring=scoring_settings(req.scoring))
+                   scoring=scoring_settings(req.scoring),
+                   directions=direction_settings(req.directions) if req.HasField("directions") else {})
     spec.config()  # validate settings now, not when the job runs
     score_config(spec.scoring)  # unknown scorers too
+    if req.HasField("directions"):
+        if spec.units is not None or spec.scoring:
+            raise ConfigError("a direction search leaves unit_names, unit_indices and scoring unset: its units are the "
+                              "directions it finds, scored by simulation on held-out texts")
+        spec.direction_config()
     return spec
+
+
+def direction_settings(msg: jpb.DirectionSettings) -> dict[str, Any]:
+    """The fields of ``msg`` that are set, as a dict, each within what one job may ask for."""
+    from sasc.directions import DirectionConfig
+    from sasc.options import job_ranges
+
+    out: dict[str, Any] = {f.name: getattr(msg, f.name) for f in msg.DESCRIPTOR.fields if msg.HasField(f.name)}
+    for name, (low, high) in job_ranges(DirectionConfig).items():
+        if name in out and not low <= out[name] <= high:
+            raise ConfigError(f"direction setting {name} must be in {low}..{high} on this server, got {out[name]}")
+    return out
 
 
 def scoring_settings(msg: jpb.ScoringSettings) -> dict[str, Any]:

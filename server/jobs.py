@@ -22,7 +22,7 @@ from typing import Any
 
 from sasc.cancel import stop_check
 from sasc.config import ExplainConfig
-from sasc.errors import CancelledError, ConfigError, NotFoundError, QuotaExceededError, SascError
+from sasc.errors import CancelledError, ConfigError, ModuleError, NotFoundError, QuotaExceededError, SascError
 from sasc.explain import explain, select_units
 from sasc.llm import build_backend, wrap_helper
 from sasc.options import with_options
@@ -39,6 +39,8 @@ from .tenant_cache import TenantCache, reply_dir
 
 log = logging.getLogger("sasc.server")
 MAX_JOB_CONCURRENCY = 8
+DIRECTION_KINDS = ("llm_neuron", "llm_direction")
+"""Module kinds a direction search accepts: their model, site and layer say where to search."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class JobSpec:
     """Units explained at once."""
     scoring: dict[str, Any] = field(default_factory=dict)
     """ScoringSettings fields the client set (empty: σ only); see :func:`score_config`."""
+    directions: dict[str, Any] = field(default_factory=dict)
+    """DirectionSettings fields the client set; non-empty: a direction search, not an explain job."""
 
     def config(self) -> ExplainConfig:
         """The library config: library defaults overridden by the set fields."""
@@ -68,10 +72,17 @@ class JobSpec:
             raise ConfigError(f"concurrency must be in 1..{MAX_JOB_CONCURRENCY}, got {self.concurrency}")
         return with_options(ExplainConfig(), self.settings)
 
+    def direction_config(self) -> Any:
+        """The :class:`sasc.directions.DirectionConfig` of a direction search (library defaults for unset fields)."""
+        from sasc.directions import DirectionConfig
+
+        return with_options(DirectionConfig(), self.directions)
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        if not self.scoring:  # specs stored before scoring existed keep their digest
-            d.pop("scoring")
+        for name in ("scoring", "directions"):
+            if not d[name]:  # specs stored before these existed keep their digest
+                d.pop(name)
         return d
 
     def digest(self) -> str:
@@ -154,8 +165,14 @@ class JobQueue:
         return ids
 
     def submit(self, owner: str, spec: JobSpec, idempotency_key: str = "") -> JobRecord:
-        module_units = self.registry.record(owner, spec.module_id).units
-        n_units = len(select_units(module_units, spec.units))  # unknown units are refused now, not later
+        module = self.registry.record(owner, spec.module_id)
+        if spec.directions:
+            if module.kind not in DIRECTION_KINDS:
+                raise ModuleError(f"a direction search needs a module at a site of a causal LM ({', '.join(DIRECTION_KINDS)}); "
+                                  f"module {spec.module_id!r} is {module.kind}")
+            n_units = spec.direction_config().count
+        else:
+            n_units = len(select_units(module.units, spec.units))  # unknown units are refused now, not later
         if n_units > self.config.max_units_per_job:
             raise QuotaExceededError(f"{n_units} units in one job; at most {self.config.max_units_per_job}")
         if len(self.store.active_jobs(owner)) >= self.config.max_jobs_per_client:
@@ -308,8 +325,10 @@ class JobQueue:
             stop()
             self._progress(rec.id, live, ev, helper.usage.snapshot().calls)
 
-        runner, unit_runner = self._runners(rec, spec)
         cache = TenantCache(self.config.cache_dir, rec.owner, self.config.max_cache_mb_per_client)
+        if spec.directions:
+            return self._find_directions(rec, spec, bank, helper, cache, stop, progress, corpora)
+        runner, unit_runner = self._runners(rec, spec)
         config, rank_by = score_config(spec.scoring)
         with stop_check(stop):  # modules call it between internal batches and layers (sasc.cancel)
             result = explain(bank, units=spec.units, helper=helper, config=spec.config(), cache_dir=cache,
@@ -328,6 +347,18 @@ class JobQueue:
                                               "ray_worker_pids": runner.stats.worker_pids,
                                               "peak_helper_calls": getattr(unit_runner, "peak_helper_calls", None)})
         return result
+
+    def _find_directions(self, rec: JobRecord, spec: JobSpec, bank: Any, helper: Any, cache: Any, stop: Any,
+                         progress: Any, corpora: dict[str, Any]) -> Any:
+        """A direction search job, in this process (the Ray backend is not used for it); a restarted
+        search starts over, its helper replies read back from the client's reply cache."""
+        from sasc.directions import CausalLMSite, find_directions
+
+        model = self.registry.record(rec.owner, rec.module_id).params.get("model")
+        site = CausalLMSite.from_bank(bank, model=model)
+        with stop_check(stop):
+            return find_directions(site, config=spec.direction_config(), explain_config=spec.config(), helper=helper,
+                                   cache_dir=cache, progress=progress, **corpora)
 
     def score(self, owner: str, module_id: str, unit: str | int, explanations: list[str], corpus: Any, helper: str,
               config: ScoreConfig) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -150,3 +151,80 @@ def all_at_once_logprobs(prompt: str) -> list[dict[str, float]]:
 
 def all_at_once_reply(prompt: str) -> str:
     return "".join(max(s, key=s.get) for s in all_at_once_logprobs(prompt))
+
+
+class WordVectorSite:
+    """A fake site for the direction search: tokens are words, each word's state is a fixed vector
+    (seeded by the word); food words share a planted component along the first axis, so the
+    direction ``e0`` responds to food. Directions are banks whose activation at a word is the dot
+    product, max-aggregated per text (what an ``llm_direction`` bank does on a real model)."""
+
+    name = "word vectors, site, layer 0"
+    prefix = "L0.site"
+
+    def __init__(self, width: int = 6, planted: float = 3.0):
+        self.width = width
+        self.planted = planted
+
+    def vector(self, word: str) -> np.ndarray:
+        w = re.sub(r"\W", "", word.lower())
+        v = np.random.default_rng(int.from_bytes(w.encode()[:8].ljust(8, b"\0"), "little")).standard_normal(self.width)
+        v *= 0.3
+        if w in FOOD_WORDS:
+            v[0] += self.planted
+        return v.astype(np.float32)
+
+    def states(self, texts):
+        out = []
+        for t in texts:
+            toks = tuple(re.findall(r"\s*\S+", t))
+            vals = np.stack([self.vector(w) for w in toks]) if toks else np.zeros((0, self.width), np.float32)
+            out.append(TokenResponses(toks, vals))
+        return out
+
+    def bank(self, directions, names):
+        site = self
+
+        class Bank:
+            units = list(names)
+            name = "word-vector directions"
+            fingerprint = "wv:" + hashlib.sha256(np.asarray(directions, np.float32).tobytes()).hexdigest()[:16]
+
+            def token_responses(self, texts):
+                return [TokenResponses(s.tokens, (s.values @ np.asarray(directions, np.float32).T).astype(np.float32))
+                        for s in site.states(texts)]
+
+            def responses(self, texts):
+                return np.stack([r.values.max(0) if len(r.tokens) else np.zeros(len(names), np.float32)
+                                 for r in self.token_responses(texts)]).astype(np.float32)
+
+        return Bank()
+
+    def spec(self, directions):
+        return {"kind": "fake_word_vectors", "directions": directions}
+
+
+def direction_corpus(n: int = 120) -> list[str]:
+    """Sentences of 6-9 words, about a third of them with a food word (for the direction search)."""
+    rng = np.random.default_rng(0)
+    food = sorted(FOOD_WORDS)
+    other = ["river", "train", "council", "budget", "storm", "player", "doctor", "window", "market", "engine",
+             "teacher", "bridge", "election", "garden", "letter", "museum", "airport", "forest"]
+    out = []
+    for i in range(n):
+        words = [str(w) for w in rng.choice(other, size=int(rng.integers(5, 8)), replace=False)]
+        if i % 3 == 0:
+            words.insert(int(rng.integers(0, len(words))), str(rng.choice(food)))
+        out.append(("The " + " ".join(words) + ".").capitalize())
+    return out
+
+
+def concept_logprobs(prompt: str) -> dict[str, float]:
+    """A simulator that knows what food is: a text with a food word gets ~8 when the explanation
+    names any food word; otherwise as :func:`judging_logprobs` (word overlap)."""
+    m = re.search(r'explanation:\n"(.*)"\n.*Text: "(.*)"', prompt, re.S)
+    if m and "Answer with one number" in prompt:
+        expl, text = (set(re.findall(r"\w+", g.lower())) for g in m.groups())
+        if expl & FOOD_WORDS and text & FOOD_WORDS:
+            return {"8": 0.8, "7": 0.1, "9": 0.1}
+    return judging_logprobs(prompt)

@@ -36,6 +36,22 @@ def test_the_settings_message_and_the_config_have_the_same_options():
             assert o.spec.job_max < 2**31, f"{o.name}: the job limit does not fit the int32 field"
 
 
+def test_the_direction_settings_message_and_the_direction_config_agree():
+    from google.protobuf.descriptor import FieldDescriptor as F
+
+    from sasc._grpc import jobs_pb2
+    from sasc.directions import DirectionConfig
+
+    proto = {f.name: f for f in jobs_pb2.DirectionSettings.DESCRIPTOR.fields}
+    options = option_fields(DirectionConfig)
+    assert sorted(proto) == sorted(o.name for o in options)
+    scalar = {int: (F.TYPE_INT32, F.TYPE_INT64), float: (F.TYPE_DOUBLE,), str: (F.TYPE_STRING,)}
+    for o in options:
+        assert proto[o.name].type in scalar[o.type] and proto[o.name].has_presence, o.name
+        assert o.help and o.spec.flag, o.name
+        assert o.spec.job_max is not None or o.type is str, f"{o.name}: a number a job sets needs a limit"
+
+
 def test_every_option_has_help_text_and_a_default_the_library_accepts():
     for o in OPTIONS:
         assert o.help and o.help == " ".join(o.help.split()), o.name

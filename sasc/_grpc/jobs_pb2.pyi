@@ -83,7 +83,7 @@ class ExplainSettings(_message.Message):
     def __init__(self, max_n: _Optional[int] = ..., min_count: _Optional[int] = ..., lowercase: _Optional[bool] = ..., n_top_reported: _Optional[int] = ..., n_top_considered: _Optional[int] = ..., n_per_summary: _Optional[int] = ..., n_candidates: _Optional[int] = ..., n_synthetic: _Optional[int] = ..., n_generic: _Optional[int] = ..., n_bootstrap: _Optional[int] = ..., seed: _Optional[int] = ..., shard_size: _Optional[int] = ..., n_unrelated: _Optional[int] = ..., summary_styles: _Optional[_Iterable[str]] = ..., n_tiebreak: _Optional[int] = ..., synthetic_style: _Optional[str] = ..., direct_screen: _Optional[int] = ..., form_repair: _Optional[bool] = ..., readable_ranking: _Optional[bool] = ..., fluency_model: _Optional[str] = ..., evidence: _Optional[str] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
-    __slots__ = ("module_id", "unit_names", "unit_indices", "corpus", "generic", "helper", "settings", "concurrency", "idempotency_key", "scoring")
+    __slots__ = ("module_id", "unit_names", "unit_indices", "corpus", "generic", "helper", "settings", "concurrency", "idempotency_key", "scoring", "directions")
     MODULE_ID_FIELD_NUMBER: _ClassVar[int]
     UNIT_NAMES_FIELD_NUMBER: _ClassVar[int]
     UNIT_INDICES_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +94,7 @@ class SubmitJobRequest(_message.Message):
     CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     SCORING_FIELD_NUMBER: _ClassVar[int]
+    DIRECTIONS_FIELD_NUMBER: _ClassVar[int]
     module_id: str
     unit_names: _containers.RepeatedScalarFieldContainer[str]
     unit_indices: _containers.RepeatedScalarFieldContainer[int]
@@ -104,7 +105,32 @@ class SubmitJobRequest(_message.Message):
     concurrency: int
     idempotency_key: str
     scoring: ScoringSettings
-    def __init__(self, module_id: _Optional[str] = ..., unit_names: _Optional[_Iterable[str]] = ..., unit_indices: _Optional[_Iterable[int]] = ..., corpus: _Optional[_Union[CorpusSource, _Mapping]] = ..., generic: _Optional[_Union[CorpusSource, _Mapping]] = ..., helper: _Optional[str] = ..., settings: _Optional[_Union[ExplainSettings, _Mapping]] = ..., concurrency: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., scoring: _Optional[_Union[ScoringSettings, _Mapping]] = ...) -> None: ...
+    directions: DirectionSettings
+    def __init__(self, module_id: _Optional[str] = ..., unit_names: _Optional[_Iterable[str]] = ..., unit_indices: _Optional[_Iterable[int]] = ..., corpus: _Optional[_Union[CorpusSource, _Mapping]] = ..., generic: _Optional[_Union[CorpusSource, _Mapping]] = ..., helper: _Optional[str] = ..., settings: _Optional[_Union[ExplainSettings, _Mapping]] = ..., concurrency: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., scoring: _Optional[_Union[ScoringSettings, _Mapping]] = ..., directions: _Optional[_Union[DirectionSettings, _Mapping]] = ...) -> None: ...
+
+class DirectionSettings(_message.Message):
+    __slots__ = ("count", "rounds", "steps", "step_size", "n_top", "n_random", "pool_size", "excerpts", "excerpt_tokens", "seed")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    ROUNDS_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    STEP_SIZE_FIELD_NUMBER: _ClassVar[int]
+    N_TOP_FIELD_NUMBER: _ClassVar[int]
+    N_RANDOM_FIELD_NUMBER: _ClassVar[int]
+    POOL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    EXCERPTS_FIELD_NUMBER: _ClassVar[int]
+    EXCERPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    rounds: int
+    steps: int
+    step_size: float
+    n_top: int
+    n_random: int
+    pool_size: int
+    excerpts: str
+    excerpt_tokens: int
+    seed: int
+    def __init__(self, count: _Optional[int] = ..., rounds: _Optional[int] = ..., steps: _Optional[int] = ..., step_size: _Optional[float] = ..., n_top: _Optional[int] = ..., n_random: _Optional[int] = ..., pool_size: _Optional[int] = ..., excerpts: _Optional[str] = ..., excerpt_tokens: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
 
 class ScoringSettings(_message.Message):
     __slots__ = ("scorers", "rank_by", "set_kind", "n_top", "n_random", "pool_size", "seed", "sampled", "baseline", "excerpts", "excerpt_tokens", "token_layout")
