@@ -121,6 +121,12 @@ def format_result(result: Any, n_ngrams: int = 10) -> str:
         if ev:  # what the unit makes the model say (--evidence output)
             lines.append("makes the model say: " + ", ".join(repr(str(t)) for t, _ in ev.get("raised", [])[:n_ngrams])
                          + "   promotes: " + ", ".join(repr(str(t)) for t, _ in ev.get("promoted", [])[:n_ngrams]))
+        x = getattr(u, "experiment", None) or {}
+        if x:  # --method iterative
+            used = ", ".join(f"{k.split('.', 1)[1]} {v}" for k, v in x.get("counts", {}).items() if k.startswith("action."))
+            lines.append(f"experiment: {x.get('rounds')} rounds ({used or 'no valid action'}), stopped: {x.get('status')}, "
+                         f"{x.get('tokens', 0):,} helper tokens, {x.get('seconds', 0):.0f} s; "
+                         f"tested: {', '.join(repr(h) for h in x.get('ranked', [])[:3]) or 'nothing'}")
         paper = any(c.score.n_unrelated for c in u.candidates)  # the paper's σ only with --unrelated
         names = list((result.config.get("predictive") or {}).get("scorers") or [])
         heads = "".join(f"{n:>28}" for n in names)

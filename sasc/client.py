@@ -157,7 +157,8 @@ def result_from_proto(r: jpb.ExplainResult) -> ExplainResult:
          for c in u.candidates],
         repairs=[Repair(r.before, r.after, list(r.rules)) for r in u.repairs], reranked_from=u.reranked_from,
         scoring_set=json.loads(u.scoring_set_json) if u.scoring_set_json else {},
-        output_evidence=json.loads(u.output_evidence_json) if u.output_evidence_json else {})
+        output_evidence=json.loads(u.output_evidence_json) if u.output_evidence_json else {},
+        experiment=json.loads(u.experiment_json) if u.experiment_json else {})
         for u in r.units]
     load = lambda s: json.loads(s) if s else {}  # noqa: E731
     return ExplainResult(units=units, module=load(r.module_json), helper=r.helper,

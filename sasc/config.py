@@ -8,7 +8,7 @@ from .errors import ConfigError
 from .form import FLUENCY_MODELS
 from .llm.base import Sampling
 from .ngrams import NgramSettings
-from .options import check_minimums, option
+from .options import check_choices, check_minimums, option
 from .summarize import SUMMARY_STYLES, check_styles
 from .synthetic import STYLE_NAMES, check_synthetic_style
 
@@ -102,6 +102,21 @@ class ExplainConfig:
     those tokens after the n-grams, and one more candidate is summarized from the tokens alone (an
     output-side explanation, style 'output'; ``--scorers steering`` scores what a unit makes the
     model say)."""
+    method: str = option("single", flag="--method", choices=("single", "iterative"), legacy="single")
+    """How candidates are found: 'single' (one pass of summaries of the top n-grams, SASC) or
+    'iterative' (also an experimenter loop that writes, edits and runs texts and revises hypotheses).
+
+    With 'iterative' the loop (:mod:`sasc.iterative`) starts from the top n-grams and the single-pass
+    candidates; its best-tested hypotheses join the candidates and are always scored with σ, so
+    both methods are ranked by the same score. Its record is the unit's ``experiment``."""
+    iter_rounds: int = option(6, flag="--iter-rounds", min=1, job_max=50, legacy=6)
+    """With --method iterative: the most rounds (helper actions) per unit."""
+    iter_tokens: int = option(12000, flag="--iter-tokens", min=100, job_max=500_000, legacy=12000)
+    """With --method iterative: the most helper tokens (prompt and reply) the loop spends per unit."""
+    iter_seconds: int = option(180, flag="--iter-seconds", min=1, job_max=3600, legacy=180)
+    """With --method iterative: the most seconds the loop runs per unit (σ scoring comes after)."""
+    iter_stop_sigma: float = option(4.0, flag="--iter-stop-sigma", min=0, job_max=1000, legacy=4.0)
+    """With --method iterative: stop early once a hypothesis's written texts reach this σ and beat their near misses by 1σ."""
     n_generic: int = option(500, flag="--generic-size", min=2, job_max=100_000)
     """Generic-corpus texts in the σ baseline (sampled with the seed)."""
     n_bootstrap: int = option(1000, min=1, job_max=100_000)
@@ -123,3 +138,4 @@ class ExplainConfig:
         if self.fluency_model not in FLUENCY_MODELS:
             raise ConfigError(f"fluency_model must be one of {list(FLUENCY_MODELS)}, got {self.fluency_model!r}")
         check_minimums(self)
+        check_choices(self)

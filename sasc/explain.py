@@ -101,7 +101,8 @@ def bank_column(bank: Any, texts: Sequence[str], col: int) -> np.ndarray:
 
 
 def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, generic_values: np.ndarray,
-                 helper: HelperLLM, config: ExplainConfig, progress: ProgressFn = no_progress) -> UnitExplanation:
+                 helper: HelperLLM, config: ExplainConfig, progress: ProgressFn = no_progress,
+                 generic_texts: Sequence[str] = ()) -> UnitExplanation:
     """Summarize and score one unit given its n-gram responses ``values`` ``[n_ngrams]``.
 
     ``progress`` receives ``"summarize"`` and ``"score"`` (one step per candidate scored) events.
@@ -131,12 +132,20 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
                       n_pick=config.n_per_summary, sampling=config.summary_sampling, seed=config.seed,
                       styles=config.summary_styles, counts=cleaning, output=output_words(evidence))
     progress(ProgressEvent("summarize", 1, 1, f"{len(cands)} candidates"))
+    experiment: dict[str, Any] = {}
+    n_forced = 0  # the experimenter's hypotheses come first and are always scored
+    if config.method == "iterative":
+        found, experiment = experiment_candidates(bank, col, table, values, top, generic_values, generic_texts,
+                                                  [c.explanation for c in cands], helper, config, progress)
+        seen = {c.explanation.strip().lower() for c in found}
+        cands = found + [c for c in cands if c.explanation.strip().lower() not in seen]
+        n_forced = len(found)
     cands, repairs = repair_candidates(cands) if config.form_repair else (cands, [])
     if repairs:
         cleaning["summary.form_repaired"] += len(repairs)
     forms = check_forms([c.explanation for c in cands], fluency_scorer(config.fluency_model))
     direct = bank_column(bank, [c.explanation for c in cands], col)
-    keep = direct_screen(direct, config.direct_screen)
+    keep = sorted(set(direct_screen(direct, config.direct_screen)) | set(range(min(n_forced, len(cands)))))
     counts = [Counter() for _ in keep]  # one per candidate: they are scored in parallel threads
     started = iter(range(len(keep)))
     lock = threading.Lock()
@@ -173,7 +182,27 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
                                 direct_response=float(direct[i]), form=forms[i]) for i in rest]
     return UnitExplanation(bank.units[col], top_ngrams[: config.n_top_reported], scored + unscored,
                            dict(sorted(cleaning.items())), repairs=repairs, reranked_from=moved_from,
-                           output_evidence=evidence)
+                           output_evidence=evidence, experiment=experiment)
+
+
+def experiment_candidates(bank: Any, col: int, table: NgramTable, values: np.ndarray, top: Sequence[int],
+                          generic_values: np.ndarray, generic_texts: Sequence[str], initial: Sequence[str],
+                          helper: HelperLLM, config: ExplainConfig,
+                          progress: ProgressFn = no_progress) -> tuple[list[Candidate], dict[str, Any]]:
+    """The iterative explainer's candidates for unit ``col`` and its record (:mod:`sasc.iterative`):
+    the loop starts from the top n-grams (``top``, indices into ``table``) and the single-pass
+    candidates ``initial``; progress events ``"experiment"`` carry the round and the best hypothesis."""
+    from .iterative import Budget, Experimenter, iterative_candidates
+
+    bottom = np.argsort(values, kind="stable")[:50]
+    budget = Budget(config.iter_rounds, config.iter_tokens, float(config.iter_seconds), config.iter_stop_sigma)
+    x = Experimenter(lambda texts: bank_column(bank, texts, col), helper, generic_values,
+                     [(table.ngrams[i], float(values[i])) for i in top],
+                     [(table.ngrams[i], float(values[i])) for i in bottom], generic_texts, budget, config.seed)
+    progress(ProgressEvent("experiment", 0, config.iter_rounds, str(bank.units[col])))
+    record = x.explore(initial, lambda r, best: progress(ProgressEvent("experiment", r, config.iter_rounds,
+                                                                       f"best: {best}")))
+    return iterative_candidates(record), record.to_dict()
 
 
 def direct_screen(direct: np.ndarray, n_keep: int) -> list[int]:
@@ -290,7 +319,7 @@ def explain(
     check_finite(gvals, generic_texts, module_name(bank))
     if concurrency < 1:
         concurrency = helper_slots(llm)
-    stage = _UnitStage(bank, table, resp, gvals, llm, config)
+    stage = _UnitStage(bank, table, resp, gvals, llm, config, tuple(generic_texts))
     results = _explain_units(stage, cols, concurrency=concurrency, progress=progress, finished=finished or {},
                              on_unit=on_unit, unit_runner=unit_runner)
     timings["explain_s"] = time.perf_counter() - t
@@ -313,6 +342,8 @@ class _UnitStage:
     """The wrapped helper LLM."""
     config: ExplainConfig
     """The explanation settings."""
+    generic_texts: tuple[str, ...] = ()
+    """The generic sample's texts (the iterative explainer shows those a unit responds to most)."""
 
 
 def _explain_units(stage: _UnitStage, cols: Sequence[int], *, concurrency: int, progress: ProgressFn,
@@ -330,7 +361,7 @@ def _explain_units(stage: _UnitStage, cols: Sequence[int], *, concurrency: int, 
         if finished and col in finished:
             return finished[col]
         unit = explain_unit(bank, col, stage.table, np.asarray(stage.responses.values[:, col]),
-                            stage.generic_values[:, col], stage.helper, stage.config, inner)
+                            stage.generic_values[:, col], stage.helper, stage.config, inner, stage.generic_texts)
         if on_unit is not None:
             on_unit(col, unit)
         return unit

@@ -123,6 +123,15 @@ def check_minimums(obj: Any) -> None:
             raise ConfigError(f"{f.name} must be >= {spec.min}, got {getattr(obj, f.name)}")
 
 
+def check_choices(obj: Any) -> None:
+    """Raise :class:`ConfigError` for the first string option of ``obj`` not among its declared choices."""
+    for f in dataclasses.fields(obj):
+        spec = f.metadata.get(_KEY)
+        value = getattr(obj, f.name)
+        if spec is not None and spec.choices and isinstance(value, str) and value not in spec.choices:
+            raise ConfigError(f"{f.name} must be one of {', '.join(map(repr, spec.choices))}, got {value!r}")
+
+
 def job_ranges(cls: type) -> dict[str, tuple[int, int]]:
     """``{setting: (low, high)}``: what one job of the service may ask for, per bounded option."""
     return {o.name: (o.spec.min, o.spec.job_max) for o in option_fields(cls) if o.spec.job_max is not None}

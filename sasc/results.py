@@ -80,6 +80,10 @@ class UnitExplanation:
     ``[token, logit per unit of activation]`` through the unembedding; ``raised``/``lowered``:
     ``[token, mean change of log-probability]`` when the unit is turned up by ``amplified_by`` on
     its top n-grams); empty otherwise."""
+    experiment: dict[str, Any] = field(default_factory=dict)
+    """With ``--method iterative``: the experimenter's record (:meth:`sasc.iterative.Experiment.to_dict`:
+    status, rounds, tokens, seconds, the log it read, every step with its texts and responses in σ,
+    the evidence per hypothesis, the action counts); empty otherwise."""
 
     @property
     def best(self) -> ScoredCandidate | None:
@@ -97,7 +101,7 @@ class UnitExplanation:
              for c in u["candidates"]],
             cleaning=dict(u.get("cleaning") or {}), scoring_set=dict(u.get("scoring_set") or {}),
             repairs=[Repair(**r) for r in u.get("repairs") or []], reranked_from=u.get("reranked_from", ""),
-            output_evidence=dict(u.get("output_evidence") or {}),
+            output_evidence=dict(u.get("output_evidence") or {}), experiment=dict(u.get("experiment") or {}),
         )
 
 

@@ -315,7 +315,8 @@ def _unit_to_proto(u: UnitExplanation) -> jpb.UnitExplanation:
         repairs=[jpb.Repair(before=r.before, after=r.after, rules=r.rules) for r in u.repairs],
         reranked_from=u.reranked_from,
         scoring_set_json=json.dumps(u.scoring_set, sort_keys=True, allow_nan=True) if u.scoring_set else "",
-        output_evidence_json=json.dumps(u.output_evidence, sort_keys=True) if u.output_evidence else "")
+        output_evidence_json=json.dumps(u.output_evidence, sort_keys=True) if u.output_evidence else "",
+        experiment_json=json.dumps(u.experiment, sort_keys=True, allow_nan=True) if u.experiment else "")
 
 
 def result_to_proto(r: ExplainResult) -> jpb.ExplainResult:

@@ -114,7 +114,7 @@ def test_cli_fit_and_explain(study, tmp_path, capsys):
     assert code == 0 and (tmp_path / "rep" / "report.html").is_file() and (tmp_path / "rep" / "sigma.nii.gz").is_file()
     # with predictive scorers: unknown names are refused first; known ones add a column to the report
     assert main(["fmri", "explain", str(model_path), "--helper", "fake", "--scorers", "fuzz", "--quiet"]) == 2
-    assert "known scorers: ablation, detection, fuzzing, simulation, steering" in capsys.readouterr().err
+    assert "known scorers: ablation, detection, fuzzing, maia, simulation, steering" in capsys.readouterr().err
     from fakes import judging_logprobs, judging_reply
 
     from sasc.llm.factory import HELPER_BACKENDS

@@ -25,7 +25,8 @@ def test_the_settings_message_and_the_config_have_the_same_options():
     proto = {f.name: f for f in jobs_pb2.ExplainSettings.DESCRIPTOR.fields}
     assert sorted(proto) == sorted(o.name for o in OPTIONS), \
         "ExplainSettings (proto/sasc/v1/jobs.proto) and the options of ExplainConfig disagree"
-    scalar = {int: (F.TYPE_INT32, F.TYPE_INT64), bool: (F.TYPE_BOOL,), str: (F.TYPE_STRING,), tuple: (F.TYPE_STRING,)}
+    scalar = {int: (F.TYPE_INT32, F.TYPE_INT64), bool: (F.TYPE_BOOL,), str: (F.TYPE_STRING,), tuple: (F.TYPE_STRING,),
+              float: (F.TYPE_DOUBLE,)}
     for o in OPTIONS:
         f = proto[o.name]
         assert f.type in scalar[o.type], f"{o.name}: proto type {f.type} for a {o.type.__name__} option"
@@ -96,7 +97,7 @@ def test_server_job_limits_come_from_the_declarations():
 
     assert SETTING_RANGES == job_ranges(ExplainConfig)
     assert SETTING_RANGES["n_candidates"] == (1, 50) and SETTING_RANGES["seed"] == (0, 2**32 - 1)
-    assert {o.name for o in OPTIONS if o.type is int} == set(SETTING_RANGES)  # every count is bounded per job
+    assert {o.name for o in OPTIONS if o.type in (int, float)} == set(SETTING_RANGES)  # every number is bounded per job
 
 
 def test_every_flag_reaches_its_field():
@@ -107,7 +108,7 @@ def test_every_flag_reaches_its_field():
         for o in OPTIONS:
             if not o.spec.flag or (argv[0] == "benchmark" and not o.spec.benchmark):
                 continue
-            if o.type is int:
+            if o.type in (int, float):
                 value = o.default + 1
                 flags += [o.spec.flag, str(value)]
             elif o.type is tuple:
@@ -138,4 +139,6 @@ def test_d3_run_keys_leave_out_the_options_added_later_at_their_legacy_value():
     from sasc.bench.d3 import KEY_ADDED_SETTINGS
 
     assert KEY_ADDED_SETTINGS == {"synthetic_style": "about", "direct_screen": 0, "form_repair": False,
-                                  "readable_ranking": False, "fluency_model": "smollm2", "evidence": "input"}
+                                  "readable_ranking": False, "fluency_model": "smollm2", "evidence": "input",
+                                  "method": "single", "iter_rounds": 6, "iter_tokens": 12000, "iter_seconds": 180,
+                                  "iter_stop_sigma": 4.0}

@@ -213,7 +213,7 @@ def test_bad_explanations_and_unknown_scorers_fail_before_any_helper_call():
         score_on_set(["  "], _set(), "food", helper)
     with pytest.raises(ConfigError, match="at most 500"):
         score_on_set(["x" * 501], _set(), "food", helper)
-    with pytest.raises(UnknownKindError, match="known scorers: ablation, detection, fuzzing, simulation, steering"):
+    with pytest.raises(UnknownKindError, match="known scorers: ablation, detection, fuzzing, maia, simulation, steering"):
         score_on_set([GOOD], _set(), "food", helper, ScoreConfig(scorers=("simulaton",)))
     assert not helper.calls
     assert parse_scorers("sigma,simulation,detection,simulation") == ["simulation", "detection"]
@@ -309,7 +309,7 @@ def test_sasc_score_bad_input_writes_nothing(cli_env, capsys):
     base = ["score", "--module", "test_keyword", "--corpus", str(corpus), "--out", str(out),
             "--cache-dir", str(tmp / "cache"), "--no-baseline", "--n-top", "2", "--n-random", "2"]
     assert main([*base, "--helper", "judging", "-e", GOOD, "--scorers", "simulaton"]) == 2
-    assert "known scorers: ablation, detection, fuzzing, simulation, steering" in capsys.readouterr().err
+    assert "known scorers: ablation, detection, fuzzing, maia, simulation, steering" in capsys.readouterr().err
     assert main([*base, "--helper", "judging", "-e", " "]) == 2
     assert "non-empty" in capsys.readouterr().err
     assert main([*base, "--helper", "fake", "-e", GOOD]) == 2  # the scripted fake has no logprobs

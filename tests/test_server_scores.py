@@ -91,7 +91,7 @@ def test_score_rpc_equals_the_library(client, module, tmp_path):
 def test_bad_scorer_lists_are_refused_at_request_time(client, module):
     kw = dict(corpus=CORPUS, generic=SMALL_GENERIC, helper="judging", settings=SETTINGS)
     n_jobs = len(client.list_jobs())
-    with pytest.raises(ConfigError, match="unknown scorer 'simulaton'; known scorers: ablation, detection, fuzzing, simulation, steering"):
+    with pytest.raises(ConfigError, match="unknown scorer 'simulaton'; known scorers: ablation, detection, fuzzing, maia, simulation, steering"):
         client.submit_job(module.id, scoring={"scorers": ["simulaton"]}, **kw)
     with pytest.raises(ConfigError, match="rank_by 'detection' is not among the scorers"):
         client.submit_job(module.id, scoring={"scorers": ["simulation"], "rank_by": "detection"}, **kw)
@@ -100,7 +100,7 @@ def test_bad_scorer_lists_are_refused_at_request_time(client, module):
     with pytest.raises(ConfigError, match="unknown scoring set 'best'"):
         client.submit_job(module.id, scoring={"scorers": ["simulation"], "set_kind": "best"}, **kw)
     assert len(client.list_jobs()) == n_jobs  # nothing was queued
-    with pytest.raises(ConfigError, match="known scorers: ablation, detection, fuzzing, simulation, steering"):
+    with pytest.raises(ConfigError, match="known scorers: ablation, detection, fuzzing, maia, simulation, steering"):
         client.score(module.id, [GOOD], scorers=["fuzz"], corpus=CORPUS, helper="judging")
     with pytest.raises(ConfigError, match="at least one scorer"):
         client.score(module.id, [GOOD], scorers=["sigma"], corpus=CORPUS, helper="judging")

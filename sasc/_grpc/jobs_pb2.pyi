@@ -37,7 +37,7 @@ class TextList(_message.Message):
     def __init__(self, texts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExplainSettings(_message.Message):
-    __slots__ = ("max_n", "min_count", "lowercase", "n_top_reported", "n_top_considered", "n_per_summary", "n_candidates", "n_synthetic", "n_generic", "n_bootstrap", "seed", "shard_size", "n_unrelated", "summary_styles", "n_tiebreak", "synthetic_style", "direct_screen", "form_repair", "readable_ranking", "fluency_model", "evidence")
+    __slots__ = ("max_n", "min_count", "lowercase", "n_top_reported", "n_top_considered", "n_per_summary", "n_candidates", "n_synthetic", "n_generic", "n_bootstrap", "seed", "shard_size", "n_unrelated", "summary_styles", "n_tiebreak", "synthetic_style", "direct_screen", "form_repair", "readable_ranking", "fluency_model", "evidence", "method", "iter_rounds", "iter_tokens", "iter_seconds", "iter_stop_sigma")
     MAX_N_FIELD_NUMBER: _ClassVar[int]
     MIN_COUNT_FIELD_NUMBER: _ClassVar[int]
     LOWERCASE_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +59,11 @@ class ExplainSettings(_message.Message):
     READABLE_RANKING_FIELD_NUMBER: _ClassVar[int]
     FLUENCY_MODEL_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    ITER_ROUNDS_FIELD_NUMBER: _ClassVar[int]
+    ITER_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    ITER_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ITER_STOP_SIGMA_FIELD_NUMBER: _ClassVar[int]
     max_n: int
     min_count: int
     lowercase: bool
@@ -80,7 +85,12 @@ class ExplainSettings(_message.Message):
     readable_ranking: bool
     fluency_model: str
     evidence: str
-    def __init__(self, max_n: _Optional[int] = ..., min_count: _Optional[int] = ..., lowercase: _Optional[bool] = ..., n_top_reported: _Optional[int] = ..., n_top_considered: _Optional[int] = ..., n_per_summary: _Optional[int] = ..., n_candidates: _Optional[int] = ..., n_synthetic: _Optional[int] = ..., n_generic: _Optional[int] = ..., n_bootstrap: _Optional[int] = ..., seed: _Optional[int] = ..., shard_size: _Optional[int] = ..., n_unrelated: _Optional[int] = ..., summary_styles: _Optional[_Iterable[str]] = ..., n_tiebreak: _Optional[int] = ..., synthetic_style: _Optional[str] = ..., direct_screen: _Optional[int] = ..., form_repair: _Optional[bool] = ..., readable_ranking: _Optional[bool] = ..., fluency_model: _Optional[str] = ..., evidence: _Optional[str] = ...) -> None: ...
+    method: str
+    iter_rounds: int
+    iter_tokens: int
+    iter_seconds: int
+    iter_stop_sigma: float
+    def __init__(self, max_n: _Optional[int] = ..., min_count: _Optional[int] = ..., lowercase: _Optional[bool] = ..., n_top_reported: _Optional[int] = ..., n_top_considered: _Optional[int] = ..., n_per_summary: _Optional[int] = ..., n_candidates: _Optional[int] = ..., n_synthetic: _Optional[int] = ..., n_generic: _Optional[int] = ..., n_bootstrap: _Optional[int] = ..., seed: _Optional[int] = ..., shard_size: _Optional[int] = ..., n_unrelated: _Optional[int] = ..., summary_styles: _Optional[_Iterable[str]] = ..., n_tiebreak: _Optional[int] = ..., synthetic_style: _Optional[str] = ..., direct_screen: _Optional[int] = ..., form_repair: _Optional[bool] = ..., readable_ranking: _Optional[bool] = ..., fluency_model: _Optional[str] = ..., evidence: _Optional[str] = ..., method: _Optional[str] = ..., iter_rounds: _Optional[int] = ..., iter_tokens: _Optional[int] = ..., iter_seconds: _Optional[int] = ..., iter_stop_sigma: _Optional[float] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("module_id", "unit_names", "unit_indices", "corpus", "generic", "helper", "settings", "concurrency", "idempotency_key", "scoring", "directions")
@@ -405,7 +415,7 @@ class Repair(_message.Message):
     def __init__(self, before: _Optional[str] = ..., after: _Optional[str] = ..., rules: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UnitExplanation(_message.Message):
-    __slots__ = ("unit", "top_ngrams", "candidates", "repairs", "reranked_from", "scoring_set_json", "output_evidence_json")
+    __slots__ = ("unit", "top_ngrams", "candidates", "repairs", "reranked_from", "scoring_set_json", "output_evidence_json", "experiment_json")
     UNIT_FIELD_NUMBER: _ClassVar[int]
     TOP_NGRAMS_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
@@ -413,6 +423,7 @@ class UnitExplanation(_message.Message):
     RERANKED_FROM_FIELD_NUMBER: _ClassVar[int]
     SCORING_SET_JSON_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_EVIDENCE_JSON_FIELD_NUMBER: _ClassVar[int]
+    EXPERIMENT_JSON_FIELD_NUMBER: _ClassVar[int]
     unit: str
     top_ngrams: _containers.RepeatedCompositeFieldContainer[TopNgram]
     candidates: _containers.RepeatedCompositeFieldContainer[ScoredCandidate]
@@ -420,7 +431,8 @@ class UnitExplanation(_message.Message):
     reranked_from: str
     scoring_set_json: str
     output_evidence_json: str
-    def __init__(self, unit: _Optional[str] = ..., top_ngrams: _Optional[_Iterable[_Union[TopNgram, _Mapping]]] = ..., candidates: _Optional[_Iterable[_Union[ScoredCandidate, _Mapping]]] = ..., repairs: _Optional[_Iterable[_Union[Repair, _Mapping]]] = ..., reranked_from: _Optional[str] = ..., scoring_set_json: _Optional[str] = ..., output_evidence_json: _Optional[str] = ...) -> None: ...
+    experiment_json: str
+    def __init__(self, unit: _Optional[str] = ..., top_ngrams: _Optional[_Iterable[_Union[TopNgram, _Mapping]]] = ..., candidates: _Optional[_Iterable[_Union[ScoredCandidate, _Mapping]]] = ..., repairs: _Optional[_Iterable[_Union[Repair, _Mapping]]] = ..., reranked_from: _Optional[str] = ..., scoring_set_json: _Optional[str] = ..., output_evidence_json: _Optional[str] = ..., experiment_json: _Optional[str] = ...) -> None: ...
 
 class ExplainResult(_message.Message):
     __slots__ = ("units", "helper", "sasc_version", "timings", "module_json", "reference_corpus_json", "generic_corpus_json", "config_json", "usage_json")

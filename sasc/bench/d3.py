@@ -263,7 +263,8 @@ class D3Runner:
         before = _usage(self.helper)
         t0 = time.perf_counter()
         col = self.column[task.index]
-        unit = explain_unit(self.bank, col, table, values, self.generic_values(seed)[:, col], self.helper, config)
+        unit = explain_unit(self.bank, col, table, values, self.generic_values(seed)[:, col], self.helper, config,
+                            generic_texts=sample_texts(self._generic_texts, self.config.n_generic, seed))
         record = self._judge(task, setting, seed, key, corpus, len(table), unit, before, time.perf_counter() - t0)
         save_record(path, record)
         return record

@@ -42,7 +42,7 @@ from ..errors import ConfigError, ModuleError
 from ..explain import explain, resolve_helper
 from ..llm.base import HelperLLM
 from ..modules.base import TokenResponses
-from ..options import check_minimums, option
+from ..options import check_choices, check_minimums, option
 from ..progress import ProgressEvent, ProgressFn, no_progress
 from ..results import ExplainResult
 from ..scorers import ScoreConfig, SetConfig
@@ -81,8 +81,7 @@ class DirectionConfig:
 
     def __post_init__(self) -> None:
         check_minimums(self)
-        if self.excerpts not in ("text", "token"):
-            raise ConfigError(f"excerpts must be 'text' or 'token', got {self.excerpts!r}")
+        check_choices(self)
         if not 0 <= self.step_size <= np.pi / 2:
             raise ConfigError(f"step_size is an angle in radians in 0..{np.pi / 2:.4f}, got {self.step_size}")
 

@@ -24,6 +24,7 @@ from .ablation import AblationScorer
 from .base import MAX_EXPLANATION_CHARS, ScoreResult, Scorer, ScoringRecord, check_explanation
 from .detection import DetectionScorer
 from .fuzzing import FuzzingScorer
+from .maia import MaiaScorer
 from .sets import ScoringSet, SetConfig, draw_set
 from .simulation import SimulationScorer
 from .steering import SteeringScorer
@@ -35,7 +36,7 @@ __all__ = ["MAX_EXPLANATION_CHARS", "RANDOM_EXPLANATIONS", "SCORERS", "baseline_
 SCORERS: Registry[Any] = Registry("scorer", group="sasc.scorers",
                                   builtins={"simulation": SimulationScorer(), "detection": DetectionScorer(),
                                             "fuzzing": FuzzingScorer(), "ablation": AblationScorer(),
-                                            "steering": SteeringScorer()})
+                                            "steering": SteeringScorer(), "maia": MaiaScorer()})
 """Predictive scorers by name. (σ, ``sigma``, is computed by :func:`sasc.explain` itself.)"""
 
 RANDOM_EXPLANATIONS = (
