@@ -36,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sasc.cli_common import TqdmProgress  # noqa: E402
 from sasc.config import ExplainConfig  # noqa: E402
 from sasc.directions import (  # noqa: E402
     DirectionConfig, causal_lm_site, explain_held_out, find_directions, held_out_score, percentile_among,
@@ -82,6 +83,7 @@ def main() -> None:
     site = causal_lm_site(args.model, args.site, args.layer, device="cpu")
     helper = resolve_helper(args.helper, cache)
     skip = set(filter(None, args.skip.split(",")))
+    bar = TqdmProgress(log_interval=60.0)  # round and score of the search, explain stages of every group
     groups: dict[str, dict] = {}
 
     def run(name: str, fn) -> None:
@@ -101,15 +103,18 @@ def main() -> None:
               f"{secs:.0f} s ({secs / max(1, len(scores)):.0f} s per unit), load {os.getloadavg()[0]:.1f}", flush=True)
 
     if "found" not in skip:
-        run("found", lambda: find_directions(site, config=config, explain_config=ecfg, helper=helper, cache_dir=cache))
+        run("found", lambda: find_directions(site, config=config, explain_config=ecfg, helper=helper, cache_dir=cache,
+                                             progress=bar, baseline=False))
     if "neurons" not in skip:
         cols = sorted(np.random.default_rng(args.seed + 11).choice(site.width, size=args.neurons, replace=False).tolist())
         bank = LLMNeuronBank(site.lm, site.site, [site.layer], cols)
-        run("neurons", lambda: explain_held_out(bank, None, config, explain_config=ecfg, helper=helper, cache_dir=cache))
+        run("neurons", lambda: explain_held_out(bank, None, config, explain_config=ecfg, helper=helper, cache_dir=cache,
+                                                progress=bar, baseline=False))
     if "random" not in skip:
         rand = random_directions(args.count, site.width, args.seed + 1000)
         bank = site.bank(rand, [f"{site.prefix}.R{k}" for k in range(args.count)])
-        run("random", lambda: explain_held_out(bank, None, config, explain_config=ecfg, helper=helper, cache_dir=cache))
+        run("random", lambda: explain_held_out(bank, None, config, explain_config=ecfg, helper=helper, cache_dir=cache,
+                                               progress=bar, baseline=False))
 
     print("\ngroup     units  mean held-out simulation [95% CI over units]  s/unit")
     for name, g in groups.items():

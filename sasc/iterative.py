@@ -209,7 +209,7 @@ Choose the next experiment. Reply with exactly one JSON object, one of:
 {{"action": "exemplars", "kind": "top"}} - more phrases it responds to most ("top") or least ("bottom"), or ordinary sentences it responds to most ("texts")
 {{"action": "hypothesize", "hypotheses": ["...", "..."]}} - replace the hypotheses (at most 3 short phrases)
 {{"action": "finish", "hypothesis": "..."}} - your final description, when the evidence is clear
-Round {round} of {rounds}. Test hypotheses before you finish."""
+Round {round} of {rounds}. Test hypotheses before you finish; do not repeat a test. Besides the topic, consider properties of the text itself (tone, opinion, form, intent): an edit that adds or removes one shows whether it matters."""
 
 WRITE_PROMPT = """Write {k} short sentences (at most 20 words each) that are clear examples of: {hypothesis}.
 Then write {k} near-miss sentences: the same topic and similar words, but NOT examples of: {hypothesis}.
@@ -414,6 +414,10 @@ class Experimenter:
         if a.name == "exemplars":
             return self.exemplars(a.kind)
         if a.name == "write":
+            if a.hypothesis in self.x.evidence:  # the same test again would only cost time
+                self.x.counts["write.repeated"] += 1
+                return (f'write "{a.hypothesis}": already tested (fitting texts {self.x.evidence[a.hypothesis].fits:.1f}σ); '
+                        "test a different hypothesis, or edit a text")
             return self.write(a.hypothesis)
         if a.name == "edit":
             return self.edit(a.text, a.property, a.change)

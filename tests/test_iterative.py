@@ -126,6 +126,10 @@ def test_budgets_stop_the_loop():
     ticks = iter(range(1000))
     x = _experimenter(scripted(looping), Budget(50, 100_000, 5.0, 50.0), clock=lambda: next(ticks)).explore(["food"])
     assert x.status == "time" and x.rounds < 10
+    repeated = ['{"action": "write", "hypothesis": "food and meals"}'] * 3
+    x = _experimenter(scripted(repeated), Budget(3, 100_000, 600.0, 50.0)).explore(["food"])
+    assert x.counts["write.repeated"] == 2 and x.counts["helper_calls"] == 4  # 3 actions, 1 write: no repeat paid
+    assert "already tested" in x.log[-1]
     strong = ['{"action": "write", "hypothesis": "food and meals"}'] + looping
     x = _experimenter(scripted(strong), Budget(50, 100_000, 600.0, 2.0)).explore(["food"])
     assert x.status == "strong_evidence" and x.rounds == 1
@@ -183,3 +187,14 @@ def test_iterative_job_over_grpc_carries_the_experiment(client):
     assert client.result(client.list_jobs()[0].id) == result
     with pytest.raises(Exception, match="method"):
         client.submit_job(module.id, corpus=FOOD_CORPUS, helper="iterscript", settings={"method": "maia"})
+
+
+def test_the_fmri_report_shows_each_units_experiment():
+    from sasc.fmri.report import experiments_html
+    from sasc.results import UnitExplanation
+
+    x = _experimenter(scripted(['{"action": "write", "hypothesis": "food & meals"}'])).explore(["food"])
+    units = [UnitExplanation("v1", [], [], experiment=x.to_dict()), UnitExplanation("v2", [], [])]
+    page = experiments_html(units)
+    assert page.count("<details>") == 1 and "v1: " in page and "food &amp; meals: fitting texts" in page
+    assert experiments_html(units[1:]) == ""

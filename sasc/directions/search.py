@@ -258,12 +258,13 @@ def find_directions(site: DirectionSite, *, config: DirectionConfig = DirectionC
                     corpus: str | Path | list[str] | Corpus = DEFAULT_REFERENCE,
                     generic: str | Path | list[str] | Corpus = DEFAULT_GENERIC, helper: str | HelperLLM = "local",
                     cache_dir: str | Path | None = None, progress: ProgressFn = no_progress,
-                    initial: np.ndarray | None = None) -> ExplainResult:
+                    initial: np.ndarray | None = None, baseline: bool = True) -> ExplainResult:
     """Search ``config.count`` explainable directions at ``site`` (see the module docstring).
 
     ``explain_config``: how each round explains (its seed is replaced by ``config.seed``);
     ``corpus``: the reference corpus (n-grams, and the sentences of both halves); ``initial``:
-    starting directions ``[K, width]`` instead of random ones. Progress: the explain stages of each
+    starting directions ``[K, width]`` instead of random ones; ``baseline``: also score another
+    direction's explanation on each held-out set (the random-explanation baseline). Progress: the explain stages of each
     round, and ``"directions"`` events (round done / rounds, with the round's mean score).
     Returns the final explain result of the found directions, scored on held-out texts, with the
     search in ``config["directions"]``: per direction its vector, its first vector, and its rounds.
@@ -313,7 +314,8 @@ def find_directions(site: DirectionSite, *, config: DirectionConfig = DirectionC
         progress(ProgressEvent("directions", rnd, config.rounds,
                                f"round {rnd}/{config.rounds}: mean score {mean}{undefined}"))
     result = explain_held_out(site.bank(dirs.astype(np.float32), names), None, config, explain_config=ecfg,
-                              corpus=ref, generic=gen, helper=llm, cache_dir=cache_dir, progress=progress)
+                              corpus=ref, generic=gen, helper=llm, cache_dir=cache_dir, progress=progress,
+                              baseline=baseline)
     search_info = {
         "site": site.name, "width": site.width, "search": dataclasses.asdict(config),
         "halves": {"search": len(search), "held_out": len(held), "pool": len(pool.texts)},
@@ -331,24 +333,44 @@ def find_directions(site: DirectionSite, *, config: DirectionConfig = DirectionC
 def explain_held_out(bank: Any, units: Sequence[str | int] | None, config: DirectionConfig, *,
                      explain_config: ExplainConfig | None = None, corpus: str | Path | list[str] | Corpus = DEFAULT_REFERENCE,
                      generic: str | Path | list[str] | Corpus = DEFAULT_GENERIC, helper: str | HelperLLM = "local",
-                     cache_dir: str | Path | None = None, progress: ProgressFn = no_progress) -> ExplainResult:
-    """Explain ``units`` of ``bank`` (None: all) and score each candidate by ``simulation`` on a
-    top-and-random set from the held-out half of ``corpus``'s sentences (the half no search round
-    saw; :meth:`DirectionConfig.held_out_set`), another unit's explanation as the baseline: how a
-    search's final directions are scored, and how the benchmark scores a layer's neurons and random
-    directions to compare with them."""
-    from ..scorers.run import add_scores
+                     cache_dir: str | Path | None = None, progress: ProgressFn = no_progress,
+                     baseline: bool = True) -> ExplainResult:
+    """Explain ``units`` of ``bank`` (None: all) and score each unit's best explanation by
+    ``simulation`` on a top-and-random set from the held-out half of ``corpus``'s sentences (the half
+    no search round saw; :meth:`DirectionConfig.held_out_set`), with another unit's best explanation
+    as the baseline (``baseline``): how a search's final directions are scored, and how the benchmark
+    scores a layer's neurons and random directions to compare with them. The other candidates keep
+    σ only (scoring them all would multiply the helper calls)."""
+    from ..scorers import score_on_set
+    from ..scorers.run import draw_prepared_sets
 
     ref, llm = load_corpus(corpus), resolve_helper(helper, cache_dir)
     ecfg = dataclasses.replace(explain_config or ExplainConfig(), seed=config.seed)
     result = explain(bank, units=units, corpus=ref, generic=generic, helper=llm, config=ecfg, cache_dir=cache_dir,
                      progress=progress)
-    progress(ProgressEvent("scoring", 0, len(result.units), "simulation scores on held-out texts"))
     _, held = split_halves(split_sentences(list(ref.texts)), config.seed)
     held_corpus = Corpus(f"{ref.name} (held-out half, seed {config.seed})", held, ref.source)
-    return add_scores(result, bank, corpus=held_corpus, helper=llm,
-                      config=ScoreConfig(("simulation",), config.held_out_set(), seed=config.seed,
-                                         token_layout="sparse"), rank_by="sigma")
+    score_cfg = ScoreConfig(("simulation",), config.held_out_set(), seed=config.seed, token_layout="sparse",
+                            baseline=baseline)
+    cols = [list(bank.units).index(u.unit) for u in result.units]
+    n_seen = ecfg.n_top_considered  # the sets stay apart from the n-grams the summaries saw
+    sets = draw_prepared_sets(bank, cols, held_corpus, score_cfg, [[t.ngram for t in u.top_ngrams[:n_seen]]
+                                                                   for u in result.units])
+    bests = [u.best.explanation for u in result.units if u.best is not None]
+    out = []
+    for i, (u, sset) in enumerate(zip(result.units, sets)):
+        progress(ProgressEvent("scoring", i, len(result.units), f"held-out simulation: {u.unit}"))
+        if u.best is None:
+            out.append(dataclasses.replace(u, scoring_set=sset.to_dict()))
+            continue
+        (scores,) = score_on_set([u.best.explanation], sset, u.unit, llm, score_cfg,
+                                 [b for b in bests if b != u.best.explanation])
+        best = dataclasses.replace(u.best, scores={k: v.to_dict() for k, v in scores.items()})
+        out.append(dataclasses.replace(u, candidates=[best, *u.candidates[1:]], scoring_set=sset.to_dict()))
+    progress(ProgressEvent("scoring", len(out), len(out), "held-out simulation"))
+    return dataclasses.replace(result, units=out, config={**result.config, "predictive": {
+        "scorers": ["simulation"], "rank_by": "sigma", "set": dataclasses.asdict(score_cfg.set), "baseline": baseline,
+        "seed": config.seed, "scored": "best candidate only"}})
 
 
 def held_out_score(unit: Any) -> float | None:

@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -162,5 +163,23 @@ def render_html(title: str, model: EncodingModel, report: VoxelReport, images: S
 td,th{{border:1px solid #ccc;padding:3px 6px;text-align:left}} code{{font-size:80%}}</style></head><body>
 <h1>{html.escape(title)}</h1><p><code>{meta}</code></p>
 <div class="wrap"><div class="plots">{imgs or '<p>(no brain maps: the model has no mask)</p>'}</div>
-<div class="tbl"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></div></body></html>
+<div class="tbl"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></div>
+{experiments_html(report.result.units)}</body></html>
 """
+
+
+def experiments_html(units: Sequence[Any]) -> str:
+    """The iterative explainer's experiments (``--method iterative``), one collapsible block per unit:
+    how it stopped, the evidence per hypothesis and the log the helper read; "" when there are none."""
+    blocks = []
+    for u in units:
+        x = getattr(u, "experiment", None) or {}
+        if not x:
+            continue
+        ev = "".join(f"<li>{html.escape(h)}: fitting texts {e['fits']:.2f}σ, near misses {e['near_misses']:.2f}σ</li>"
+                     for h, e in x.get("evidence", {}).items())
+        log = "".join(f"<li>{html.escape(line)}</li>" for line in x.get("log", []))
+        blocks.append(f"<details><summary>{html.escape(u.unit)}: {x.get('rounds', 0)} rounds, stopped: "
+                      f"{html.escape(str(x.get('status')))}</summary><p>evidence:</p><ul>{ev or '<li>none</li>'}</ul>"
+                      f"<p>log:</p><ol>{log}</ol></details>")
+    return "<h2>Experiments (iterative explainer)</h2>" + "".join(blocks) if blocks else ""
