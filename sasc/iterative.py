@@ -249,6 +249,7 @@ class Experimenter:
         self.seed = seed
         self.clock = clock
         self.shown_top, self.shown_bottom, self.shown_texts = 0, 0, 0
+        self.ran: set[str] = set()
         self.x = Experiment()
 
     # ------------------------------------------------------------------ helper calls
@@ -322,6 +323,12 @@ class Experimenter:
                 f"({after - before:+.1f}σ)")
 
     def run_texts(self, texts: Sequence[str]) -> str:
+        new = [t for t in dict.fromkeys(texts) if t not in self.ran]
+        if not new:  # the same texts again would only repeat numbers already in the log
+            self.x.counts["run.repeated"] += 1
+            return "run: these texts were already run (see above); write new ones"
+        texts = new
+        self.ran.update(texts)
         z = self._z(list(texts))
         self.x.steps[-1].update(texts=list(texts), sigma=z.round(3).tolist())
         return "run: " + "; ".join(f'"{_short(t, 60)}" {v:.1f}σ' for t, v in zip(texts, z))

@@ -130,6 +130,12 @@ def test_budgets_stop_the_loop():
     x = _experimenter(scripted(repeated), Budget(3, 100_000, 600.0, 50.0)).explore(["food"])
     assert x.counts["write.repeated"] == 2 and x.counts["helper_calls"] == 4  # 3 actions, 1 write: no repeat paid
     assert "already tested" in x.log[-1]
+    reruns = ['{"action": "run", "texts": ["Pizza and soup.", "Rain."]}', '{"action": "run", "texts": ["Rain.", "Bread."]}',
+              '{"action": "run", "texts": ["Bread.", "Rain."]}']
+    x = _experimenter(scripted(reruns), Budget(3, 100_000, 600.0, 50.0)).explore(["food"])
+    assert x.counts["run.repeated"] == 1 and [len(s.get("sigma", [])) for s in x.steps] == [2, 1, 0]
+    assert x.steps[1]["texts"] == ["Bread."]  # only the new text was run
+    assert "already run" in x.log[-1]
     strong = ['{"action": "write", "hypothesis": "food and meals"}'] + looping
     x = _experimenter(scripted(strong), Budget(50, 100_000, 600.0, 2.0)).explore(["food"])
     assert x.status == "strong_evidence" and x.rounds == 1
