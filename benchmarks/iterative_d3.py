@@ -96,6 +96,7 @@ def main() -> None:
 
 def maia(rows: list[dict], args: argparse.Namespace) -> None:
     from sasc.bench.tasks import load_tasks
+    from sasc.corpora import load_corpus
     from sasc.explain import resolve_helper
     from sasc.modules.embedding import EmbeddingDistanceBank
     from sasc.scorers import ScoreConfig, SetConfig
@@ -110,7 +111,7 @@ def maia(rows: list[dict], args: argparse.Namespace) -> None:
         expl = {"single": w["single"], "iterative": w["iterative"], "ground truth": t.keyphrase}
         distinct = list(dict.fromkeys(e for e in expl.values() if e))
         report = score_explanations(EmbeddingDistanceBank([t.keyphrase]), distinct, helper=helper,
-                                    corpus=t.corpus_file or "news100",
+                                    corpus=load_corpus(t.corpus_file, column="input") if t.corpus_file else "news100",
                                     config=ScoreConfig(("maia",), SetConfig(n_top=2, n_random=2, pool_size=200),
                                                        baseline=False))
         got = {e["explanation"]: e["scores"]["maia"]["value"] for e in report["explanations"]}

@@ -8,8 +8,13 @@ scorer's ``score_many`` gets them together) are scored jointly:
    :data:`N_EACH` texts that should make a unit so described respond strongly, and :data:`N_EACH`
    neutral texts that should not;
 2. every text of every explanation goes into one pool (shuffled with the seed, duplicates merged);
-3. for each explanation, another separate call reads the pool and picks the :data:`N_EACH` texts
-   that should make the unit respond most and the :data:`N_EACH` least;
+3. for each explanation, separate calls pick the :data:`N_EACH` pool texts that should make the
+   unit respond most and the :data:`N_EACH` least: the helper rates every pool text for the
+   explanation (the simulator's question, 0..10, read as the expected value over its answer
+   probabilities, or the sampled answer with ``sampled``) and the highest and lowest rated are
+   picked. (Asked instead to list the numbers of its picks, the embedded 1.5B helper answered 1-7
+   and 8-14 for every explanation and pool of a D3 run, which measures nothing; rating one text at
+   a time is a question it answers.)
 4. score = the module's mean response on the picked "most" texts minus on the picked "least"
    texts, in standard deviations of the module's responses to a generic-corpus sample (the scale
    σ uses). An explanation that describes the unit picks texts that drive it; a wrong one picks
@@ -36,6 +41,7 @@ from ..llm.base import HelperLLM, Request, Sampling, complete_many
 from ..modules.base import module_name, to_response_array
 from ..synthetic import dedupe_texts, screen_texts
 from .base import BatchedScorer, ScoreResult, ScoringRecord, prepared_state
+from .simulation import simulate
 
 N_EACH = 7
 """Activating and neutral texts written per explanation, and texts picked each way (MAIA's 7)."""
@@ -48,50 +54,21 @@ WRITE_PROMPT = """A unit of a text model is described by this explanation:
 Write {k} short texts (at most 25 words each) that should make this unit respond strongly, and {k} neutral texts of similar length that should not make it respond.
 Reply with JSON of the form {{"activating": ["...", ...], "neutral": ["...", ...]}} and nothing else."""
 
-PICK_PROMPT = """A unit of a text model is described by this explanation:
-"{explanation}"
-
-Here are {n} numbered texts:
-{texts}
-
-Pick the {k} texts that should make this unit respond most strongly, and the {k} that should make it respond least.
-Reply with JSON of the form {{"most": [numbers], "least": [numbers]}} and nothing else."""
-
 
 def _write_schema(k: int) -> dict[str, Any]:
     items = {"type": "array", "items": {"type": "string"}, "minItems": k, "maxItems": k}
     return {"type": "object", "properties": {"activating": items, "neutral": items}, "required": ["activating", "neutral"]}
 
 
-def _pick_schema(k: int) -> dict[str, Any]:
-    items = {"type": "array", "items": {"type": "integer"}, "minItems": k, "maxItems": k}
-    return {"type": "object", "properties": {"most": items, "least": items}, "required": ["most", "least"]}
-
-
-def parse_picks(reply: str, n: int, k: int) -> tuple[list[int], list[int]]:
-    """0-based ``(most, least)`` indices from a reply numbering texts 1..``n``: out-of-range numbers
-    and repeats are dropped (a number in both lists stays in "most"), at most ``k`` each;
-    ``parse_picks('{"most": [1, 2], "least": [3, 9]}', 5, 2)`` -> ``([0, 1], [2])``."""
-    try:
-        obj = json.loads(reply[reply.find("{"): reply.rfind("}") + 1])
-    except json.JSONDecodeError:
-        return [], []
-    if not isinstance(obj, dict):
-        return [], []
-
-    def read(key: str, taken: set[int]) -> list[int]:
-        out: list[int] = []
-        for v in obj.get(key) or []:
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() and 1 <= int(v) <= n:
-                i = int(v) - 1
-                if i not in taken and len(out) < k:
-                    out.append(i)
-                    taken.add(i)
-        return out
-
-    taken: set[int] = set()
-    most = read("most", taken)
-    return most, read("least", taken)
+def pick(ratings: Sequence[float], k: int) -> tuple[list[int], list[int]]:
+    """``(most, least)``: the indices of the ``k`` highest and the ``k`` lowest ``ratings`` (ties: the
+    earlier index; the two never overlap, each at most half the texts): ``pick([3, 9, 1, 5], 1)`` ->
+    ``([1], [2])``."""
+    r = np.asarray(ratings, dtype=np.float64)
+    k = min(k, r.size // 2)
+    most = [int(i) for i in np.lexsort((np.arange(r.size), -r))[:k]]
+    least = [int(i) for i in np.lexsort((np.arange(r.size), r)) if int(i) not in most][:k]
+    return most, least
 
 
 def maia_score(most: Sequence[float], least: Sequence[float], scale: float) -> tuple[float, str | None]:
@@ -135,22 +112,20 @@ class MaiaScorer(BatchedScorer):
         random.Random(seed).shuffle(pool)
         if len(pool) < 2 * k:
             raise HelperReplyError(f"the helper wrote {len(pool)} usable texts for the MAIA pool; {2 * k} are needed")
-        listing = "\n".join(f"{i + 1}. {' '.join(t.split())}" for i, t in enumerate(pool))
-        picks = complete_many(helper, [Request(PICK_PROMPT.format(explanation=r.explanation, n=len(pool), texts=listing,
-                                                                  k=k),
-                                               Sampling(temperature=0.0, max_tokens=120, seed=seed), _pick_schema(k))
-                                       for r in records])
-        responses = np.asarray(to_response_array(state["bank"].responses(pool), len(pool), module_name(state["bank"]),
-                                                 len(state["bank"].units))[:, state["col"]], dtype=np.float64)
+        bank = state["bank"]
+        responses = np.asarray(to_response_array(bank.responses(pool), len(pool), module_name(bank),
+                                                 len(bank.units))[:, state["col"]], dtype=np.float64)
         out = []
-        for pick in picks:
-            most, least = parse_picks(pick.text, len(pool), k)
+        for r in records:
+            ratings = simulate(ScoringRecord(r.unit, r.explanation, tuple(pool), tuple(responses), (False,) * len(pool)),
+                               helper, sampled=sampled, seed=seed)
+            most, least = pick(ratings, k)
             hi_v, lo_v = responses[most], responses[least]
             value, why = maia_score(hi_v, lo_v, state["scale"])
             ci = ((float("nan"),) * 2 if why is not None or len(most) < 2 or len(least) < 2 else
                   _interval(hi_v, lo_v, state["scale"], n_boot, seed))
             out.append(ScoreResult(self.name, value, ci[0], ci[1], len(most) + len(least), undefined_reason=why,
-                                   method="picked",
+                                   method="sampled" if sampled else "logprobs",
                                    details={"pool": len(pool), "scale": state["scale"], "generic": state["generic"],
                                             "most": [pool[i] for i in most], "least": [pool[i] for i in least],
                                             "most_responses": hi_v.tolist(), "least_responses": lo_v.tolist()}))
@@ -173,4 +148,3 @@ def _interval(most: np.ndarray, least: np.ndarray, scale: float, n_boot: int, se
     rng = np.random.default_rng(seed)
     stats = [(rng.choice(most, most.size).mean() - rng.choice(least, least.size).mean()) / scale for _ in range(n_boot)]
     return float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5))
-
