@@ -29,7 +29,8 @@ def response_key(module_fingerprint: str, table_fingerprint: str) -> str:
     return hashlib.sha256(f"{module_fingerprint}|{table_fingerprint}".encode()).hexdigest()[:32]
 
 
-def _atomic_save(path: Path, array: np.ndarray) -> None:
+def atomic_save(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` to ``path`` (``.npy``) whole or not at all: a temporary file beside it, then a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npy")
     with os.fdopen(fd, "wb") as f:
@@ -56,7 +57,7 @@ class ResponseCache:
     def save(self, key: str, table: np.ndarray, meta: dict[str, Any]) -> None:
         """Store a finished table and drop its shards."""
         d = self._dir(key)
-        _atomic_save(d / "responses.npy", np.ascontiguousarray(table, dtype=np.float32))
+        atomic_save(d / "responses.npy", np.ascontiguousarray(table, dtype=np.float32))
         (d / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
         shutil.rmtree(d / "shards", ignore_errors=True)
 
@@ -70,7 +71,7 @@ class ResponseCache:
         ``plan`` identifies the sharding, so shards of a differently planned run are
         never mixed in.
         """
-        _atomic_save(self._dir(key) / "shards" / plan / f"{shard:06d}.npy", values.astype(np.float32))
+        atomic_save(self._dir(key) / "shards" / plan / f"{shard:06d}.npy", values.astype(np.float32))
 
     def load_shards(self, key: str, plan: str) -> dict[int, np.ndarray]:
         """Finished shards of an interrupted run with the same plan, by shard index."""

@@ -108,8 +108,7 @@ def options_from_args(cls: type, args: argparse.Namespace) -> Any:
 
 def method_config(args: argparse.Namespace, **fields: Any) -> ExplainConfig:
     """The default config with the options of :func:`add_method_args` found on ``args``, and ``fields``, applied."""
-    values = {o.name: getattr(args, o.name) for o in option_fields(ExplainConfig) if hasattr(args, o.name)}
-    return dataclasses.replace(with_options(ExplainConfig(), values), **fields)
+    return dataclasses.replace(options_from_args(ExplainConfig, args), **fields)
 
 
 def parse_ints(value: str | None, what: str) -> list[int] | None:

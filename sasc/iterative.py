@@ -42,7 +42,7 @@ import numpy as np
 from .errors import HelperLLMError
 from .llm.base import HelperLLM, Sampling
 from .summarize import Candidate, clean_explanation
-from .synthetic import dedupe_texts, parse_list, screen_texts
+from .synthetic import dedupe_texts, parse_list, reply_object, screen_texts
 
 ACTIONS = ("exemplars", "write", "edit", "run", "hypothesize", "log", "finish")
 """The actions of the grammar (see the module docstring)."""
@@ -99,16 +99,10 @@ class Action:
 def parse_action(reply: str) -> Action:
     """The action in ``reply`` (one JSON object, optionally inside a code fence or after prose), or
     :class:`ActionError` naming the problem: ``parse_action('{"action": "run", "texts": ["a b"]}')``."""
-    text = reply.strip()
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end <= start:
-        raise ActionError("no JSON object in the reply")
     try:
-        obj = json.loads(text[start:end + 1])
-    except json.JSONDecodeError as e:
-        raise ActionError(f"the JSON object does not parse: {e.msg}") from None
-    if not isinstance(obj, dict):
-        raise ActionError("the reply is not a JSON object")
+        obj = reply_object(reply)
+    except ValueError as e:
+        raise ActionError(str(e)) from None
     name = obj.get("action")
     if name not in ACTIONS:
         raise ActionError(f"unknown action {str(name)[:30]!r}; one of: {', '.join(ACTIONS)}")
@@ -128,9 +122,8 @@ def parse_action(reply: str) -> Action:
         raise ActionError('"change" must be "add" or "remove"')
     if name == "exemplars" and fields["kind"] not in ("top", "bottom", "texts"):
         raise ActionError('"kind" must be "top", "bottom" or "texts"')
-    for key in ("hypothesis",):
-        if key in fields:
-            fields[key] = clean_explanation(fields[key]) or fields[key]
+    if "hypothesis" in fields:
+        fields["hypothesis"] = clean_explanation(fields["hypothesis"]) or fields["hypothesis"]
     if "hypotheses" in fields:
         fields["hypotheses"] = tuple(clean_explanation(h) or h for h in fields["hypotheses"])
     return Action(name, **fields)
@@ -287,11 +280,11 @@ class Experimenter:
     def write(self, hypothesis: str) -> str:
         reply = self._call(WRITE_PROMPT.format(k=N_WRITE, hypothesis=hypothesis), _write_schema(N_WRITE), 700, 1)
         try:
-            obj = json.loads(reply[reply.find("{"): reply.rfind("}") + 1])
+            obj = reply_object(reply)
             fits = screen_texts(dedupe_texts([str(t) for t in obj.get("fits", [])]))
             # a near miss the helper copied from its fitting texts measures nothing: dropped
             near = dedupe_texts(fits + screen_texts([str(t) for t in obj.get("near_misses", [])]))[len(fits):]
-        except (json.JSONDecodeError, AttributeError):
+        except ValueError:
             fits, near = parse_list(reply), []
         if not fits:
             self.x.counts["write.no_texts"] += 1
@@ -311,8 +304,8 @@ class Experimenter:
         verb = "adds" if change == "add" else "removes"
         reply = self._call(EDIT_PROMPT.format(verb=verb, property=prop, text=text), _EDIT_SCHEMA, 200, 2)
         try:
-            new = " ".join(str(json.loads(reply[reply.find("{"): reply.rfind("}") + 1])["text"]).split())
-        except (json.JSONDecodeError, KeyError, TypeError):
+            new = " ".join(str(reply_object(reply)["text"]).split())
+        except (ValueError, KeyError):
             new = ""
         if not new:
             self.x.counts["edit.no_text"] += 1

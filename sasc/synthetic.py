@@ -13,6 +13,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 from .errors import ConfigError, HelperReplyError
 from .llm.base import HelperLLM, Sampling
@@ -136,6 +137,19 @@ def screen_texts(texts: Sequence[str], counts: Counter[str] | None = None) -> li
         if counts is not None:
             counts[f"synthetic.{reason}"] += 1
     return out
+
+
+def reply_object(text: str) -> dict[str, Any]:
+    """The JSON object in a helper reply, read from its first ``{`` to its last ``}`` (prose or a code
+    fence around it is ignored): ``reply_object('Sure: {"a": 1}')`` -> ``{"a": 1}``. ``ValueError``
+    saying what is wrong: no object, or an object that does not parse."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        raise ValueError("no JSON object in the reply")
+    try:
+        return json.loads(text[start:end + 1])
+    except json.JSONDecodeError as e:
+        raise ValueError(f"the JSON object does not parse: {e.msg}") from None
 
 
 def _parse_json(text: str) -> list[str] | None:

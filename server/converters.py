@@ -22,7 +22,7 @@ from sasc.form import FormCheck
 from sasc.results import ExplainResult, UnitExplanation
 
 from .containment import HelperPolicy
-from .jobs import JobSpec, score_config
+from .jobs import JobSpec, check_ranges, score_config
 from .store import JobRecord, ModuleRecord
 
 _PACKED_VALUES = bytes([mpb.EvaluateResponse.DESCRIPTOR.fields_by_name["values"].number << 3 | 2])
@@ -189,10 +189,7 @@ def job_spec(req: jpb.SubmitJobRequest, max_texts: int, helpers: HelperPolicy | 
     helper = _helper(req.helper, helpers)
     settings = {f: getattr(req.settings, f) for f in SETTINGS_FIELDS if f not in LIST_SETTINGS and req.settings.HasField(f)}
     settings |= {f: list(getattr(req.settings, f)) for f in LIST_SETTINGS if getattr(req.settings, f)}
-    for name, value in settings.items():
-        low, high = SETTING_RANGES.get(name, (None, None))
-        if low is not None and not low <= value <= high:
-            raise ConfigError(f"setting {name} must be in {low}..{high} on this server, got {value}")
+    check_ranges(settings, SETTING_RANGES, "setting")
     spec = JobSpec(module_id=req.module_id, units=unit_selection(req.unit_names, req.unit_indices),
                    corpus=_corpus(req.corpus, "reference", max_texts), generic=_corpus(req.generic, "generic", max_texts),
                    helper=helper, settings=settings, concurrency=req.concurrency or 1,
@@ -211,12 +208,9 @@ def job_spec(req: jpb.SubmitJobRequest, max_texts: int, helpers: HelperPolicy | 
 def direction_settings(msg: jpb.DirectionSettings) -> dict[str, Any]:
     """The fields of ``msg`` that are set, as a dict, each within what one job may ask for."""
     from sasc.directions import DirectionConfig
-    from sasc.options import job_ranges
 
     out: dict[str, Any] = {f.name: getattr(msg, f.name) for f in msg.DESCRIPTOR.fields if msg.HasField(f.name)}
-    for name, (low, high) in job_ranges(DirectionConfig).items():
-        if name in out and not low <= out[name] <= high:
-            raise ConfigError(f"direction setting {name} must be in {low}..{high} on this server, got {out[name]}")
+    check_ranges(out, job_ranges(DirectionConfig), "direction setting")
     return out
 
 

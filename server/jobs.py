@@ -93,6 +93,14 @@ SCORING_RANGES = {"n_top": (0, 500), "n_random": (0, 500), "pool_size": (1, 20_0
 """What one request may ask of a scoring set (each text costs helper calls per explanation)."""
 
 
+def check_ranges(values: dict[str, Any], ranges: dict[str, tuple[int, int]], what: str) -> None:
+    """:class:`ConfigError` for the first of ``values`` outside its ``(low, high)`` in ``ranges``
+    (what one job may ask of this server); ``what`` names the kind of setting in the message."""
+    for name, (low, high) in ranges.items():
+        if name in values and not low <= values[name] <= high:
+            raise ConfigError(f"{what} {name} must be in {low}..{high} on this server, got {values[name]}")
+
+
 def score_config(scoring: dict[str, Any]) -> tuple[ScoreConfig, str]:
     """``(ScoreConfig, rank_by)`` of ScoringSettings fields (library defaults for the unset ones),
     validated whole: unknown scorer (listing the known ones), ``rank_by`` not among them, a set
@@ -101,9 +109,7 @@ def score_config(scoring: dict[str, Any]) -> tuple[ScoreConfig, str]:
     rank_by = scoring.get("rank_by") or "sigma"
     if rank_by != "sigma" and rank_by not in names:
         raise ConfigError(f"rank_by {rank_by!r} is not among the scorers asked for: sigma, {', '.join(names)}")
-    for name, (low, high) in SCORING_RANGES.items():
-        if name in scoring and not low <= scoring[name] <= high:
-            raise ConfigError(f"scoring setting {name} must be in {low}..{high} on this server, got {scoring[name]}")
+    check_ranges(scoring, SCORING_RANGES, "scoring setting")
     d = SetConfig()
     seed = int(scoring.get("seed", d.seed))
     sset = SetConfig(kind=scoring.get("set_kind", d.kind), n_top=scoring.get("n_top", d.n_top),

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..cache import atomic_save
 from ..plots import new_figure, save_figure
 from ..results import ExplainResult
 from .search import direction_vectors
@@ -52,15 +53,15 @@ def save_directions(result: ExplainResult, out_dir: str | Path) -> dict[str, Pat
     out.mkdir(parents=True, exist_ok=True)
     paths = {"vectors": out / "directions.npy", "spec": out / "module.json", "result": out / "directions.json",
              "plot": out / "score_by_round.png"}
-    tmp = out / "directions.npy.tmp.npy"
-    np.save(tmp, direction_vectors(result))
-    os.replace(tmp, paths["vectors"])
+    atomic_save(paths["vectors"], direction_vectors(result))
     info = result.config["directions"]
     spec = {**info["spec"], "directions": str(paths["vectors"].resolve()),
             "names": [d["name"] for d in info["directions"]]}
     _write(paths["spec"], json.dumps(spec, indent=1))
     _write(paths["result"], result.to_json())
-    save_figure(score_by_round_figure(result), paths["plot"])
+    tmp = paths["plot"].with_name(paths["plot"].name + ".tmp")
+    save_figure(score_by_round_figure(result), tmp, format="png")
+    os.replace(tmp, paths["plot"])
     return paths
 
 

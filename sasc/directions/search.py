@@ -48,8 +48,7 @@ from ..results import ExplainResult
 from ..scorers import ScoreConfig, SetConfig
 from ..scorers.base import ScoringRecord
 from ..scorers.sets import choose
-from ..scorers.simulation import simulate, simulate_tokens
-from ..scorers.stats import bootstrap_ci, grouped_bootstrap_ci, pearson
+from ..scorers.simulation import SimulationScorer
 from .math import angle_degrees, ascend, random_directions
 
 
@@ -237,20 +236,14 @@ class _Pool:
 
 
 def score_round(record: ScoringRecord, helper: HelperLLM, *, seed: int,
-                n_boot: int = 1000) -> tuple[float, tuple[float, float], np.ndarray | list[np.ndarray]]:
-    """``(r, 95% interval, predictions)`` of the simulator on one round's record: per text, or per
-    token (sparse layout) with the interval resampling whole excerpts."""
-    if record.tokens:
-        preds, _ = simulate_tokens(record, helper, seed=seed)
-        true = [np.asarray(v, dtype=np.float64) for v in record.token_values]
-        r, reason = pearson(np.concatenate(preds), np.concatenate(true))
-        ci = grouped_bootstrap_ci(pearson, list(zip(preds, true)), n_boot, seed) if reason is None else (np.nan,) * 2
-        return r, (float(ci[0]), float(ci[1])), preds
-    pred = simulate(record, helper, seed=seed)
-    true = np.asarray(record.responses, dtype=np.float64)
-    r, reason = pearson(pred, true)
-    ci = bootstrap_ci(pearson, [pred, true], n_boot, seed) if reason is None else (np.nan,) * 2
-    return r, (float(ci[0]), float(ci[1])), pred
+                n_boot: int = 1000) -> tuple[float, tuple[float, float], np.ndarray | None]:
+    """``(r, 95% interval, predictions)`` of the simulator (:class:`~sasc.scorers.simulation.SimulationScorer`)
+    on one round's record: per text, or per token (sparse layout) with the interval resampling whole
+    excerpts; the predictions are flat (one per text or per token), None when the activations on the
+    set are constant (the helper is not asked; nothing to climb)."""
+    result, pred = SimulationScorer().score_and_predict(record, helper, seed=seed, n_boot=n_boot)
+    flat = None if pred is None else (np.concatenate(pred) if record.tokens else pred)
+    return result.value, (result.ci_low, result.ci_high), flat
 
 
 def find_directions(site: DirectionSite, *, config: DirectionConfig = DirectionConfig(),
@@ -301,9 +294,11 @@ def find_directions(site: DirectionSite, *, config: DirectionConfig = DirectionC
             if best is None:
                 raise ModuleError(f"direction {names[k]} got no explanation in round {rnd}")
             rec, states = pool.record(dirs[k], names[k], best.explanation, config, rnd)
-            r, ci, pred = score_round(rec, llm, seed=config.seed)
-            targets = np.concatenate(pred) if config.per_token else pred
-            new, _, after = ascend(states, targets, dirs[k], config.steps, config.step_size, config.per_token)
+            r, ci, targets = score_round(rec, llm, seed=config.seed)
+            if targets is None:  # constant activations on the set: no correlation to climb
+                new, after = dirs[k], float("nan")
+            else:
+                new, _, after = ascend(states, targets, dirs[k], config.steps, config.step_size, config.per_token)
             history[k].append(RoundRecord(rnd, best.explanation, float(best.score.sigma), r, ci, after,
                                           angle_degrees(dirs[k], new)))
             dirs[k] = new

@@ -28,7 +28,6 @@ written, as in MAIA.
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 from collections.abc import Sequence
 from typing import Any
@@ -39,7 +38,7 @@ from ..corpora import DEFAULT_GENERIC, load_corpus, sample_texts
 from ..errors import HelperReplyError
 from ..llm.base import HelperLLM, Request, Sampling, complete_many
 from ..modules.base import module_name, to_response_array
-from ..synthetic import dedupe_texts, screen_texts
+from ..synthetic import dedupe_texts, reply_object, screen_texts
 from .base import BatchedScorer, ScoreResult, ScoringRecord, prepared_state
 from .simulation import simulate
 
@@ -134,10 +133,8 @@ class MaiaScorer(BatchedScorer):
 
 def _written(reply: str) -> list[str]:
     try:
-        obj = json.loads(reply[reply.find("{"): reply.rfind("}") + 1])
-    except json.JSONDecodeError:
-        return []
-    if not isinstance(obj, dict):
+        obj = reply_object(reply)
+    except ValueError:
         return []
     texts = [str(t) for key in ("activating", "neutral") for t in (obj.get(key) or []) if isinstance(t, str)]
     return screen_texts([" ".join(t.split()) for t in texts if t.strip()])

@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -212,6 +213,13 @@ class SimulationScorer:
 
     def __call__(self, record: ScoringRecord, helper: HelperLLM, *, sampled: bool = False, seed: int = 0,
                  n_boot: int = 1000) -> ScoreResult:
+        return self.score_and_predict(record, helper, sampled=sampled, seed=seed, n_boot=n_boot)[0]
+
+    def score_and_predict(self, record: ScoringRecord, helper: HelperLLM, *, sampled: bool = False, seed: int = 0,
+                          n_boot: int = 1000) -> tuple[ScoreResult, Any]:
+        """The score and the simulated responses it was computed from: ``[n_texts]``, or per excerpt
+        ``[n_tokens]`` arrays with token excerpts; None when the set alone makes the score undefined
+        (the helper is not asked)."""
         method = "sampled" if sampled else "logprobs"
         if record.tokens:
             return self._per_token(record, helper, sampled=sampled, seed=seed, n_boot=n_boot)
@@ -219,17 +227,17 @@ class SimulationScorer:
         _, reason = pearson(np.arange(true.size), true)  # an empty or constant set: no helper call
         if reason is not None:
             return ScoreResult(self.name, float("nan"), float("nan"), float("nan"), int(true.size),
-                               undefined_reason=reason, method=method)
+                               undefined_reason=reason, method=method), None
         pred = simulate(record, helper, sampled=sampled, seed=seed)
         value, reason = pearson(pred, true)
         lo, hi = bootstrap_ci(pearson, [pred, true], n_boot, seed) if reason is None else (float("nan"),) * 2
         rand = ~np.asarray(record.is_top, dtype=bool)
         random_only, _ = pearson(pred[rand], true[rand])
         return ScoreResult(self.name, value, lo, hi, int(true.size), undefined_reason=reason, method=method,
-                           details={"random_only": random_only, "n_random": int(rand.sum())})
+                           details={"random_only": random_only, "n_random": int(rand.sum())}), pred
 
     def _per_token(self, record: ScoringRecord, helper: HelperLLM, *, sampled: bool, seed: int,
-                   n_boot: int) -> ScoreResult:
+                   n_boot: int) -> tuple[ScoreResult, list[np.ndarray] | None]:
         method = "sampled" if sampled else "logprobs"
         true = [np.asarray(v, dtype=np.float64) for v in record.token_values]
         flat = np.concatenate(true) if true else np.zeros(0)
@@ -238,7 +246,7 @@ class SimulationScorer:
         details: dict[str, float | int | str] = {"layout": record.token_layout, "n_tokens": n_tokens}
         if reason is not None:
             return ScoreResult(self.name, float("nan"), float("nan"), float("nan"), len(true),
-                               undefined_reason=reason, method=method, details=details)
+                               undefined_reason=reason, method=method, details=details), None
         preds, missing = simulate_tokens(record, helper, sampled=sampled, seed=seed)
         value, reason = pearson(np.concatenate(preds), flat)
         lo, hi = (grouped_bootstrap_ci(pearson, list(zip(preds, true)), n_boot, seed) if reason is None
@@ -252,7 +260,7 @@ class SimulationScorer:
             details |= {"lookup_table": _pooled(lut, true),
                         "lookup_table_random_only": _pooled([lut[i] for i in rand], [true[i] for i in rand])}
         return ScoreResult(self.name, value, lo, hi, len(true), undefined_reason=reason, method=method,
-                           details=details)
+                           details=details), preds
 
 
 def _pooled(pred: Sequence[np.ndarray], true: Sequence[np.ndarray]) -> float:
