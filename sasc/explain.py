@@ -133,19 +133,18 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
                       styles=config.summary_styles, counts=cleaning, output=output_words(evidence))
     progress(ProgressEvent("summarize", 1, 1, f"{len(cands)} candidates"))
     experiment: dict[str, Any] = {}
-    n_forced = 0  # the experimenter's hypotheses come first and are always scored
-    if config.method == "iterative":
+    if config.method == "iterative":  # the experimenter's hypotheses come first and are always scored
         found, experiment = experiment_candidates(bank, col, table, values, top, generic_values, generic_texts,
                                                   [c.explanation for c in cands], helper, config, progress)
         seen = {c.explanation.strip().lower() for c in found}
         cands = found + [c for c in cands if c.explanation.strip().lower() not in seen]
-        n_forced = len(found)
     cands, repairs = repair_candidates(cands) if config.form_repair else (cands, [])
     if repairs:
         cleaning["summary.form_repaired"] += len(repairs)
     forms = check_forms([c.explanation for c in cands], fluency_scorer(config.fluency_model))
     direct = bank_column(bank, [c.explanation for c in cands], col)
-    keep = sorted(set(direct_screen(direct, config.direct_screen)) | set(range(min(n_forced, len(cands)))))
+    forced = {i for i, c in enumerate(cands) if c.style == "iterative"}  # after repairs, which may merge two
+    keep = sorted(set(direct_screen(direct, config.direct_screen)) | forced)
     counts = [Counter() for _ in keep]  # one per candidate: they are scored in parallel threads
     started = iter(range(len(keep)))
     lock = threading.Lock()
