@@ -204,17 +204,23 @@ def _array_chunks(arrays: dict[str, Any], chunk_bytes: int) -> Iterator[mpb.Arra
 class HostedModule:
     """A Python callable served as a module over one HostModule stream (see :meth:`Client.host_module`).
 
-    ``fn(texts) -> values``: ``[len(texts)]`` for one unit or ``[len(texts), n_units]``. The
-    module exists on the server while this object is open; :meth:`close` ends it.
+    ``fn(texts) -> values``: ``[len(texts)]`` for one unit or ``[len(texts), n_units]``.
+    ``token_fn(texts)``, optional: one ``(tokens, values)`` pair (or a
+    :class:`sasc.modules.base.TokenResponses`) per text, ``values`` ``[len(tokens)]`` or
+    ``[len(tokens), n_units]``; with it the module has token activations on the server (per-token
+    scoring sets). The module exists on the server while this object is open; :meth:`close` ends it.
     """
 
     def __init__(self, stub: modules_pb2_grpc.ModuleServiceStub, metadata: list[tuple[str, str]],
-                 fn: Callable[[list[str]], Any], units: Sequence[str], name: str, batch_size: int, fingerprint: str):
+                 fn: Callable[[list[str]], Any], units: Sequence[str], name: str, batch_size: int, fingerprint: str,
+                 token_fn: Callable[[list[str]], Sequence[Any]] | None = None):
         self.fn = fn
+        self.token_fn = token_fn
         self.n_units = len(units)
         self._outbox: queue.Queue[Any] = queue.Queue()
-        self._outbox.put(mpb.HostMessage(hello=mpb.HostHello(display_name=name, units=list(units),
-                                                             max_batch_size=batch_size, fingerprint=fingerprint)))
+        self._outbox.put(mpb.HostMessage(hello=mpb.HostHello(
+            display_name=name, units=list(units), max_batch_size=batch_size, fingerprint=fingerprint,
+            token_responses=token_fn is not None)))
         self._call = stub.HostModule(iter(self._outbox.get, None), metadata=metadata)
         try:
             ready = next(self._call).ready
@@ -238,10 +244,24 @@ class HostedModule:
 
     def _answer(self, batch: mpb.HostBatch) -> mpb.HostMessage:
         try:
+            if batch.per_token and self.token_fn is not None:
+                return mpb.HostMessage(values=self._token_values(batch))
             values = np.asarray(self.fn(list(batch.texts)), dtype=np.float32)
             return mpb.HostMessage(values=mpb.HostValues(batch_id=batch.batch_id, values=values.ravel()))
         except Exception as e:  # noqa: BLE001 - reported to the server, which fails the jobs using us
             return mpb.HostMessage(error=mpb.HostError(batch_id=batch.batch_id, message=f"{type(e).__name__}: {e}"))
+
+    def _token_values(self, batch: mpb.HostBatch) -> mpb.HostValues:
+        tokens: list[str] = []
+        counts: list[int] = []
+        rows: list[np.ndarray] = []
+        for r in self.token_fn(list(batch.texts)):
+            toks, vals = (r.tokens, r.values) if hasattr(r, "tokens") else r
+            tokens += [str(t) for t in toks]
+            counts.append(len(toks))
+            rows.append(np.asarray(vals, dtype=np.float32).reshape(len(toks), -1))
+        values = np.concatenate(rows) if rows else np.zeros((0, self.n_units), np.float32)
+        return mpb.HostValues(batch_id=batch.batch_id, values=values.ravel(), tokens=tokens, token_counts=counts)
 
     def _serve(self) -> None:
         try:
@@ -350,11 +370,13 @@ class Client:
         return self.register_module("linear_readout", params, arrays=arrays, name=name, chunk_bytes=chunk_bytes)
 
     def host_module(self, fn: Callable[[list[str]], Any], units: Sequence[str] | None = None, *, name: str = "",
-                    batch_size: int = 1024, fingerprint: str = "") -> HostedModule:
-        """Serve ``fn`` as a module; returns once the server has registered it (use ``with``)."""
+                    batch_size: int = 1024, fingerprint: str = "",
+                    token_fn: Callable[[list[str]], Sequence[Any]] | None = None) -> HostedModule:
+        """Serve ``fn`` as a module; returns once the server has registered it (use ``with``).
+        ``token_fn``: per-token activations too (see :class:`HostedModule`)."""
         units = list(units) if units else [name or getattr(fn, "__name__", "unit")]
         return HostedModule(self.modules, self.metadata, fn, units, name or getattr(fn, "__name__", ""),
-                            batch_size, fingerprint)
+                            batch_size, fingerprint, token_fn)
 
     def list_modules(self) -> list[ModuleInfo]:
         return [_module_info(m) for m in self._call(self.modules.ListModules, mpb.ListModulesRequest()).modules]

@@ -22,6 +22,7 @@ from sasc.form import FormCheck
 from sasc.results import ExplainResult, UnitExplanation
 
 from .containment import HelperPolicy
+from .hosted import HostAnswer
 from .jobs import JobSpec, check_ranges, score_config
 from .store import JobRecord, ModuleRecord
 
@@ -142,13 +143,15 @@ def values_to_proto(units: list[str], values: np.ndarray) -> mpb.EvaluateRespons
     return msg
 
 
-def host_values(msg: mpb.HostMessage) -> tuple[int, np.ndarray | None, str | None]:
-    """``(batch_id, values, error)`` of one answer of a client-hosted module."""
+def host_values(msg: mpb.HostMessage) -> HostAnswer:
+    """One answer of a client-hosted module."""
     which = msg.WhichOneof("message")
     if which == "values":
-        return msg.values.batch_id, np.asarray(msg.values.values, dtype=np.float32), None
+        v = msg.values
+        return HostAnswer(v.batch_id, np.asarray(v.values, dtype=np.float32), tokens=v.tokens,
+                          token_counts=v.token_counts)
     if which == "error":
-        return msg.error.batch_id, None, msg.error.message[:500] or "unspecified error"
+        return HostAnswer(msg.error.batch_id, error=msg.error.message[:500] or "unspecified error")
     raise ConfigError(f"HostModule: expected values or error, got {which or 'an empty message'}")
 
 

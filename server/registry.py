@@ -18,7 +18,7 @@ from sasc.modules.base import as_bank, check_finite, module_name, to_response_ar
 
 from .config import ServerConfig
 from .containment import PathPolicy, check_device, default_roots, packaged_models
-from .hosted import HostedBank
+from .hosted import HostedBank, TokenHostedBank
 from .store import ModuleRecord, Store
 
 HOSTED_KIND = HostedBank.kind
@@ -122,15 +122,19 @@ class ModuleRegistry:
             self._banks.pop(module_id, None)
             self._batchers.pop(module_id, None)
 
-    def host(self, owner: str, name: str, units: Sequence[str], max_batch: int, fingerprint: str) -> tuple[ModuleRecord, HostedBank]:
-        """Register a client-hosted module for as long as its stream lives."""
+    def host(self, owner: str, name: str, units: Sequence[str], max_batch: int, fingerprint: str, *,
+             token_responses: bool = False) -> tuple[ModuleRecord, HostedBank]:
+        """Register a client-hosted module for as long as its stream lives; ``token_responses``: the
+        client answers per-token batches too (the module then has the per-token hook)."""
         self._check_module_quota(owner)
         batch = max(1, min(int(max_batch) if max_batch > 0 else self.config.hosted_max_batch, self.config.hosted_max_batch))
         name = name or "client_hosted"
-        bank = HostedBank(name, units, batch_size=batch, deadline_s=self.config.hosted_deadline_s,
-                          window=self.config.hosted_window, fingerprint=fingerprint)
+        bank = (TokenHostedBank if token_responses else HostedBank)(
+            name, units, batch_size=batch, deadline_s=self.config.hosted_deadline_s, window=self.config.hosted_window,
+            fingerprint=fingerprint)
         rec = ModuleRecord(id="host_" + uuid.uuid4().hex[:16], owner=owner, kind=HOSTED_KIND, display_name=name,
-                           params={}, units=list(units), fingerprint=fingerprint, hosted=True)
+                           params={"token_responses": True} if token_responses else {}, units=list(units),
+                           fingerprint=fingerprint, hosted=True)
         with self._lock:
             self._hosted[rec.id] = (rec, bank)
         return rec, bank

@@ -32,14 +32,14 @@ class ModuleServicer(modules_pb2_grpc.ModuleServiceServicer):
         owner = caller(context).name
         hello = cv.host_hello(next(request_iterator, None))
         rec, bank = self.registry.host(owner, hello.display_name, list(hello.units), hello.max_batch_size,
-                                       hello.fingerprint)
+                                       hello.fingerprint, token_responses=hello.token_responses)
         context.add_callback(lambda: self.registry.unhost(rec.id, "the client disconnected"))
         try:
             bank.serve(request_iterator, cv.host_values)
             yield mpb.HostRequest(ready=mpb.HostReady(module=cv.module_to_proto(rec), batch_size=bank.batch_size,
                                                       batch_deadline_s=bank.deadline_s))
-            for batch_id, texts in bank.outgoing():
-                yield mpb.HostRequest(batch=mpb.HostBatch(batch_id=batch_id, texts=texts))
+            for batch_id, texts, per_token in bank.outgoing():
+                yield mpb.HostRequest(batch=mpb.HostBatch(batch_id=batch_id, texts=texts, per_token=per_token))
         finally:
             self.registry.unhost(rec.id, bank.closed or "the stream ended")
 

@@ -6,21 +6,25 @@ using that module with a clear status; other modules and jobs are unaffected.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
 import numpy as np
 import pytest
-from fakes import FOOD_CORPUS, SMALL_GENERIC
+from fakes import FOOD_CORPUS, FOOD_WORDS, SMALL_GENERIC, WordTokenBank, all_at_once_logprobs, all_at_once_reply
 
 from sasc.client import Client
-from sasc.errors import ModuleError, NotFoundError, ServiceError
+from sasc.errors import ConfigError, ModuleError, ModuleUnavailableError, NotFoundError, ServiceError
+from sasc.llm import ScriptedLLM
+from sasc.llm.factory import HELPER_BACKENDS
+from server.hosted import MAX_TOKEN_CHARS, MAX_TOKENS_PER_TEXT, HostAnswer, TokenHostedBank
 
 GENERIC = SMALL_GENERIC[:3]
 SETTINGS = {"n_candidates": 1, "n_synthetic": 2, "n_bootstrap": 20, "n_generic": 3}
 
 
-SERVER_SETTINGS = {"hosted_deadline_s": 1.0, "hosted_max_batch": 64}
+SERVER_SETTINGS = {"hosted_deadline_s": 1.0, "hosted_max_batch": 64, "allowed_helpers": "fake,hosttok"}
 """Of the module's server (the ``server`` fixture of conftest.py)."""
 
 
@@ -111,3 +115,82 @@ def test_hosted_modules_are_private_to_their_client(server, client, extra_server
             with pytest.raises(NotFoundError):
                 bob.evaluate(h.id, ["ab"])
             assert h.id not in [m.id for m in bob.list_modules()]
+
+
+# ---------------------------------------------------------------- per-token answers
+
+def test_a_hosted_module_with_token_activations_is_scored_on_token_excerpts(client):
+    HELPER_BACKENDS.register("hosttok", lambda arg, **_: ScriptedLLM(all_at_once_reply, logprobs=all_at_once_logprobs,
+                                                                     name="hosttok"), replace=True)
+    words = WordTokenBank()
+    corpus = list(dict.fromkeys(FOOD_CORPUS)) + SMALL_GENERIC
+    scoring = {"n_top": 4, "n_random": 6, "excerpts": "token", "excerpt_tokens": 8, "baseline": False}
+    asked = []
+
+    def token_fn(texts):
+        asked.append(len(texts))
+        return [(r.tokens, r.values[:, 0]) for r in words.token_responses(texts)]  # 1-D values per text
+
+    with client.host_module(words.responses, units=["food"], token_fn=token_fn) as h:
+        assert client.get_module(h.id).params == {"token_responses": True}
+        report = client.score(h.id, [", ".join(sorted(FOOD_WORDS))], scorers=["simulation"],
+                              corpus=corpus, helper="hosttok", scoring=scoring)
+        sim = report["explanations"][0]["scores"]["simulation"]
+        assert sim["value"] > 0.9 and sim["details"]["unaligned_tokens"] == 0
+        sset = report["scoring_set"]
+        assert sset["excerpts"] == "token" and all(0 < len(t) <= 8 for t in sset["tokens"])
+        assert sum(asked) >= len(sset["tokens"]) and max(asked) <= 64  # per-token batches of the negotiated size
+        # the token values are the client's: 1 on a food word, else 0
+        for toks, vals in zip(sset["tokens"], sset["token_values"]):
+            assert vals == [float(re.sub(r"\W", "", t.lower()) in FOOD_WORDS) for t in toks]
+        assert any(1.0 in vals for vals in sset["token_values"])
+    with client.host_module(words.responses, units=["food"]) as plain:  # no token_fn: a clear error
+        assert client.get_module(plain.id).params == {}
+        with pytest.raises(ConfigError, match="no token activations"):
+            client.score(plain.id, ["food"], scorers=["simulation"], corpus=corpus, helper="hosttok", scoring=scoring)
+
+
+def _answered(answer_for, texts=("a b", "c")):
+    """``token_responses(texts)`` of a bank whose client answers each batch with ``answer_for(batch_id, texts)``."""
+    bank = TokenHostedBank("t", ["u"], batch_size=4, deadline_s=2.0)
+
+    def client_side():
+        for batch_id, batch, per_token in bank.outgoing():
+            assert per_token
+            bank.deliver(answer_for(batch_id, batch))
+
+    threading.Thread(target=client_side, daemon=True).start()
+    try:
+        return bank.token_responses(list(texts))
+    finally:
+        bank.close("test over")
+
+
+def test_per_token_answers_are_split_back_into_texts():
+    rows = _answered(lambda i, t: HostAnswer(i, np.array([1, 2, 3], np.float32), tokens=["a", " b", "c"],
+                                             token_counts=[2, 1]))
+    assert [r.tokens for r in rows] == [("a", " b"), ("c",)]
+    assert [r.values.tolist() for r in rows] == [[[1.0], [2.0]], [[3.0]]]
+
+
+@pytest.mark.parametrize("tokens, counts, values, message", [
+    (["a", " b", "c"], [3], [1, 2, 3], "len\\(token_counts\\) is 1 for 2 texts"),
+    (["a", " b", "c"], [2, 2], [1, 2, 3], "3 tokens for token_counts summing to 4"),
+    (["a", " b", "c"], [4, -1], [1, 2, 3], "a token count outside"),
+    (["x"] * (MAX_TOKENS_PER_TEXT + 1), [MAX_TOKENS_PER_TEXT + 1, 0], [0.0] * (MAX_TOKENS_PER_TEXT + 1),
+     "a token count outside"),
+    (["a" * (MAX_TOKEN_CHARS + 1), " b", "c"], [2, 1], [1, 2, 3], "a token longer than"),
+    (["a", " b", "c"], [2, 1], [1, 2], "answered 2 values for 3 tokens"),
+    (["a", " b", "c"], [2, 1], [1, float("nan"), 3], "NaN or infinite"),
+])
+def test_malformed_per_token_answers_fail_the_call(tokens, counts, values, message):
+    with pytest.raises(ModuleError, match=message):
+        _answered(lambda i, t: HostAnswer(i, np.array(values, np.float32), tokens=tokens, token_counts=counts))
+
+
+def test_a_client_error_on_a_per_token_batch_fails_the_call():
+    with pytest.raises(ModuleError, match="reported an error: no tokenizer"):
+        _answered(lambda i, t: HostAnswer(i, error="no tokenizer"))
+    bank = TokenHostedBank("t", ["u"], batch_size=4, deadline_s=0.2)  # nobody answers
+    with pytest.raises(ModuleUnavailableError, match="did not answer"):
+        bank.token_responses(["a"])

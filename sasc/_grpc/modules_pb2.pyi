@@ -128,16 +128,18 @@ class HostRequest(_message.Message):
     def __init__(self, ready: _Optional[_Union[HostReady, _Mapping]] = ..., batch: _Optional[_Union[HostBatch, _Mapping]] = ...) -> None: ...
 
 class HostHello(_message.Message):
-    __slots__ = ("display_name", "units", "max_batch_size", "fingerprint")
+    __slots__ = ("display_name", "units", "max_batch_size", "fingerprint", "token_responses")
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     UNITS_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_RESPONSES_FIELD_NUMBER: _ClassVar[int]
     display_name: str
     units: _containers.RepeatedScalarFieldContainer[str]
     max_batch_size: int
     fingerprint: str
-    def __init__(self, display_name: _Optional[str] = ..., units: _Optional[_Iterable[str]] = ..., max_batch_size: _Optional[int] = ..., fingerprint: _Optional[str] = ...) -> None: ...
+    token_responses: bool
+    def __init__(self, display_name: _Optional[str] = ..., units: _Optional[_Iterable[str]] = ..., max_batch_size: _Optional[int] = ..., fingerprint: _Optional[str] = ..., token_responses: _Optional[bool] = ...) -> None: ...
 
 class HostReady(_message.Message):
     __slots__ = ("module", "batch_size", "batch_deadline_s")
@@ -150,20 +152,26 @@ class HostReady(_message.Message):
     def __init__(self, module: _Optional[_Union[Module, _Mapping]] = ..., batch_size: _Optional[int] = ..., batch_deadline_s: _Optional[float] = ...) -> None: ...
 
 class HostBatch(_message.Message):
-    __slots__ = ("batch_id", "texts")
+    __slots__ = ("batch_id", "texts", "per_token")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     TEXTS_FIELD_NUMBER: _ClassVar[int]
+    PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
     batch_id: int
     texts: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, batch_id: _Optional[int] = ..., texts: _Optional[_Iterable[str]] = ...) -> None: ...
+    per_token: bool
+    def __init__(self, batch_id: _Optional[int] = ..., texts: _Optional[_Iterable[str]] = ..., per_token: _Optional[bool] = ...) -> None: ...
 
 class HostValues(_message.Message):
-    __slots__ = ("batch_id", "values")
+    __slots__ = ("batch_id", "values", "tokens", "token_counts")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_COUNTS_FIELD_NUMBER: _ClassVar[int]
     batch_id: int
     values: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, batch_id: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
+    tokens: _containers.RepeatedScalarFieldContainer[str]
+    token_counts: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, batch_id: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ..., tokens: _Optional[_Iterable[str]] = ..., token_counts: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class HostError(_message.Message):
     __slots__ = ("batch_id", "message")
