@@ -2,9 +2,8 @@
 
 Usage::
 
-    sasc benchmark d3 --tasks 1,2,4,11,18,26,39,44 --seeds 0 --settings default --method iterative --out it
-    sasc benchmark d3 --tasks 1,2,4,11,18,26,39,44 --seeds 0 --settings default --out single
-    python benchmarks/iterative_d3.py --single single --iterative it [--maia]
+    sasc benchmark d3 --tasks 1,2,4,11,18,26,39,44 --seeds 0 --settings default --method single,iterative --out both
+    python benchmarks/iterative_d3.py --single both/single --iterative both/iterative [--maia]
 
 Reads the task records of both runs (same tasks, settings and seeds) and prints, per task, the
 winner of each method with its σ and whether the judge's regex recovers it, whether the winner is one

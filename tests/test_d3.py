@@ -393,3 +393,22 @@ def test_workers_need_specs_they_can_rebuild(tmp_path):
         run_d3(data, helper="fake", out=tmp_path / "o", judge=judge, workers=2)
     with pytest.raises(ConfigError, match="workers"):
         run_d3(data, helper="fake", out=tmp_path / "o", judge=None, workers=0)
+
+
+def test_cli_benchmark_d3_runs_methods_side_by_side(tmp_path, capsys):
+    from sasc.cli import main
+
+    data = make_data(tmp_path / "d3")
+    out = tmp_path / "out"
+    common = ["benchmark", "d3", "--data", str(data), "--tasks", "0", "--settings", "default", "--helper", "fake",
+              "--no-similarity", "--candidates", "1", "--synthetic", "2", "--generic-size", "20",
+              "--iter-rounds", "2", "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "-q"]
+    assert main(common + ["--method", "single,iterative"]) == 0
+    text = capsys.readouterr().out
+    assert "== method single" in text and "== method iterative" in text and "== single vs iterative" in text
+    assert "sign test" in text
+    single = json.loads(next((out / "single" / "records").rglob("*.json")).read_text())
+    iterative = json.loads(next((out / "iterative" / "records").rglob("*.json")).read_text())
+    assert not single["unit"].get("experiment") and iterative["unit"]["experiment"]["rounds"] >= 1
+    assert main(common + ["--method", "single,bogus"]) == 2  # refused before any work
+    assert "bogus" in capsys.readouterr().err

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from ..cli_common import TqdmProgress, _cache_dir, add_method_args, method_config, parse_ints
+from ..config import ExplainConfig
+from ..options import option_fields
 from .d3 import SETTINGS, D3Options
 from ..llm.factory import is_local_spec
 from ..lists import split_list
@@ -30,7 +33,13 @@ def add_commands(subparsers) -> None:
     p.add_argument("--out", "-o", default="d3_results", help="output folder; records there are resumed "
                                                              "(default: d3_results)")
     p.add_argument("--cache-dir", default=None, help="cache root (default: $SASC_CACHE or ~/.cache/sasc)")
-    add_method_args(p, benchmark=True)
+    add_method_args(p, benchmark=True, skip=("method",))
+    method = next(o for o in option_fields(ExplainConfig) if o.name == "method")
+    p.add_argument("--method", dest="methods", default=method.default,
+                   help=f"explainer method, or several side by side in one run (a comma list among "
+                        f"{', '.join(method.spec.choices)}, e.g. single,iterative): each method's records "
+                        f"go under OUT/METHOD and the runs are compared as `sasc benchmark compare` does "
+                        f"(default: {method.default})")
     p.add_argument("--max-corpus-texts", type=int, default=None, help="use the first N texts of each corpus "
                    "(default: all; for smoke runs)")
     p.add_argument("--per-corpus-responses", action="store_true", help="score each corpus's n-grams separately "
@@ -59,19 +68,36 @@ def add_commands(subparsers) -> None:
 
 
 def cmd_d3(args: argparse.Namespace) -> int:
+    from .compare import compare_records, format_comparison, read_records
     from .d3 import run_d3
 
-    config = method_config(args)
+    methods = list(dict.fromkeys(split_list(args.methods)))
+    configs = {m: method_config(args, method=m) for m in methods}  # an unknown method fails here, before any work
     options = D3Options(settings=tuple(split_list(args.settings)),
                         seeds=tuple(parse_ints(args.seeds, "--seeds") or [0]),
                         shared_responses=not args.per_corpus_responses, max_corpus_texts=args.max_corpus_texts)
     workers = args.workers
     if workers is None:
         workers = auto_workers(available_cores(), total_memory_gib(), is_local_spec(args.helper))
+    outs = {m: Path(args.out) / m if len(methods) > 1 else Path(args.out) for m in methods}
+    for m in methods:
+        if len(methods) > 1:
+            print(f"== method {m} -> {outs[m]}", flush=True)
+        _run_one(args, configs[m], options, outs[m], workers, run_d3)
+    if len(methods) > 1:
+        base = read_records(outs[methods[0]])
+        for m in methods[1:]:
+            print(f"\n== {methods[0]} vs {m}, run by run\nbase: {outs[methods[0]]}\nnew:  {outs[m]}\n")
+            print(format_comparison(compare_records(base, read_records(outs[m]), list(options.settings)), 30))
+    return 0
+
+
+def _run_one(args: argparse.Namespace, config: ExplainConfig, options: D3Options, out: Path, workers: int,
+             run_d3: Any) -> None:
     bar = TqdmProgress(not args.quiet)
     try:
         report = run_d3(Path(args.data), tasks=parse_ints(args.tasks, "--tasks"), helper=args.helper, config=config,
-                        options=options, out=Path(args.out), cache_dir=_cache_dir(args),
+                        options=options, out=out, cache_dir=_cache_dir(args),
                         judge=None if args.no_similarity else "smollm2", progress=bar,
                         workers=workers)
     finally:
@@ -82,8 +108,7 @@ def cmd_d3(args: argparse.Namespace) -> int:
           f"({int(u.get('cached_calls', 0))} cached), tokens: {int(u.get('prompt_tokens', 0))} prompt + "
           f"{int(u.get('completion_tokens', 0))} completion;  wall time {report.wall_s:.0f}s "
           f"(n-gram responses {report.responses_s:.0f}s, {workers} worker{'s' if workers > 1 else ''})")
-    print("wrote " + ", ".join(str(p) for p in report.files.values()) + f" and records under {args.out}{os.sep}records")
-    return 0
+    print("wrote " + ", ".join(str(p) for p in report.files.values()) + f" and records under {out}{os.sep}records")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
