@@ -81,7 +81,7 @@ def add_option_args(p: argparse.ArgumentParser, cls: type, keep: Any = lambda o:
             continue
         zero = f": {o.spec.zero}" if o.spec.zero and o.default == 0 else ""
         p.add_argument(o.spec.flag, dest=o.name, type=_flag_type(o.type), default=o.default_text,
-                       choices=o.spec.choices if o.type is str else None,
+                       choices=o.spec.accepted if o.type is str else None,
                        metavar=None if o.spec.choices and o.type is str else o.spec.flag[2:].upper().replace("-", "_"),
                        help=f"{o.help.rstrip('.')} (default: {o.default_text}{zero})")
 

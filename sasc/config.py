@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
+from .explainers import EXPLAINERS
 from .form import FLUENCY_MODELS
 from .llm.base import Sampling
 from .ngrams import NgramSettings
@@ -102,7 +103,7 @@ class ExplainConfig:
     those tokens after the n-grams, and one more candidate is summarized from the tokens alone (an
     output-side explanation, style 'output'; ``--scorers steering`` scores what a unit makes the
     model say)."""
-    method: str = option("single", flag="--method", choices=("single", "iterative"), legacy="single")
+    method: str = option("single", flag="--method", choices=EXPLAINERS, legacy="single")
     """How candidates are found: 'single' (one pass of summaries of the top n-grams, SASC) or
     'iterative' (also an experimenter loop that writes, edits and runs texts and revises hypotheses).
 

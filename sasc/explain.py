@@ -20,10 +20,11 @@ from .cancel import carry
 from .config import ExplainConfig
 from .corpora import DEFAULT_GENERIC, DEFAULT_REFERENCE, Corpus, load_corpus, sample_texts
 from .errors import ConfigError
+from .explainers import EXPLAINERS, UnitEvidence
 from .form import check_forms, fluency_scorer
 from .jsonio import strict
 from .llm.base import HelperLLM, helper_slots, map_slots
-from .modules.base import as_bank, check_finite, module_name, to_response_array
+from .modules.base import as_bank, bank_column, check_finite, module_name, to_response_array
 from .modules.registry import module_from_spec
 from .ngrams import NgramTable, count_ngrams
 from .progress import ProgressEvent, ProgressFn, no_progress
@@ -92,14 +93,6 @@ def select_units(all_units: Sequence[str], units: Sequence[str | int] | None) ->
     return out
 
 
-def bank_column(bank: Any, texts: Sequence[str], col: int) -> np.ndarray:
-    """One unit's responses to ``texts``, validated."""
-    if not texts:
-        return np.empty(0, dtype=np.float32)
-    vals = to_response_array(bank.responses(list(texts)), len(texts), module_name(bank), len(bank.units))
-    return check_finite(vals, texts, module_name(bank))[:, col]
-
-
 def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, generic_values: np.ndarray,
                  helper: HelperLLM, config: ExplainConfig, progress: ProgressFn = no_progress,
                  generic_texts: Sequence[str] = ()) -> UnitExplanation:
@@ -132,18 +125,18 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
                       n_pick=config.n_per_summary, sampling=config.summary_sampling, seed=config.seed,
                       styles=config.summary_styles, counts=cleaning, output=output_words(evidence))
     progress(ProgressEvent("summarize", 1, 1, f"{len(cands)} candidates"))
-    experiment: dict[str, Any] = {}
-    if config.method == "iterative":  # the experimenter's hypotheses come first and are always scored
-        found, experiment = experiment_candidates(bank, col, table, values, top, generic_values, generic_texts,
-                                                  [c.explanation for c in cands], helper, config, progress)
-        seen = {c.explanation.strip().lower() for c in found}
-        cands = found + [c for c in cands if c.explanation.strip().lower() not in seen]
+    # the method's own candidates (sasc.explainers) come first and are always scored
+    unit = UnitEvidence(bank, col, table, values, top, generic_values, generic_texts)
+    found, experiment = EXPLAINERS.get(config.method)(unit, [c.explanation for c in cands], helper, config, progress)
+    found = [dataclasses.replace(c, style=config.method) for c in found]
+    seen = {c.explanation.strip().lower() for c in found}
+    cands = found + [c for c in cands if c.explanation.strip().lower() not in seen]
     cands, repairs = repair_candidates(cands) if config.form_repair else (cands, [])
     if repairs:
         cleaning["summary.form_repaired"] += len(repairs)
     forms = check_forms([c.explanation for c in cands], fluency_scorer(config.fluency_model))
     direct = bank_column(bank, [c.explanation for c in cands], col)
-    forced = {i for i, c in enumerate(cands) if c.style == "iterative"}  # after repairs, which may merge two
+    forced = {i for i, c in enumerate(cands) if found and c.style == config.method}  # after repairs (may merge two)
     keep = sorted(set(direct_screen(direct, config.direct_screen)) | forced)
     counts = [Counter() for _ in keep]  # one per candidate: they are scored in parallel threads
     started = iter(range(len(keep)))
@@ -182,26 +175,6 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
     return UnitExplanation(bank.units[col], top_ngrams[: config.n_top_reported], scored + unscored,
                            dict(sorted(cleaning.items())), repairs=repairs, reranked_from=moved_from,
                            output_evidence=evidence, experiment=experiment)
-
-
-def experiment_candidates(bank: Any, col: int, table: NgramTable, values: np.ndarray, top: Sequence[int],
-                          generic_values: np.ndarray, generic_texts: Sequence[str], initial: Sequence[str],
-                          helper: HelperLLM, config: ExplainConfig,
-                          progress: ProgressFn = no_progress) -> tuple[list[Candidate], dict[str, Any]]:
-    """The iterative explainer's candidates for unit ``col`` and its record (:mod:`sasc.iterative`):
-    the loop starts from the top n-grams (``top``, indices into ``table``) and the single-pass
-    candidates ``initial``; progress events ``"experiment"`` carry the round and the best hypothesis."""
-    from .iterative import Budget, Experimenter, iterative_candidates
-
-    bottom = np.argsort(values, kind="stable")[:50]
-    budget = Budget(config.iter_rounds, config.iter_tokens, float(config.iter_seconds), config.iter_stop_sigma)
-    x = Experimenter(lambda texts: bank_column(bank, texts, col), helper, generic_values,
-                     [(table.ngrams[i], float(values[i])) for i in top],
-                     [(table.ngrams[i], float(values[i])) for i in bottom], generic_texts, budget, config.seed)
-    progress(ProgressEvent("experiment", 0, config.iter_rounds, str(bank.units[col])))
-    record = x.explore(initial, lambda r, best: progress(ProgressEvent("experiment", r, config.iter_rounds,
-                                                                       f"best: {best}")))
-    return iterative_candidates(record), record.to_dict()
 
 
 def direct_screen(direct: np.ndarray, n_keep: int) -> list[int]:

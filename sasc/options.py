@@ -39,8 +39,9 @@ class Option:
     """Largest value one job of the service may ask for (None: no upper bound)."""
     zero: str = ""
     """What the value 0 means, said in help texts (``"off"``)."""
-    choices: tuple[str, ...] | None = None
-    """Accepted values of a string option, or of each item of a list option."""
+    choices: Any = None
+    """Accepted values of a string option, or of each item of a list option: a tuple, or a
+    :class:`~sasc.registry.Registry` whose names are accepted (plug-ins included); see :attr:`accepted`."""
     benchmark: bool = True
     """Whether ``sasc benchmark d3`` takes the flag too (False: it sets the value per run itself)."""
     legacy: Any = NO_LEGACY
@@ -48,10 +49,15 @@ class Option:
     from before it existed. D3 run keys leave the option out at that value, so finished runs (hours
     of helper time) stay valid (:func:`sasc.bench.d3.run_key`); any other value is part of the key."""
 
+    @property
+    def accepted(self) -> tuple[str, ...] | None:
+        """The accepted values now (a registry's names when ``choices`` is one); None: any."""
+        return tuple(self.choices.names()) if hasattr(self.choices, "names") else self.choices
+
 
 def option(default: Any = MISSING, *, default_factory: Any = MISSING, flag: str | None = None,
            min: int | None = None, job_max: int | None = None, zero: str = "",  # noqa: A002
-           choices: tuple[str, ...] | None = None, benchmark: bool = True, legacy: Any = NO_LEGACY) -> Any:
+           choices: Any = None, benchmark: bool = True, legacy: Any = NO_LEGACY) -> Any:
     """A dataclass field that is an explain option (see :class:`Option`); document it with a docstring."""
     meta = {_KEY: Option(flag, min, job_max, zero, choices, benchmark, legacy)}
     return dataclasses.field(default=default, default_factory=default_factory, metadata=meta)
@@ -128,8 +134,8 @@ def check_choices(obj: Any) -> None:
     for f in dataclasses.fields(obj):
         spec = f.metadata.get(_KEY)
         value = getattr(obj, f.name)
-        if spec is not None and spec.choices and isinstance(value, str) and value not in spec.choices:
-            raise ConfigError(f"{f.name} must be one of {', '.join(map(repr, spec.choices))}, got {value!r}")
+        if spec is not None and spec.choices and isinstance(value, str) and value not in spec.accepted:
+            raise ConfigError(f"{f.name} must be one of {', '.join(map(repr, spec.accepted))}, got {value!r}")
 
 
 def job_ranges(cls: type) -> dict[str, tuple[int, int]]:
@@ -146,7 +152,7 @@ def options_table(cls: type) -> str:
         if not o.spec.benchmark and o.spec.flag:
             flag += " (not `benchmark d3`)"
         if o.spec.choices:
-            accepts = ("a non-empty list of " if o.type is tuple else "") + ", ".join(f"`{c}`" for c in o.spec.choices)
+            accepts = ("a non-empty list of " if o.type is tuple else "") + ", ".join(f"`{c}`" for c in o.spec.accepted)
         elif o.spec.min is not None:
             accepts = f"≥ {o.spec.min}"
         else:

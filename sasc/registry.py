@@ -38,6 +38,10 @@ class Registry(Generic[T]):
             raise ConfigError(f"{self.what} {name!r} is already registered")
         self._entries[name] = entry
 
+    def unregister(self, name: str) -> None:
+        """Forget ``name`` (a no-op when it is not registered)."""
+        self._entries.pop(name, None)
+
     def names(self) -> list[str]:
         """Every registered name, sorted."""
         self._discover()

@@ -204,3 +204,39 @@ def test_the_fmri_report_shows_each_units_experiment():
     page = experiments_html(units)
     assert page.count("<details>") == 1 and "v1: " in page and "food &amp; meals: fitting texts" in page
     assert experiments_html(units[1:]) == ""
+
+
+# ------------------------------------------------------------------ the explainer registry
+
+def test_a_registered_explainer_method_is_one_function(tmp_path):
+    """A plug-in method (sasc.explainers.EXPLAINERS) gets the unit's evidence and the single-pass
+    candidates; its candidates are always scored, its record is the unit's experiment; an unknown
+    method names the known ones."""
+    import sasc
+    from sasc.errors import ConfigError
+    from sasc.explainers import EXPLAINERS
+    from sasc.summarize import Candidate
+
+    seen = {}
+
+    def opposite(unit, initial, helper, config, progress):
+        seen.update(initial=list(initial), top=[unit.table.ngrams[i] for i in unit.top[:3]],
+                    run=unit.run(["pizza and pasta", "the weather"]).tolist())
+        return [Candidate("bread and soup for dinner", [], "", "ignored")], {"asked": len(initial)}
+
+    EXPLAINERS.register("opposite", opposite, replace=True)
+    try:
+        config = ExplainConfig(n_candidates=3, n_synthetic=4, n_generic=20, n_bootstrap=100, direct_screen=1,
+                               fluency_model="", method="opposite")
+        res = sasc.explain(KeywordModule(), corpus=FOOD_CORPUS, generic=GENERIC, helper=scripted([]), config=config,
+                           cache_dir=tmp_path)
+    finally:
+        EXPLAINERS.unregister("opposite")
+    (u,) = res.units
+    assert u.experiment == {"asked": len(seen["initial"])} and len(seen["initial"]) >= 1
+    assert seen["run"][0] > seen["run"][1]  # the keyword module responds to food words
+    scored = [c.explanation for c in u.candidates if c.score.n_related]
+    assert "bread and soup for dinner" in scored and len(scored) == 2  # forced past the direct screen of 1
+    assert "opposite" not in EXPLAINERS.names()
+    with pytest.raises(ConfigError, match="method must be one of .*'iterative'.*'single'.*got 'maia'"):
+        ExplainConfig(method="maia")

@@ -108,17 +108,19 @@ def test_every_flag_reaches_its_field():
         for o in OPTIONS:
             if not o.spec.flag or (argv[0] == "benchmark" and not o.spec.benchmark):
                 continue
+            if argv[0] == "benchmark" and o.name == "method":
+                continue  # a list there, methods side by side (tests/test_d3.py)
             if o.type in (int, float):
                 value = o.default + 1
                 flags += [o.spec.flag, str(value)]
             elif o.type is tuple:
-                value = tuple(reversed(o.spec.choices))
+                value = tuple(reversed(o.spec.accepted))
                 flags += [o.spec.flag, ",".join(value)]
             elif o.type is bool:
                 value = not o.default
                 flags += [o.spec.flag, str(value).lower()]
             else:
-                value = next(c for c in o.spec.choices if c != o.default)
+                value = next(c for c in o.spec.accepted if c != o.default)
                 flags += [o.spec.flag, value]
             expected[o.name] = value
         config = method_config(build_parser().parse_args(argv + flags))

@@ -37,7 +37,7 @@ def add_commands(subparsers) -> None:
     method = next(o for o in option_fields(ExplainConfig) if o.name == "method")
     p.add_argument("--method", dest="methods", default=method.default,
                    help=f"explainer method, or several side by side in one run (a comma list among "
-                        f"{', '.join(method.spec.choices)}, e.g. single,iterative): each method's records "
+                        f"{', '.join(method.spec.accepted)}, e.g. single,iterative): each method's records "
                         f"go under OUT/METHOD and the runs are compared as `sasc benchmark compare` does "
                         f"(default: {method.default})")
     p.add_argument("--max-corpus-texts", type=int, default=None, help="use the first N texts of each corpus "

@@ -151,3 +151,11 @@ def check_finite(values: np.ndarray, texts: Sequence[str], name: str) -> np.ndar
         rows = bad.reshape(len(texts), -1).any(axis=1)
         raise NonFiniteResponseError(name, [t for t, b in zip(texts, rows) if b])
     return values
+
+
+def bank_column(bank: Any, texts: Sequence[str], col: int) -> np.ndarray:
+    """One unit's responses to ``texts``, validated."""
+    if not texts:
+        return np.empty(0, dtype=np.float32)
+    vals = to_response_array(bank.responses(list(texts)), len(texts), module_name(bank), len(bank.units))
+    return check_finite(vals, texts, module_name(bank))[:, col]
