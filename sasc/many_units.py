@@ -173,12 +173,16 @@ def _per_unit(ax, rows: Sequence[UnitSummary]) -> None:
 
 
 def write_summary(result: ExplainResult, stem: str | Path) -> dict[str, Path]:
-    """Write ``<stem>.summary.csv``, ``<stem>.summary.json`` and ``<stem>.sigma.png``; return their paths."""
+    """Write ``<stem>.summary.csv``, ``<stem>.summary.json``, ``<stem>.sigma.png`` and ``<stem>.html``
+    (:func:`sasc.html_report.result_html`); return their paths."""
+    from .html_report import write_result_html
+
     rows = summarize_units(result)
     stem = Path(stem)
+    plot = plot_sigma(rows, stem.with_name(stem.name + ".sigma.png"), title=f"{result.module.get('name', '')}"[:80] or None)
     return {
         "csv": write_summary_csv(rows, stem.with_name(stem.name + ".summary.csv")),
         "json": write_summary_json(rows, stem.with_name(stem.name + ".summary.json")),
-        "plot": plot_sigma(rows, stem.with_name(stem.name + ".sigma.png"),
-                           title=f"{result.module.get('name', '')}"[:80] or None),
+        "plot": plot,
+        "html": write_result_html(result, rows, stem.with_name(stem.name + ".html"), plot=plot),
     }

@@ -196,7 +196,7 @@ def test_iterative_job_over_grpc_carries_the_experiment(client):
 
 
 def test_the_fmri_report_shows_each_units_experiment():
-    from sasc.fmri.report import experiments_html
+    from sasc.html_report import experiments_html
     from sasc.results import UnitExplanation
 
     x = _experimenter(scripted(['{"action": "write", "hypothesis": "food & meals"}'])).explore(["food"])

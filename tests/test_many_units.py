@@ -138,3 +138,35 @@ def test_units_summary_shows_predictive_scores(tmp_path, capsys):
 def test_summary_without_scores_has_no_score_columns(tmp_path):
     with open(write_summary_csv(_rows(), tmp_path / "s.csv"), newline="") as f:
         assert not any(k.endswith("_value") for k in csv.DictReader(f).fieldnames)
+
+
+def test_units_summary_html_shows_winners_flags_scores_and_output_evidence(tmp_path):
+    """The page: units by σ, the winner with its form flags and the σ winner it replaced, predictive
+    scores with the legend, what the unit makes the model say, the plot, and everything escaped."""
+    from sasc.cli import main
+    from sasc.form import FormCheck
+    from sasc.results import ExplainResult, ScoredCandidate, TopNgram, UnitExplanation
+
+    sim = {"value": 0.62, "ci": [0.41, 0.78], "n": 40, "baseline": 0.05, "undefined_reason": None,
+           "method": "logprobs", "details": {}}
+    evidence = {"promoted": [[" pizza", 0.9], [" pasta", 0.8]], "suppressed": [[" rain", -0.7]],
+                "raised": [[" cheese", 1.2], ["\n", 0.4]], "amplified_by": 3.0}
+    units = [
+        UnitExplanation("L2.N0", [TopNgram("pizza <b>", 1.0, 3)],
+                        [ScoredCandidate("Food and food", _sigma(0.5), [], [], [], form=FormCheck(("repeated_word",), 3),
+                                         scores={"simulation": sim})], output_evidence=evidence),
+        UnitExplanation("L2.N1", [TopNgram("rain", 1.0, 3)],
+                        [ScoredCandidate("Weather <i>reports</i>", _sigma(2.0), [], [], [], form=FormCheck((), 2))],
+                        reranked_from="Rain rain"),
+    ]
+    ExplainResult(units, {"name": "m"}, "fake", {"name": "news"}, {"name": "generic"}, {}, {}, {}).to_json(
+        tmp_path / "r.json")
+    assert main(["units-summary", str(tmp_path / "r.json")]) == 0
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert page.index("L2.N1") < page.index("L2.N0")  # best σ first
+    assert "Weather &lt;i&gt;reports&lt;/i&gt;" in page and "pizza &lt;b&gt;" in page and "<i>reports" not in page
+    assert '[repeated_word]</span>' in page and "(over Rain rain)" in page
+    assert "0.62 [0.41,0.78] b0.05" in page and "baseline" in page  # the score cell and the legend
+    assert "makes the model say" in page and "raises: " in page and ">\\n</span>" in page  # whitespace shown
+    assert '<span class="tok" title="+0.9"> pizza</span>' in page and "suppresses: " in page
+    assert 'src="data:image/png;base64,' in page

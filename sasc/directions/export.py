@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cache import atomic_save
+from ..cache import atomic_save, atomic_write_text
 from ..plots import new_figure, save_figure
 from ..results import ExplainResult
 from .search import direction_vectors
@@ -57,15 +57,10 @@ def save_directions(result: ExplainResult, out_dir: str | Path) -> dict[str, Pat
     info = result.config["directions"]
     spec = {**info["spec"], "directions": str(paths["vectors"].resolve()),
             "names": [d["name"] for d in info["directions"]]}
-    _write(paths["spec"], json.dumps(spec, indent=1))
-    _write(paths["result"], result.to_json())
+    atomic_write_text(paths["spec"], json.dumps(spec, indent=1))
+    atomic_write_text(paths["result"], result.to_json())
     tmp = paths["plot"].with_name(paths["plot"].name + ".tmp")
     save_figure(score_by_round_figure(result), tmp, format="png")
     os.replace(tmp, paths["plot"])
     return paths
 
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -15,11 +15,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..html_report import experiments_html, score_td
 from .encoding import EncodingModel
 from .explain import VoxelReport, rows_to_tsv
 
@@ -126,15 +126,6 @@ def _best_scores(report: VoxelReport) -> dict[str, dict]:
     return {u.unit: u.best.scores for u in report.result.units if u.best is not None and u.best.scores}
 
 
-def _score_td(d: dict | None) -> str:
-    """A table cell of one predictive score: value [CI] and its baseline; the reason as a tooltip
-    when undefined."""
-    from ..scorers.cli import cell
-
-    title = f' title="{html.escape(d["undefined_reason"])}"' if d and d.get("undefined_reason") else ""
-    return f"<td{title}>{html.escape(cell(d))}</td>"
-
-
 def render_html(title: str, model: EncodingModel, report: VoxelReport, images: Sequence[Path]) -> str:
     """A self-contained page: plots (base64 PNG) beside the voxel table."""
     imgs = "".join(f'<figure><img src="data:image/png;base64,{base64.b64encode(Path(p).read_bytes()).decode()}" '
@@ -147,7 +138,7 @@ def render_html(title: str, model: EncodingModel, report: VoxelReport, images: S
     body = "".join(
         f"<tr><td>{r.voxel}</td><td>{html.escape(', '.join(f'{v:g}' for v in r.xyz_mm)) if r.xyz_mm else ''}</td>"
         f"<td>{r.test_r:.3f}</td><td>{r.sigma:.2f}</td>"
-        + "".join(_score_td(scores.get(r.unit, {}).get(n)) for n in names)
+        + "".join(score_td(scores.get(r.unit, {}).get(n)) for n in names)
         + f"<td>{html.escape(r.explanation)}</td><td>{html.escape(', '.join(r.top_ngrams[:6]))}</td></tr>"
         for r in report.rows)
     if names:
@@ -166,20 +157,3 @@ td,th{{border:1px solid #ccc;padding:3px 6px;text-align:left}} code{{font-size:8
 <div class="tbl"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></div>
 {experiments_html(report.result.units)}</body></html>
 """
-
-
-def experiments_html(units: Sequence[Any]) -> str:
-    """The iterative explainer's experiments (``--method iterative``), one collapsible block per unit:
-    how it stopped, the evidence per hypothesis and the log the helper read; "" when there are none."""
-    blocks = []
-    for u in units:
-        x = getattr(u, "experiment", None) or {}
-        if not x:
-            continue
-        ev = "".join(f"<li>{html.escape(h)}: fitting texts {e['fits']:.2f}σ, near misses {e['near_misses']:.2f}σ</li>"
-                     for h, e in x.get("evidence", {}).items())
-        log = "".join(f"<li>{html.escape(line)}</li>" for line in x.get("log", []))
-        blocks.append(f"<details><summary>{html.escape(u.unit)}: {x.get('rounds', 0)} rounds, stopped: "
-                      f"{html.escape(str(x.get('status')))}</summary><p>evidence:</p><ul>{ev or '<li>none</li>'}</ul>"
-                      f"<p>log:</p><ol>{log}</ol></details>")
-    return "<h2>Experiments (iterative explainer)</h2>" + "".join(blocks) if blocks else ""

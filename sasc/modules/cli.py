@@ -1,6 +1,6 @@
 """CLI commands for many-unit modules (added to ``sasc`` by ``sasc.cli.build_parser``).
 
-* ``sasc units-summary RESULT.json``: table (CSV + JSON) and σ plot (PNG) of a many-unit result.
+* ``sasc units-summary RESULT.json``: table (CSV + JSON), σ plot (PNG) and HTML page of a many-unit result.
 * ``sasc dictionary learn --out dict.safetensors``: learn a transformer-factor dictionary.
 * ``sasc neurons prepare``: convert/cache a causal LM once and print its layers and site widths.
 """
@@ -27,9 +27,12 @@ def cmd_units_summary(args: argparse.Namespace) -> int:
     result = ExplainResult.from_json(args.result)
     rows = summarize_units(result, n_ngrams=args.ngrams)
     stem = Path(args.result).with_suffix("")
+    from ..html_report import write_result_html
+
+    plot = plot_sigma(rows, args.plot or f"{stem}.sigma.png")
     paths = [write_summary_csv(rows, args.csv or f"{stem}.summary.csv"),
-             write_summary_json(rows, args.json or f"{stem}.summary.json"),
-             plot_sigma(rows, args.plot or f"{stem}.sigma.png")]
+             write_summary_json(rows, args.json or f"{stem}.summary.json"), plot,
+             write_result_html(result, rows, args.html or f"{stem}.html", plot=plot)]
     from ..many_units import scorer_names
     from ..scorers.cli import LEGEND, cell
 
@@ -83,6 +86,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--csv", default=None, help="CSV path (default: RESULT.summary.csv)")
     s.add_argument("--json", default=None, help="JSON path (default: RESULT.summary.json)")
     s.add_argument("--plot", default=None, help="PNG path (default: RESULT.sigma.png)")
+    s.add_argument("--html", default=None, help="HTML page with the plot, every unit's winner, scores, form flags, "
+                                                "top n-grams, output-side evidence and experiments "
+                                                "(default: RESULT.html)")
     s.add_argument("--ngrams", type=int, default=5, help="top n-grams kept per unit (default: 5)")
     s.add_argument("--show", type=int, default=20, help="rows printed, best σ first (default: 20)")
     s.set_defaults(func=cmd_units_summary)
