@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/predictive_scoring.py --cost               # one unit, 20 top + 20 random texts
-    python benchmarks/predictive_scoring.py --d3 0,6,12,18,24    # ground truth vs a wrong keyphrase
+    python benchmarks/predictive_scoring.py --d3 0,6,12 --records D3_OUT  # ground truth vs wrong vs sasc
     python benchmarks/predictive_scoring.py --neurons explain.json \
         --module '{"kind": "llm_neuron", "layer": 15, "units": [100, 400]}'   # Bills-style per-token table
 
@@ -14,7 +14,8 @@ tokens, seconds and the score. ``--d3``: for each task, the D3 synthetic module 
 to the ground-truth keyphrase) scored on a set from the task's corpus, with the ground-truth
 keyphrase and a wrong task's keyphrase (task index + 27 mod 54); prints per task the values of
 ``--scorers`` (default ``simulation,detection``; ``fuzzing`` too) of both and the share of tasks where the ground truth
-wins. ``--neurons RESULT``: for each unit of a ``sasc explain`` result of ``--module`` (LLM
+wins; with ``--records D3_OUT`` also the winner of that D3 run (sasc's best candidate), and the mean of
+each scorer per source. ``--neurons RESULT``: for each unit of a ``sasc explain`` result of ``--module`` (LLM
 neurons or another module with token activations), per-token simulation of its best explanation
 on a top-and-random set of token excerpts (``--excerpt-tokens``, default 64), as Bills et al.
 scored: the correlation over all tokens and over the random excerpts only, Bills's lookup-table
@@ -34,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sasc.corpora import load_corpus  # noqa: E402
+from sasc.lists import parse_ranges  # noqa: E402
 from sasc.explain import resolve_helper  # noqa: E402
 from sasc.modules.base import as_bank  # noqa: E402
 from sasc.modules.embedding import EmbeddingDistanceBank  # noqa: E402
@@ -60,16 +62,24 @@ def cost(args: argparse.Namespace, cache: str) -> None:
 
 
 def d3(args: argparse.Namespace, cache: str) -> None:
+    import json
+
+    import numpy as np
+
     from sasc.bench.tasks import D3Corpora, load_tasks, select_tasks
 
     tasks = load_tasks(args.data)
     by = {t.index: t for t in tasks}
-    chosen = select_tasks(tasks, [int(x) for x in args.d3.split(",")])
+    chosen = select_tasks(tasks, parse_ranges(args.d3))
     corpora = D3Corpora(tasks)
     helper = resolve_helper(args.helper, cache)
     names = tuple(args.scorers.split(","))
     cfg = ScoreConfig(scorers=names, baseline=False)
+    best = sasc_winners(args.records) if args.records else {}
+    sources = ["ground truth", "wrong task"] + (["sasc"] if best else [])
+    values: dict[str, dict[str, list[float]]] = {n: {s: [] for s in sources} for n in names}
     wins = {n: 0 for n in names}
+    rows = []
     t0 = time.perf_counter()
     for t in chosen:
         wrong = by[(t.index + 27) % len(tasks)]
@@ -79,17 +89,43 @@ def d3(args: argparse.Namespace, cache: str) -> None:
         for n in names:  # fuzzing marks each text's top n-grams
             prepare = getattr(SCORERS.get(n), "prepare", None)
             sset = prepare(sset, bank, 0) if prepare else sset
-        gt, wr = score_on_set([t.keyphrase, wrong.keyphrase], sset, t.name, helper, cfg)
+        explanations = [t.keyphrase, wrong.keyphrase] + ([best.get(t.index, "")] if best else [])
+        if best and not explanations[-1]:
+            explanations[-1] = "(no explanation)"
+        results = score_on_set(explanations, sset, t.name, helper, cfg)
         line = [f"task {t.index:2d} {t.name[:18]:18s}"]
-        for name in wins:
-            g, w = gt[name].value, wr[name].value
-            wins[name] += bool(g > w)
-            line.append(f"{name} gt {g:6.3f} wrong {w:6.3f}")
-        print("  ".join(line) + f"   (gt {t.keyphrase!r} vs {wrong.keyphrase!r})", flush=True)
+        row = {"task": t.index, "name": t.name, "explanations": dict(zip(sources, explanations))}
+        for name in names:
+            got = [r[name].value for r in results]
+            wins[name] += bool(got[0] > got[1])
+            for s, v in zip(sources, got):
+                values[name][s].append(np.nan if v is None else v)
+            row[name] = dict(zip(sources, got))
+            line.append(f"{name} " + " ".join(f"{s.split()[0]} {v:6.3f}" for s, v in zip(sources, got)))
+        rows.append(row)
+        print("  ".join(line) + f"   (gt {t.keyphrase!r} vs {wrong.keyphrase!r}"
+              + (f"; sasc {explanations[-1]!r})" if best else ")"), flush=True)
     u = helper.usage.snapshot()
     print(f"ground truth beats the wrong keyphrase: " + ", ".join(f"{k} {v}/{len(chosen)}" for k, v in wins.items()))
+    for name in names:
+        print(f"mean {name}: " + ", ".join(f"{s} {np.nanmean(values[name][s]):.3f}" for s in sources))
     print(f"{u.calls} helper calls ({u.cached_calls} cached), {u.prompt_tokens} prompt tokens, "
           f"{time.perf_counter() - t0:.0f} s")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"tasks": rows, "wins": wins, "n": len(chosen),
+                                              "set": {"n_top": args.n_top, "n_random": args.n_random,
+                                                      "pool_size": args.pool_size}}, indent=1), encoding="utf-8")
+
+
+def sasc_winners(folder: str) -> dict[int, str]:
+    """Task index -> the best explanation of a `sasc benchmark d3` run's records (default setting, seed 0)."""
+    import json
+
+    out = {}
+    for f in Path(folder, "records", "default", "seed0").glob("*.json"):
+        r = json.loads(f.read_text(encoding="utf-8"))
+        out[r["index"]] = (r.get("explanations") or [""])[0]
+    return out
 
 
 def neurons(args: argparse.Namespace, cache: str) -> None:
@@ -175,6 +211,9 @@ def main() -> None:
     p.add_argument("--n-random", type=int, default=20)
     p.add_argument("--pool-size", type=int, default=1000)
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--records", default="", help="--d3: a `sasc benchmark d3` output folder; its winners (default "
+                                                  "setting, seed 0) are scored too, as sasc's best candidate")
+    p.add_argument("--out", default="", help="--d3: write the per-task table as JSON here")
     p.add_argument("--neurons", default="", help="a sasc explain result of --module's units")
     p.add_argument("--module", default="", help="--neurons: the module spec the result explained")
     p.add_argument("--corpus", default="news100", help="--neurons: corpus of the excerpts (default: news100)")
