@@ -2,15 +2,15 @@
 
 Usage::
 
-    python benchmarks/predictive_scoring.py --cost               # one unit, 20 top + 20 random texts
+    python benchmarks/predictive_scoring.py --cost               # each scorer on one unit, 20 top + 20 random
     python benchmarks/predictive_scoring.py --d3 0,6,12 --records D3_OUT  # ground truth vs wrong vs sasc
     python benchmarks/predictive_scoring.py --neurons explain.json \
         --module '{"kind": "llm_neuron", "layer": 15, "units": [100, 400]}'   # Bills-style per-token table
 
-``--cost``: ``simulation`` of one explanation of the MiniLM 'food and cooking' module on a
-top-and-random set (``--n-top``/``--n-random``, default 20 + 20) from the news corpus, with the
-local helper and a cold reply cache (a temp dir); prints helper calls, prompt and completion
-tokens, seconds and the score. ``--d3``: for each task, the D3 synthetic module (MiniLM distance
+``--cost``: each of ``--cost-scorers`` (default simulation, detection, fuzzing) on one explanation of
+the MiniLM 'food and cooking' module on one top-and-random set (``--n-top``/``--n-random``, default
+20 + 20) from the news corpus, with the local helper and a cold reply cache per scorer; prints helper
+calls, prompt and completion tokens, seconds, units per minute and the score. ``--d3``: for each task, the D3 synthetic module (MiniLM distance
 to the ground-truth keyphrase) scored on a set from the task's corpus, with the ground-truth
 keyphrase and a wrong task's keyphrase (task index + 27 mod 54); prints per task the values of
 ``--scorers`` (default ``simulation,detection``; ``fuzzing`` too) of both and the share of tasks where the ground truth
@@ -44,21 +44,28 @@ from sasc.scorers.run import draw_prepared_set  # noqa: E402
 
 
 def cost(args: argparse.Namespace, cache: str) -> None:
-    helper = resolve_helper(args.helper, cache)
+    """Each of ``--cost-scorers`` on one explanation of one unit, one after the other on the same set,
+    each from a cold reply cache: helper calls, tokens and seconds per unit, and units per minute."""
     bank = as_bank(EmbeddingDistanceBank(["food and cooking"]))
     corpus = load_corpus("news")
     t0 = time.perf_counter()
     sset = draw_set(bank, 0, corpus.texts, SetConfig(n_top=args.n_top, n_random=args.n_random,
                                                      pool_size=args.pool_size), corpus.name)
-    t1 = time.perf_counter()
-    cfg = ScoreConfig(scorers=("simulation",), baseline=False)
-    r = score_on_set(["food, cooking and eating"], sset, "food", helper, cfg)[0]["simulation"]
-    t2 = time.perf_counter()
-    u = helper.usage.snapshot()
-    print(f"helper {helper.name}; set of {len(sset.texts)} texts from a pool of {sset.pool} ({t1 - t0:.1f} s)")
-    print(f"simulation: r={r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] random-only r={r.details['random_only']:.3f}")
-    print(f"cost per unit: {u.calls} calls ({u.cached_calls} cached), {u.prompt_tokens} prompt + "
-          f"{u.completion_tokens} completion tokens, {t2 - t1:.1f} s; load average {os.getloadavg()[0]:.1f}")
+    print(f"set of {len(sset.texts)} texts from a pool of {sset.pool} ({time.perf_counter() - t0:.1f} s); "
+          f"explanation 'food, cooking and eating'", flush=True)
+    for name in args.cost_scorers.split(","):
+        helper = resolve_helper(args.helper, os.path.join(cache, name))  # cold for each scorer
+        prepare = getattr(SCORERS.get(name), "prepare", None)
+        prepared = prepare(sset, bank, 0) if prepare else sset
+        cfg = ScoreConfig(scorers=(name,), baseline=False)
+        t1 = time.perf_counter()
+        r = score_on_set(["food, cooking and eating"], prepared, "food", helper, cfg)[0][name]
+        t2 = time.perf_counter()
+        u = helper.usage.snapshot()
+        print(f"{name:10s} value {r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]  {u.calls} calls "
+              f"({u.cached_calls} cached), {u.prompt_tokens} prompt + {u.completion_tokens} completion tokens, "
+              f"{t2 - t1:.1f} s = {60 / max(t2 - t1, 1e-9):.2f} units/min; load average {os.getloadavg()[0]:.1f}",
+              flush=True)
 
 
 def d3(args: argparse.Namespace, cache: str) -> None:
@@ -203,6 +210,8 @@ def _neuron_table(bank, corpus, helper, best, cfg, args) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cost", action="store_true")
+    p.add_argument("--cost-scorers", default="simulation,detection,fuzzing",
+                   help="--cost: scorers measured one after the other (default: simulation,detection,fuzzing)")
     p.add_argument("--d3", default="")
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "d3"))
     p.add_argument("--helper", default="local")
