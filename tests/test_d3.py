@@ -402,7 +402,8 @@ def test_cli_benchmark_d3_runs_methods_side_by_side(tmp_path, capsys):
     out = tmp_path / "out"
     common = ["benchmark", "d3", "--data", str(data), "--tasks", "0", "--settings", "default", "--helper", "fake",
               "--no-similarity", "--candidates", "1", "--synthetic", "2", "--generic-size", "20",
-              "--iter-rounds", "2", "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "-q"]
+              "--iter-rounds", "2", "--fluency-model", "", "--out", str(out), "--cache-dir", str(tmp_path / "cache"),
+              "-q"]
     assert main(common + ["--method", "single,iterative"]) == 0
     text = capsys.readouterr().out
     assert "== method single" in text and "== method iterative" in text and "== single vs iterative" in text

@@ -86,9 +86,10 @@ def cmd_d3(args: argparse.Namespace) -> int:
         _run_one(args, configs[m], options, outs[m], workers, run_d3)
     if len(methods) > 1:
         base = read_records(outs[methods[0]])
+        readable = readable_judge(bool(configs[methods[0]].fluency_model))  # as the tables judged them
         for m in methods[1:]:
             print(f"\n== {methods[0]} vs {m}, run by run\nbase: {outs[methods[0]]}\nnew:  {outs[m]}\n")
-            print(format_comparison(compare_records(base, read_records(outs[m]), list(options.settings)), 30))
+            print(format_comparison(compare_records(base, read_records(outs[m]), list(options.settings), readable), 30))
     return 0
 
 
@@ -111,18 +112,26 @@ def _run_one(args: argparse.Namespace, config: ExplainConfig, options: D3Options
     print("wrote " + ", ".join(str(p) for p in report.files.values()) + f" and records under {out}{os.sep}records")
 
 
+def readable_judge(fluency: bool) -> Any:
+    """How winners are judged readable: the form rules alone, or with the SmolLM2 fluency too."""
+    from .compare import rules_readable
+
+    if not fluency:
+        return rules_readable
+    from ..form import check_forms, fluency_scorer
+
+    def readable(texts):
+        return [bool(t) and f.passes for t, f in zip(texts, check_forms(texts, fluency_scorer("smollm2")))]
+    return readable
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..jsonio import dumps
-    from .compare import compare_records, comparison_dict, format_comparison, read_records, rules_readable
+    from .compare import compare_records, comparison_dict, format_comparison, read_records
 
     settings = None if args.settings is None else split_list(args.settings)
-    readable = rules_readable
-    if args.fluency:
-        from ..form import check_forms, fluency_scorer
-
-        def readable(texts):
-            return [bool(t) and f.passes for t, f in zip(texts, check_forms(texts, fluency_scorer("smollm2")))]
-    comparisons = compare_records(read_records(args.base), read_records(args.new), settings, readable)
+    comparisons = compare_records(read_records(args.base), read_records(args.new), settings,
+                                  readable_judge(args.fluency))
     report = format_comparison(comparisons, args.max_listed)
     print(f"base: {args.base}\nnew:  {args.new}\n")
     print(report)
