@@ -159,7 +159,9 @@ def test_permit_of_a_worker_that_died_mid_call_is_taken_back(ray_cluster, tmp_pa
                           max_helper_calls=1, helper_lease_s=2)
     t = time.monotonic()
     res = sasc.explain(KeywordBank(), helper=ScriptedLLM(topical_reply), unit_runner=units, **kw)
-    assert (tmp_path / "died").exists() and units.reclaimed_leases == 1 and time.monotonic() - t < 120
+    # the lease count is the check; the time bound only says it did not wait on the dead worker's permit
+    # for long (loose: Ray's start-up alone took 116-161 s on 2 loaded cores)
+    assert (tmp_path / "died").exists() and units.reclaimed_leases == 1 and time.monotonic() - t < 400
     assert res.units == local.units and max_overlap(str(calls_dir))[1] == 1
 
 
