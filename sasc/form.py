@@ -35,8 +35,10 @@ FORM_FLAGS = ("empty", "repeated_word", "tautology", "dangling_end", "question",
               "disfluent")
 """Every flag :func:`check_form` may raise, in the order it reports them."""
 
-FORM_VERSION = 2
-"""Version of the form rules, repairs and fluency floor: part of a D3 run's key when they are used."""
+FORM_VERSION = 3
+"""Version of the form rules, repairs and fluency floor: part of a D3 run's key when they are used.
+(3: repairs run until nothing changes, so "politics, politics, politics" becomes "politics", not
+"politics, politics".)"""
 
 MAX_WORDS = 10
 """Longest explanation, in words, that is not flagged ``too_long``."""
@@ -335,13 +337,17 @@ REPAIRS: tuple[tuple[str, Callable[[str], str]], ...] = (
 def repair(text: str) -> tuple[str, tuple[str, ...]]:
     """``text`` with a repeated word collapsed and a dangling end dropped, and the names of the
     repairs that changed it: ``"Food and food"`` -> ``("Food", ("collapse_repeat",))``."""
-    applied = []
+    applied: list[str] = []
     out = _SPACES.sub(" ", text).strip()
-    for name, fix in REPAIRS:
-        new = _SPACES.sub(" ", fix(out)).strip()
-        if new != out and words(new):
-            applied.append(name)
-            out = new
+    for _ in range(len(words(out)) + 1):  # until nothing changes: "X, X, X" needs two collapses
+        before = out
+        for name, fix in REPAIRS:
+            new = _SPACES.sub(" ", fix(out)).strip()
+            if new != out and words(new):
+                applied += [name] if name not in applied else []
+                out = new
+        if out == before:
+            break
     return (out, tuple(applied)) if applied else (text, ())
 
 

@@ -125,6 +125,10 @@ def test_form_check_round_trips_through_a_dict():
     ("Kites, gliders, and kites", "Kites and gliders", ("drop_list_repeat",)),
     ("Kites, gliders, balloons, and kites", "Kites, gliders, and balloons", ("drop_list_repeat",)),
     ("Sea songs, ballads, sea song, hymns", "Sea songs, ballads, hymns", ("drop_list_repeat",)),
+    # repairs run until nothing changes (one collapse left "Poetry, poetry" in session 22's neurons)
+    ("Poetry, poetry, poetry", "Poetry", ("collapse_repeat",)),
+    ("Maps and sailing, sailing, sailing", "Maps and sailing", ("collapse_repeat",)),
+    ("Kites, kites, kites and", "Kites", ("collapse_repeat", "drop_dangling")),
 ])
 def test_repairs_that_keep_the_meaning(before, after, rules):
     assert repair(before) == (after, rules)
