@@ -113,7 +113,7 @@ def d3(args: argparse.Namespace, cache: str) -> None:
         print("  ".join(line) + f"   (gt {t.keyphrase!r} vs {wrong.keyphrase!r}"
               + (f"; sasc {explanations[-1]!r})" if best else ")"), flush=True)
     u = helper.usage.snapshot()
-    print(f"ground truth beats the wrong keyphrase: " + ", ".join(f"{k} {v}/{len(chosen)}" for k, v in wins.items()))
+    print("ground truth beats the wrong keyphrase: " + ", ".join(f"{k} {v}/{len(chosen)}" for k, v in wins.items()))
     for name in names:
         print(f"mean {name}: " + ", ".join(f"{s} {np.nanmean(values[name][s]):.3f}" for s in sources))
     print(f"{u.calls} helper calls ({u.cached_calls} cached), {u.prompt_tokens} prompt tokens, "
