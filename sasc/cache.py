@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,23 +29,34 @@ def response_key(module_fingerprint: str, table_fingerprint: str) -> str:
     return hashlib.sha256(f"{module_fingerprint}|{table_fingerprint}".encode()).hexdigest()[:32]
 
 
+def _beside(path: Path, suffix: str) -> Path:
+    """A fresh temporary name beside ``path`` (created with the user's umask, unlike ``mkstemp``'s 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{suffix}")
+
+
 def atomic_save(path: Path, array: np.ndarray) -> None:
     """Write ``array`` to ``path`` (``.npy``) whole or not at all: a temporary file beside it, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npy")
-    with os.fdopen(fd, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)
+    path = Path(path)
+    tmp = _beside(path, ".tmp.npy")
+    try:
+        with open(tmp, "xb") as f:
+            np.save(f, array)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` whole or not at all: a temporary file beside it, then a rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    tmp = _beside(path, ".tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class ResponseCache:

@@ -170,3 +170,20 @@ def test_units_summary_html_shows_winners_flags_scores_and_output_evidence(tmp_p
     assert "makes the model say" in page and "raises: " in page and ">\\n</span>" in page  # whitespace shown
     assert '<span class="tok" title="+0.9"> pizza</span>' in page and "suppresses: " in page
     assert 'src="data:image/png;base64,' in page
+
+
+def test_atomic_writes_leave_the_file_whole_with_the_users_permissions(tmp_path):
+    import os
+
+    from sasc.cache import atomic_save, atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "d" / "page.html", "<p>é</p>")
+        atomic_save(tmp_path / "d" / "v.npy", np.arange(3, dtype=np.float32))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "d" / "page.html").read_text(encoding="utf-8") == "<p>é</p>"
+    assert np.load(tmp_path / "d" / "v.npy").tolist() == [0.0, 1.0, 2.0]
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["page.html", "v.npy"]  # no temporary left
+    assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "d").iterdir()} == {"0o644"}  # not mkstemp's 0600
