@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from sasc.bench.compare import compare_records, format_comparison, read_records
+from sasc.bench.compare import compare_records, format_comparison, read_records, readable_judge
 from sasc.bench.replay import replay_folder
-from sasc.form import check_forms, fluency_scorer
+from sasc.form import fluency_scorer
 
 
 def main() -> None:
@@ -34,8 +34,7 @@ def main() -> None:
     print(f"replayed {len(new)} records in {time.perf_counter() - t0:.1f} s; the winner moved in {len(moved)}")
     for r in moved:
         print(f"  {r.setting} seed {r.seed} {r.task}: {r.unit['reranked_from']!r} -> {r.explanations[0]!r}")
-    readable = (lambda texts: [bool(t) and f.passes for t, f in zip(texts, check_forms(texts, fluency))])
-    print(format_comparison(compare_records(base, new, readable=readable)))
+    print(format_comparison(compare_records(base, new, readable=readable_judge(not args.no_fluency))))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 then one row per unit (σ with its interval, the predictive scores, the winner with its form flags,
 the top n-grams and, for units inside a language model explained with ``--evidence output``, what
 the unit makes the model say), then the iterative explainer's experiments. The fMRI report
-(:mod:`sasc.fmri.report`) shares the pieces: :func:`score_td`, :func:`experiments_html`.
+(:mod:`sasc.fmri.report`) shares the pieces: :func:`score_td`, :func:`figure_html`, :func:`experiments_html`.
 """
 
 from __future__ import annotations
@@ -66,11 +66,14 @@ def experiments_html(units: Sequence[Any]) -> str:
     return "<h2>Experiments (iterative explainer)</h2>" + "".join(blocks) if blocks else ""
 
 
-def _png(path: str | Path | None) -> str:
+def figure_html(path: str | Path | None, caption: bool = False) -> str:
+    """A PNG embedded in the page (base64), its file name as caption if asked; "" when there is none."""
     if not path or not Path(path).exists():
         return ""
-    data = base64.b64encode(Path(path).read_bytes()).decode()
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(Path(path).stem)}"></figure>'
+    p = Path(path)
+    data = base64.b64encode(p.read_bytes()).decode()
+    cap = f"<figcaption>{html.escape(p.name)}</figcaption>" if caption else ""
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(p.stem)}">{cap}</figure>'
 
 
 def result_html(result: Any, rows: Sequence[Any], *, plot: str | Path | None = None, title: str = "") -> str:
@@ -105,7 +108,7 @@ def result_html(result: Any, rows: Sequence[Any], *, plot: str | Path | None = N
     head_html = "".join(f"<th>{html.escape(h)}</th>" for h in head)
     return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1><p><code>{html.escape(meta)}</code></p>"
-            f"{_png(plot)}<table><thead><tr>{head_html}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            f"{figure_html(plot)}<table><thead><tr>{head_html}</tr></thead><tbody>{''.join(body)}</tbody></table>"
             f"{experiments_html(result.units)}</body></html>\n")
 
 

@@ -172,17 +172,23 @@ def _per_unit(ax, rows: Sequence[UnitSummary]) -> None:
     ax.set_xlabel("unit (sorted by σ)")
 
 
-def write_summary(result: ExplainResult, stem: str | Path) -> dict[str, Path]:
-    """Write ``<stem>.summary.csv``, ``<stem>.summary.json``, ``<stem>.sigma.png`` and ``<stem>.html``
-    (:func:`sasc.html_report.result_html`); return their paths."""
+def write_summary(result: ExplainResult, stem: str | Path, *, rows: Sequence[UnitSummary] | None = None,
+                  csv: str | Path | None = None, json: str | Path | None = None, plot: str | Path | None = None,
+                  html: str | Path | None = None, plot_title: str | None = "") -> dict[str, Path]:
+    """Write the summary table (CSV and JSON), the σ plot and the HTML page
+    (:func:`sasc.html_report.result_html`) of ``result``; return their paths. Each path defaults to
+    ``<stem>.summary.csv``, ``<stem>.summary.json``, ``<stem>.sigma.png``, ``<stem>.html``.
+    ``rows``: :func:`summarize_units` of ``result`` when None; ``plot_title``: "" for the module's name."""
     from .html_report import write_result_html
 
-    rows = summarize_units(result)
+    rows = summarize_units(result) if rows is None else rows
     stem = Path(stem)
-    plot = plot_sigma(rows, stem.with_name(stem.name + ".sigma.png"), title=f"{result.module.get('name', '')}"[:80] or None)
+    default = lambda suffix: stem.with_name(stem.name + suffix)  # noqa: E731
+    title = (f"{result.module.get('name', '')}"[:80] or None) if plot_title == "" else plot_title
+    png = plot_sigma(rows, plot or default(".sigma.png"), title=title)
     return {
-        "csv": write_summary_csv(rows, stem.with_name(stem.name + ".summary.csv")),
-        "json": write_summary_json(rows, stem.with_name(stem.name + ".summary.json")),
-        "plot": plot,
-        "html": write_result_html(result, rows, stem.with_name(stem.name + ".html"), plot=plot),
+        "csv": write_summary_csv(rows, csv or default(".summary.csv")),
+        "json": write_summary_json(rows, json or default(".summary.json")),
+        "plot": png,
+        "html": write_result_html(result, rows, html or default(".html"), plot=png),
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
 
 from ..cli_common import TqdmProgress, _cache_dir, add_method_args, method_config, parse_ints
 from ..config import ExplainConfig
@@ -68,8 +67,7 @@ def add_commands(subparsers) -> None:
 
 
 def cmd_d3(args: argparse.Namespace) -> int:
-    from .compare import compare_records, format_comparison, read_records
-    from .d3 import run_d3
+    from .compare import compare_records, format_comparison, read_records, readable_judge
 
     methods = list(dict.fromkeys(split_list(args.methods)))
     configs = {m: method_config(args, method=m) for m in methods}  # an unknown method fails here, before any work
@@ -83,7 +81,7 @@ def cmd_d3(args: argparse.Namespace) -> int:
     for m in methods:
         if len(methods) > 1:
             print(f"== method {m} -> {outs[m]}", flush=True)
-        _run_one(args, configs[m], options, outs[m], workers, run_d3)
+        _run_one(args, configs[m], options, outs[m], workers)
     if len(methods) > 1:
         base = read_records(outs[methods[0]])
         readable = readable_judge(bool(configs[methods[0]].fluency_model))  # as the tables judged them
@@ -93,8 +91,9 @@ def cmd_d3(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_one(args: argparse.Namespace, config: ExplainConfig, options: D3Options, out: Path, workers: int,
-             run_d3: Any) -> None:
+def _run_one(args: argparse.Namespace, config: ExplainConfig, options: D3Options, out: Path, workers: int) -> None:
+    from .d3 import run_d3
+
     bar = TqdmProgress(not args.quiet)
     try:
         report = run_d3(Path(args.data), tasks=parse_ints(args.tasks, "--tasks"), helper=args.helper, config=config,
@@ -112,22 +111,9 @@ def _run_one(args: argparse.Namespace, config: ExplainConfig, options: D3Options
     print("wrote " + ", ".join(str(p) for p in report.files.values()) + f" and records under {out}{os.sep}records")
 
 
-def readable_judge(fluency: bool) -> Any:
-    """How winners are judged readable: the form rules alone, or with the SmolLM2 fluency too."""
-    from .compare import rules_readable
-
-    if not fluency:
-        return rules_readable
-    from ..form import check_forms, fluency_scorer
-
-    def readable(texts):
-        return [bool(t) and f.passes for t, f in zip(texts, check_forms(texts, fluency_scorer("smollm2")))]
-    return readable
-
-
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..jsonio import dumps
-    from .compare import compare_records, comparison_dict, format_comparison, read_records
+    from .compare import compare_records, comparison_dict, format_comparison, read_records, readable_judge
 
     settings = None if args.settings is None else split_list(args.settings)
     comparisons = compare_records(read_records(args.base), read_records(args.new), settings,

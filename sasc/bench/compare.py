@@ -61,6 +61,18 @@ def rules_readable(explanations: Sequence[str]) -> list[bool]:
     return [bool(e) and not form_flags(e) for e in explanations]
 
 
+def readable_judge(fluency: bool) -> ReadableFn:
+    """How winners are judged readable: the form rules alone, or with the SmolLM2 fluency too
+    (``sasc benchmark compare --fluency``)."""
+    if not fluency:
+        return rules_readable
+    from ..form import check_forms, fluency_scorer
+
+    def readable(texts: Sequence[str]) -> list[bool]:
+        return [bool(t) and f.passes for t, f in zip(texts, check_forms(texts, fluency_scorer("smollm2")))]
+    return readable
+
+
 def totals(records: Sequence[TaskRecord], readable: ReadableFn = rules_readable) -> Totals:
     """The :class:`Totals` of ``records``; ``readable`` judges their best explanations."""
     return Totals(sum(r.top1 for r in records), sum(r.any_candidate for r in records),

@@ -9,7 +9,6 @@ backend and no global pyplot state are involved.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..html_report import experiments_html, score_td
+from ..html_report import experiments_html, figure_html, score_td
 from .encoding import EncodingModel
 from .explain import VoxelReport, rows_to_tsv
 
@@ -128,9 +127,7 @@ def _best_scores(report: VoxelReport) -> dict[str, dict]:
 
 def render_html(title: str, model: EncodingModel, report: VoxelReport, images: Sequence[Path]) -> str:
     """A self-contained page: plots (base64 PNG) beside the voxel table."""
-    imgs = "".join(f'<figure><img src="data:image/png;base64,{base64.b64encode(Path(p).read_bytes()).decode()}" '
-                   f'alt="{html.escape(Path(p).stem)}"><figcaption>{html.escape(Path(p).name)}</figcaption></figure>'
-                   for p in images)
+    imgs = "".join(figure_html(p, caption=True) for p in images)
     scores = _best_scores(report)
     names = list(dict.fromkeys(n for d in scores.values() for n in d))
     head = "".join(f"<th>{html.escape(h)}</th>" for h in ("voxel", "MNI / world mm", "test r", "σ", *names,

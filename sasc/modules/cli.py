@@ -21,20 +21,14 @@ def _cache_dir(args: argparse.Namespace) -> Path | None:
 
 
 def cmd_units_summary(args: argparse.Namespace) -> int:
-    from ..many_units import plot_sigma, summarize_units, write_summary_csv, write_summary_json
+    from ..many_units import scorer_names, summarize_units, write_summary
     from ..results import ExplainResult
+    from ..scorers.cli import LEGEND, cell
 
     result = ExplainResult.from_json(args.result)
     rows = summarize_units(result, n_ngrams=args.ngrams)
-    stem = Path(args.result).with_suffix("")
-    from ..html_report import write_result_html
-
-    plot = plot_sigma(rows, args.plot or f"{stem}.sigma.png")
-    paths = [write_summary_csv(rows, args.csv or f"{stem}.summary.csv"),
-             write_summary_json(rows, args.json or f"{stem}.summary.json"), plot,
-             write_result_html(result, rows, args.html or f"{stem}.html", plot=plot)]
-    from ..many_units import scorer_names
-    from ..scorers.cli import LEGEND, cell
+    paths = write_summary(result, Path(args.result).with_suffix(""), rows=rows, csv=args.csv, json=args.json,
+                          plot=args.plot, html=args.html, plot_title=None).values()
 
     names = scorer_names(rows)
     print(f"{'unit':<14} {'σ':>6}" + "".join(f"{n:>28}" for n in names) + "  explanation")
