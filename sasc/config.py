@@ -73,11 +73,13 @@ class ExplainConfig:
     The intervals are the 95% intervals of σ; both candidates are rescored with the extra texts."""
     form_repair: bool = option(True, flag="--form-repair", legacy=False)
     """Repair candidates before scoring where the meaning stays: collapse a repeated word, drop a
-    dangling last word (true, false).
+    repeated list item or a dangling last word (true, false).
 
-    ``"Food and food"`` -> ``"Food"``, ``"Recipes and"`` -> ``"Recipes"`` (:func:`sasc.form.repair`);
-    each repair is listed in the unit's ``repairs`` and counted in its ``cleaning``. False: the
-    candidates are scored as cleaned."""
+    ``"Food and food"`` -> ``"Food"``, ``"Chess, chess-related"`` -> ``"Chess"``, ``"Recipes and"`` ->
+    ``"Recipes"`` (:func:`sasc.form.repair`); each repair is listed in the unit's ``repairs`` and
+    counted in its ``cleaning``. A repaired candidate keeps the direct pre-screen place of the text
+    it was repaired from, so a repair never decides whether it is scored. False: the candidates
+    are scored as cleaned."""
     readable_ranking: bool = option(True, flag="--readable-ranking", legacy=False)
     """When the best candidate by σ fails the form check, put first a readable candidate whose σ
     interval overlaps it (true, false).

@@ -28,7 +28,7 @@ from .modules.base import as_bank, bank_column, check_finite, module_name, to_re
 from .modules.registry import module_from_spec
 from .ngrams import NgramTable, count_ngrams
 from .progress import ProgressEvent, ProgressFn, no_progress
-from .readable import paraphrases_to_score, readable_first, repair_candidates
+from .readable import paraphrases_to_score, readable_first, repair_candidates, repaired_from, screen_values
 from .responses import ResponseTable, ShardRunner, ngram_responses
 from .results import ExplainResult, ScoredCandidate, TopNgram, UnitExplanation
 from .scoring import intervals_overlap, score_sigma, top_k_indices, unscored_score
@@ -136,8 +136,9 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
         cleaning["summary.form_repaired"] += len(repairs)
     forms = check_forms([c.explanation for c in cands], fluency_scorer(config.fluency_model))
     direct = bank_column(bank, [c.explanation for c in cands], col)
+    screen = screen_values(direct, repaired_from(cands, repairs), lambda texts: bank_column(bank, texts, col))
     forced = {i for i, c in enumerate(cands) if found and c.style == config.method}  # after repairs (may merge two)
-    keep = sorted(set(direct_screen(direct, config.direct_screen)) | forced)
+    keep = sorted(set(direct_screen(np.asarray(screen), config.direct_screen)) | forced)
     counts = [Counter() for _ in keep]  # one per candidate: they are scored in parallel threads
     started = iter(range(len(keep)))
     lock = threading.Lock()
@@ -158,7 +159,7 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
                                                                more[j]), range(2))
         counts += more
         scored.sort(key=_by_sigma)
-    rest = sorted(set(range(len(cands))) - set(keep), key=lambda i: -direct[i])
+    rest = sorted(set(range(len(cands))) - set(keep), key=lambda i: -screen[i])
     moved_from = ""
     if config.readable_ranking and scored:
         extra = paraphrases_to_score(scored[0], [(i, cands[i].explanation, forms[i]) for i in rest])

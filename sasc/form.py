@@ -35,10 +35,12 @@ FORM_FLAGS = ("empty", "repeated_word", "tautology", "dangling_end", "question",
               "disfluent")
 """Every flag :func:`check_form` may raise, in the order it reports them."""
 
-FORM_VERSION = 3
+FORM_VERSION = 4
 """Version of the form rules, repairs and fluency floor: part of a D3 run's key when they are used.
 (3: repairs run until nothing changes, so "politics, politics, politics" becomes "politics", not
-"politics, politics".)"""
+"politics, politics". 4: a list item that restates an earlier one with vague words ("health-related",
+"the health field") is dropped, and a repaired candidate keeps its original's place in the direct
+pre-screen.)"""
 
 MAX_WORDS = 10
 """Longest explanation, in words, that is not flagged ``too_long``."""
@@ -241,7 +243,7 @@ class Repair:
     after: str
     """The candidate as scored ("" when it merged into an earlier candidate with that text)."""
     rules: list[str]
-    """The repairs applied, among ``collapse_repeat`` and ``drop_dangling``."""
+    """The repairs applied, among ``collapse_repeat``, ``drop_list_repeat`` and ``drop_dangling``."""
 
 
 _SPACES = re.compile(r"\s+")
@@ -300,20 +302,35 @@ def _drop_dangling(text: str) -> str:
 _JOINER = re.compile(r"^(?:and|or|&)\s+", re.I)
 
 
+_VAGUE = frozenset({"related", "based", "oriented", "centered", "centred", "field", "fields", "area", "areas",
+                    "domain", "domains", "sector", "sectors", "topic", "topics", "subject", "subjects", "theme",
+                    "themes", "matter", "matters", "aspect", "aspects", "thing", "things", "stuff", "general",
+                    "category", "categories"})
+"""Words that add nothing to the word they follow: "health-related", "the health field" say "health"."""
+
+
+def _item_key(item: str) -> list[str]:
+    """A list item's content words, hyphenated words split and vague words (:data:`_VAGUE`) left out:
+    ``"and Health-related topics"`` -> ``["health"]``."""
+    return [w for w in _content(words(_JOINER.sub("", item.replace("-", " ")))) if w not in _VAGUE]
+
+
 def _drop_list_repeat(text: str) -> str:
     """A comma list with an item that repeats an earlier one (the same words, plurals counting as
-    the same): the repeat dropped. ``"Tides, harbours, boats, harbours"`` -> ``"Tides, harbours,
-    boats"``. Only lists of three items or more (two are :func:`_collapse_coordination`'s) and
-    only whole items, so "Fresh bread, bread prices, bakeries" stays. A dropped last item's "and"
-    goes to the new last one."""
+    the same, vague words such as "related" or "field" aside): the repeat dropped. ``"Tides,
+    harbours, boats, harbours"`` -> ``"Tides, harbours, boats"``; ``"Chess, chess-related, the chess
+    field"`` -> ``"Chess"``. Only whole items, so "Fresh bread, bread prices, bakeries" stays, and
+    a two-item list only when the repeat adds vague words (an exact one is
+    :func:`_collapse_coordination`'s). A dropped last item's "and" goes to the new last one."""
     items = [i.strip() for i in text.split(",")]
-    if len(items) < 3 or not all(words(i) for i in items):
+    if len(items) < 2 or not all(words(i) for i in items):
         return text
     seen: list[list[str]] = []
     keep = []
     for item in items:
-        key = words(_JOINER.sub("", item))
-        if _content(key) and any(_same_words(key, s) for s in seen):
+        key = _item_key(item)
+        vague = any(w in _VAGUE for w in words(item.replace("-", " ")))
+        if key and any(_same_words(key, s) for s in seen) and (len(items) > 2 or vague):
             continue
         seen.append(key)
         keep.append(item)

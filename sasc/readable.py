@@ -4,7 +4,7 @@ among those σ cannot tell apart from the best (see :mod:`sasc.form` for the che
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from .form import FormCheck, Repair, _content, repair, restates, words
 from .results import ScoredCandidate
 from .scoring import intervals_overlap
@@ -32,6 +32,31 @@ def repair_candidates(cands: Sequence[Candidate]) -> tuple[list[Candidate], list
         seen.add(key)
         out.append(dataclasses.replace(c, explanation=text) if rules else c)
     return out, repairs
+
+
+def repaired_from(cands: Sequence[Candidate], repairs: Sequence[Repair]) -> list[list[str]]:
+    """For each of ``cands`` (as :func:`repair_candidates` returns them), the original texts that were
+    repaired into it: its own before-text and those of later candidates merged into it."""
+    index = {_norm(c.explanation): i for i, c in enumerate(cands)}
+    out: list[list[str]] = [[] for _ in cands]
+    for r in repairs:
+        i = index.get(_norm(r.after or repair(r.before)[0]))
+        if i is not None:
+            out[i].append(r.before)
+    return out
+
+
+def screen_values(direct: Sequence[float], sources: Sequence[Sequence[str]],
+                  respond: Callable[[list[str]], Sequence[float]]) -> list[float]:
+    """What the direct pre-screen ranks each candidate by: its own direct response, or the highest of
+    the texts it was repaired from when that is higher, so that a repair never decides whether a
+    candidate is scored ("searching for" screened in, then repaired to "searching", stays in).
+    ``respond`` gives the module's response to each text (called once, only when there are sources)."""
+    texts = sorted({t for s in sources for t in s})
+    if not texts:
+        return [float(d) for d in direct]
+    of = dict(zip(texts, (float(v) for v in respond(texts))))
+    return [max([float(d)] + [of[t] for t in s]) for d, s in zip(direct, sources)]
 
 
 def is_paraphrase(a: str, b: str) -> bool:

@@ -10,7 +10,8 @@ import pytest
 
 from sasc.form import (FLUENCY_FLOOR, FORM_FLAGS, FormCheck, Repair, check_form, check_forms, form_flags, repair,
                        restates, stem)
-from sasc.readable import is_paraphrase, paraphrases_to_score, readable_first, repair_candidates
+from sasc.readable import (is_paraphrase, paraphrases_to_score, readable_first, repair_candidates, repaired_from,
+                           screen_values)
 from sasc.results import ScoredCandidate
 from sasc.scoring import SigmaScore
 from sasc.summarize import Candidate
@@ -125,6 +126,11 @@ def test_form_check_round_trips_through_a_dict():
     ("Kites, gliders, and kites", "Kites and gliders", ("drop_list_repeat",)),
     ("Kites, gliders, balloons, and kites", "Kites, gliders, and balloons", ("drop_list_repeat",)),
     ("Sea songs, ballads, sea song, hymns", "Sea songs, ballads, hymns", ("drop_list_repeat",)),
+    # an item that restates an earlier one with vague words only (session 22's one unreadable D3 winner
+    # had that form); invented strings, not that winner
+    ("Chess, chess-related, the chess field", "Chess", ("drop_list_repeat",)),
+    ("Knitting, knitting-based topics, crochet", "Knitting, crochet", ("drop_list_repeat",)),
+    ("Opera, opera-related", "Opera", ("drop_list_repeat",)),
     # repairs run until nothing changes (one collapse left "Poetry, poetry" in session 22's neurons)
     ("Poetry, poetry, poetry", "Poetry", ("collapse_repeat",)),
     ("Maps and sailing, sailing, sailing", "Maps and sailing", ("collapse_repeat",)),
@@ -138,6 +144,8 @@ def test_repairs_that_keep_the_meaning(before, after, rules):
 @pytest.mark.parametrize("text", [
     "Fresh bread and bread prices",  # the repeat is inside two different conjuncts
     "Fresh bread, bread prices, bakeries",  # a list whose items share a word, but no item repeats
+    "Sea shanties, sea-related",  # the vague item restates only part of the first
+    "Opera, opera houses",  # a two-item list whose second item adds a content word
     "Kites, gliders, kites of paper",  # "kites of paper" is not "kites"
     "Invoices that are about",  # dropping "about" leaves "are": the phrase was going somewhere
     "Poems that contain",  # a verb, not a function word
@@ -165,6 +173,22 @@ def test_repair_candidates_lists_each_repair_and_merges_equal_results():
 def _scored(text, sigma, low, high, form=True, n_related=10):
     score = SigmaScore(sigma, low, high, math.nan, 0.0, n_related, 0, 50)
     return ScoredCandidate(text, score, [], [], [], form=check_form(text) if form else None)
+
+
+def test_a_repaired_candidate_is_screened_by_the_best_of_its_texts():
+    cands = [_cand("Trains"), _cand("Trains and trains"), _cand("Chess openings and"), _cand("Tide tables")]
+    out, repairs = repair_candidates(cands)
+    assert repaired_from(out, repairs) == [["Trains and trains"], ["Chess openings and"], []]
+    asked = []
+
+    def respond(texts):
+        asked.append(texts)
+        return [{"Trains and trains": 0.2, "Chess openings and": 0.9}[t] for t in texts]
+
+    # "Trains" keeps its own 0.5 (higher than its merged original's); "Chess openings" gets 0.9
+    assert screen_values([0.5, 0.3, 0.4], repaired_from(out, repairs), respond) == [0.5, 0.9, 0.4]
+    assert asked == [["Chess openings and", "Trains and trains"]]
+    assert screen_values([0.1, 0.2], [[], []], respond) == [0.1, 0.2] and len(asked) == 1  # nothing to ask
 
 
 def test_readable_first_moves_the_shortest_readable_candidate_whose_interval_overlaps():
@@ -324,6 +348,15 @@ def test_explain_repairs_candidates_before_scoring_and_lists_the_repairs():
     assert [c.explanation for c in off.candidates][:1] and off.repairs == []
     assert {c.explanation for c in off.candidates} == {"soup and soup", "bread and", "weather", "soup"}
     assert {c.explanation: c.form.flags for c in off.candidates}["bread and"] == ("dangling_end",)
+
+
+def test_a_repair_does_not_decide_whether_a_candidate_is_scored():
+    # as texts, "soup soup rain" draws 2/3 of the food module and "bread pasta cheese rain wind" 3/5;
+    # the repair to "soup rain" (1/2) keeps the pre-screen place of the text it was repaired from
+    unit, asked = _explain(["soup soup rain", "bread pasta cheese rain wind"], direct_screen=1)
+    assert [c.explanation for c in unit.candidates] == ["soup rain", "bread pasta cheese rain wind"]
+    assert [c.score.n_related for c in unit.candidates] == [5, 0] and len(asked) == 1
+    assert unit.candidates[0].direct_response == pytest.approx(0.5)  # its own, not its original's
 
 
 def test_a_failing_winner_gives_way_and_its_clean_paraphrase_is_scored():
