@@ -35,12 +35,12 @@ FORM_FLAGS = ("empty", "repeated_word", "tautology", "dangling_end", "question",
               "disfluent")
 """Every flag :func:`check_form` may raise, in the order it reports them."""
 
-FORM_VERSION = 4
+FORM_VERSION = 5
 """Version of the form rules, repairs and fluency floor: part of a D3 run's key when they are used.
 (3: repairs run until nothing changes, so "politics, politics, politics" becomes "politics", not
 "politics, politics". 4: a list item that restates an earlier one with vague words ("health-related",
 "the health field") is dropped, and a repaired candidate keeps its original's place in the direct
-pre-screen.)"""
+pre-screen. 5: "X-related" counts as X in ``repeated_word``, and "X or X-related topics" -> "X".)"""
 
 MAX_WORDS = 10
 """Longest explanation, in words, that is not flagged ``too_long``."""
@@ -100,6 +100,15 @@ _META = re.compile(
     re.IGNORECASE)
 _SUFFIXES = ("ically", "ations", "ation", "ities", "ity", "ness", "ments", "ment", "ious", "ous", "ings", "ing",
              "ists", "ist", "isms", "ism", "ions", "ion", "ies", "ied", "ed", "es", "al", "ic", "ly", "s", "y", "e")
+
+
+_VAGUE = frozenset({"related", "based", "oriented", "centered", "centred", "field", "fields", "area", "areas",
+                    "domain", "domains", "sector", "sectors", "topic", "topics", "subject", "subjects", "theme",
+                    "themes", "matter", "matters", "aspect", "aspects", "thing", "things", "stuff", "general",
+                    "category", "categories"})
+"""Words that add nothing to the word they follow: "health-related", "the health field" say "health"."""
+_VAGUE_SUFFIXES = frozenset({"related", "based", "oriented", "centered", "centred", "themed", "focused"})
+"""Second halves of a compound that only point back to its first: "writing-related" is "writing"."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,13 +182,22 @@ def _same_word(a: str, b: str) -> bool:
     return b in (a, a + "s", a + "es") or (a.endswith("y") and b == a[:-1] + "ies")
 
 
+def _compound_head(word: str) -> str:
+    """``"writing-related"`` -> ``"writing"``: a compound whose later parts only point back to its first
+    (:data:`_VAGUE_SUFFIXES`) stands for its first part; any other word stands for itself."""
+    head, *rest = word.split("-")
+    return head if rest and head and all(r in _VAGUE_SUFFIXES for r in rest) else word
+
+
 def _repeats(ws: Sequence[str]) -> bool:
-    """The same content word twice anywhere (``"Food and food"``), or one word restated in a derived
-    form right next to it (``"humorous humor"``). A derived form in another conjunct is how people
-    write ("Crime and criminal behavior", "Religion and religious texts"), so it is not flagged."""
-    c = _content(ws)
+    """The same content word twice anywhere (``"Food and food"``, ``"Opera and opera-related news"``), or
+    one word restated in a derived form right next to it (``"humorous humor"``). A derived form in
+    another conjunct is how people write ("Crime and criminal behavior", "Religion and religious
+    texts"), so it is not flagged."""
+    c = [_compound_head(w) for w in _content(ws)]
     if any(_same_word(c[i], c[j]) for i in range(len(c)) for j in range(i + 1, len(c))):
         return True
+    c = _content(ws)
     return any(restates(a, b) for a, b in zip(ws, ws[1:]) if a in c and b in c)
 
 
@@ -254,8 +272,7 @@ _SAME_SEP = re.compile(r"\s*,?\s*(?:(?:and|or|&)\s+)?", re.IGNORECASE)
 
 def _same_words(a: Sequence[str], b: Sequence[str]) -> bool:
     """Equal word lists, a plural of the same word counting as itself."""
-    return len(a) == len(b) and all(x == y or x + "s" == y or y + "s" == x or x + "es" == y or y + "es" == x
-                                    for x, y in zip(a, b))
+    return len(a) == len(b) and all(_same_word(x, y) for x, y in zip(a, b))
 
 
 def _edge(text: str, spans: Sequence[tuple[int, int, str]], i: int, before: bool) -> bool:
@@ -300,13 +317,8 @@ def _drop_dangling(text: str) -> str:
 
 
 _JOINER = re.compile(r"^(?:and|or|&)\s+", re.I)
-
-
-_VAGUE = frozenset({"related", "based", "oriented", "centered", "centred", "field", "fields", "area", "areas",
-                    "domain", "domains", "sector", "sectors", "topic", "topics", "subject", "subjects", "theme",
-                    "themes", "matter", "matters", "aspect", "aspects", "thing", "things", "stuff", "general",
-                    "category", "categories"})
-"""Words that add nothing to the word they follow: "health-related", "the health field" say "health"."""
+_PAIR = re.compile(r"((?:(?!\b(?:and|or)\b)[^&])+?)\s+((?:and|or|&)\s+(?:(?!\b(?:and|or)\b)[^&])+)", re.I)
+"""Two items joined by one "and", "or" or "&" and no other."""
 
 
 def _item_key(item: str) -> list[str]:
@@ -319,10 +331,14 @@ def _drop_list_repeat(text: str) -> str:
     """A comma list with an item that repeats an earlier one (the same words, plurals counting as
     the same, vague words such as "related" or "field" aside): the repeat dropped. ``"Tides,
     harbours, boats, harbours"`` -> ``"Tides, harbours, boats"``; ``"Chess, chess-related, the chess
-    field"`` -> ``"Chess"``. Only whole items, so "Fresh bread, bread prices, bakeries" stays, and
-    a two-item list only when the repeat adds vague words (an exact one is
+    field"`` -> ``"Chess"``, ``"Opera or opera-related topics"`` -> ``"Opera"``. Only whole items, so
+    "Fresh bread, bread prices, bakeries" stays, and a two-item list (with a comma, or "A and B" with
+    no other "and" or "or") only when the repeat adds vague words (an exact one is
     :func:`_collapse_coordination`'s). A dropped last item's "and" goes to the new last one."""
     items = [i.strip() for i in text.split(",")]
+    pair = _PAIR.fullmatch(text.strip())
+    if len(items) == 1 and pair:  # "A or B": two items without a comma
+        items = [pair.group(1), pair.group(2)]
     if len(items) < 2 or not all(words(i) for i in items):
         return text
     seen: list[list[str]] = []
