@@ -20,7 +20,9 @@ neurons or another module with token activations), per-token simulation of its b
 on a top-and-random set of token excerpts (``--excerpt-tokens``, default 64), as Bills et al.
 scored: the correlation over all tokens and over the random excerpts only, Bills's lookup-table
 baseline (fitted on held-out excerpts), another unit's explanation as the random baseline, and the
-cost per unit. Replies are cached under ``--cache-dir`` (default: a temp dir, so cold).
+cost per unit; with ablation among ``--neuron-scorers``, Spearman's correlation of ablation and
+simulation over the units, and with ``--all-candidates`` every scored candidate simulated too and
+Spearman's correlation of σ and simulation over them (``--json`` keeps it all). Replies are cached under ``--cache-dir`` (default: a temp dir, so cold).
 """
 
 from __future__ import annotations
@@ -148,17 +150,38 @@ def neurons(args: argparse.Namespace, cache: str) -> None:
     best = {u.unit: u.best.explanation for u in result.units if u.best is not None}
     if args.max_units:
         best = dict(list(best.items())[: args.max_units])
+    # every scored candidate's σ, for the σ-vs-simulation rank correlation (--all-candidates)
+    scored = {u.unit: [(c.explanation, float(c.score.sigma)) for c in u.candidates if c.score.n_related]
+              for u in result.units if u.unit in best}
     for layout in args.layouts.split(","):
         cfg = ScoreConfig(scorers=tuple(args.neuron_scorers.split(",")), n_boot=1000, token_layout=layout,
-                          baseline=not args.no_baseline,
+                          baseline=not args.no_baseline, sampled=args.sampled,
                           set=SetConfig(n_top=args.n_top, n_random=args.n_random, pool_size=args.pool_size,
                                         excerpts="token", excerpt_tokens=args.excerpt_tokens))
-        _neuron_table(bank, corpus, helper, best, cfg, args)
+        _neuron_table(bank, corpus, helper, best, scored, cfg, args)
 
 
-def _neuron_table(bank, corpus, helper, best, cfg, args) -> None:
+def _spearman(x, y) -> tuple[float, float, int]:
+    """Spearman's rank correlation of the finite pairs, its two-sided p value and their number."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3:
+        return float("nan"), float("nan"), int(ok.sum())
+    r = spearmanr(x[ok], y[ok])
+    return float(r.statistic), float(r.pvalue), int(ok.sum())
+
+
+def _neuron_table(bank, corpus, helper, best, scored, cfg, args) -> None:
+    import dataclasses
+    import json
+
     rows = []
     inter: dict[str, list] = {}
+    records: list[dict] = []  # one per unit, for --json
+    pairs: list[tuple[float, float]] = []  # (σ, simulation) of every candidate simulated
     print(f"layout {cfg.token_layout}; helper {helper.name}; {args.n_top} top + {args.n_random} random excerpts of "
           f"<= {args.excerpt_tokens} tokens from a pool of {args.pool_size} {corpus.name} sentences per unit", flush=True)
     import numpy as np
@@ -171,7 +194,20 @@ def _neuron_table(bank, corpus, helper, best, cfg, args) -> None:
         t1 = time.perf_counter()
         others = [e for u, e in best.items() if u != unit]
         scores = score_on_set([explanation], sset, unit, helper, cfg, others)[0]
+        rest = [(e, sg) for e, sg in scored.get(unit, []) if e != explanation] if args.all_candidates else []
+        more = score_on_set([e for e, _ in rest], sset, unit, helper,
+                            dataclasses.replace(cfg, scorers=("simulation",), baseline=False)) if rest else []
         t2 = time.perf_counter()
+        sigma = dict(scored.get(unit, []))
+        sims = [(explanation, sigma.get(explanation, float("nan")), scores.get("simulation"))]
+        sims += [(e, sg, m["simulation"]) for (e, sg), m in zip(rest, more)]
+        pairs += [(sg, r.value) for _, sg, r in sims if r is not None]
+        records.append({"unit": unit, "explanation": explanation, "set_texts": len(sset.texts),
+                        "scores": {k: {"value": v.value, "ci": [v.ci_low, v.ci_high], "baseline": v.baseline,
+                                       "undefined": v.undefined_reason} for k, v in scores.items()},
+                        "candidates": [{"explanation": e, "sigma": sg, "simulation": None if r is None else r.value}
+                                       for e, sg, r in sims],
+                        "scoring_s": t2 - t1})
         for name in ("ablation", "steering"):  # the interventional scores, beside a random explanation's
             if name in scores:
                 a = scores[name]
@@ -199,6 +235,24 @@ def _neuron_table(bank, corpus, helper, best, cfg, args) -> None:
         v = np.array(vals, dtype=float)
         print(f"{name}: mean over {len(v)} units {np.nanmean(v[:, 0]):.3f}, random explanations {np.nanmean(v[:, 1]):.3f}; "
               f"above the random explanation in {int(np.sum(v[:, 0] > v[:, 1]))} of {len(v)}", flush=True)
+    by_unit = {r["unit"]: r["scores"] for r in records}
+    both = [(v["ablation"]["value"], v["simulation"]["value"]) for v in by_unit.values()
+            if "ablation" in v and "simulation" in v]
+    summary: dict = {}
+    if both:
+        rho, p, n = _spearman(*zip(*both))
+        summary["spearman_ablation_simulation"] = {"rho": rho, "p": p, "n": n}
+        print(f"Spearman(ablation, simulation) over {n} units: {rho:.3f} (p = {p:.3g})", flush=True)
+    if len(pairs) >= 3:
+        rho, p, n = _spearman(*zip(*pairs))
+        summary["spearman_sigma_simulation"] = {"rho": rho, "p": p, "n": n}
+        print(f"Spearman(σ, simulation) over {n} candidates of {len(records)} units: {rho:.3f} (p = {p:.3g})",
+              flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"layout": cfg.token_layout, "n_top": args.n_top,
+                                               "n_random": args.n_random, "units": records, "summary": summary},
+                                              indent=1, default=float))
+        print(f"wrote {args.json}", flush=True)
     if not rows:
         return
     m = np.nanmean(np.array(rows, dtype=float), axis=0)
@@ -231,6 +285,10 @@ def main() -> None:
     p.add_argument("--layouts", default="all_at_once", help="--neurons: token layouts compared, comma-separated")
     p.add_argument("--max-units", type=int, default=0, help="--neurons: the first N units of the result only")
     p.add_argument("--no-baseline", action="store_true", help="--neurons: no random-explanation baseline")
+    p.add_argument("--all-candidates", action="store_true",
+                   help="--neurons: simulate every scored candidate too (no baseline), for Spearman(σ, simulation)")
+    p.add_argument("--sampled", action="store_true", help="--neurons: sampled answers (a helper without logprobs)")
+    p.add_argument("--json", default="", help="--neurons: write per-unit scores and the rank correlations here")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cache = args.cache_dir or tmp
