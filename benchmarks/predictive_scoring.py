@@ -111,12 +111,20 @@ def d3(args: argparse.Namespace, cache: str) -> None:
                 values[name][s].append(np.nan if v is None else v)
             row[name] = dict(zip(sources, got))
             line.append(f"{name} " + " ".join(f"{s.split()[0]} {v:6.3f}" for s, v in zip(sources, got)))
+            areas = [r[name].details.get("auroc") for r in results]
+            if name == "detection" and None not in areas:  # the helper's P(yes) ranks the texts: a finer grain
+                wins["detection AUROC"] = wins.get("detection AUROC", 0) + bool(areas[0] > areas[1])
+                values.setdefault("detection AUROC", {s: [] for s in sources})
+                for s, v in zip(sources, areas):
+                    values["detection AUROC"][s].append(np.nan if v is None else v)
+                row["detection AUROC"] = dict(zip(sources, areas))
+                line.append("AUROC " + " ".join(f"{s.split()[0]} {v:6.3f}" for s, v in zip(sources, areas)))
         rows.append(row)
         print("  ".join(line) + f"   (gt {t.keyphrase!r} vs {wrong.keyphrase!r}"
               + (f"; sasc {explanations[-1]!r})" if best else ")"), flush=True)
     u = helper.usage.snapshot()
     print("ground truth beats the wrong keyphrase: " + ", ".join(f"{k} {v}/{len(chosen)}" for k, v in wins.items()))
-    for name in names:
+    for name in values:
         print(f"mean {name}: " + ", ".join(f"{s} {np.nanmean(values[name][s]):.3f}" for s in sources))
     print(f"{u.calls} helper calls ({u.cached_calls} cached), {u.prompt_tokens} prompt tokens, "
           f"{time.perf_counter() - t0:.0f} s")
