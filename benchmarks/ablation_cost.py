@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", type=int, default=2000, help="corpus texts the sets are drawn from")
     parser.add_argument("--n-top", type=int, default=20)
     parser.add_argument("--n-random", type=int, default=20)
-    parser.add_argument("--per-unit", type=int, default=10, help="units in the per-unit arm (default 10)")
-    parser.add_argument("--one-by-one", type=int, default=1, help="units in the one-call-per-text arm (default 1)")
+    parser.add_argument("--per-unit", type=int, default=10, help="units in the per-unit arm (default 10; 0: none)")
+    parser.add_argument("--one-by-one", type=int, default=1, help="units in the one-call-per-text arm (default 1; 0: none)")
     args = parser.parse_args(argv)
     counts = [int(x) for x in args.units.split(",")]
 
@@ -93,9 +93,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"batched    {k:3d} units: {secs:7.1f} s  {60 * k / secs:6.2f} units/min  {fwd} rows "
                   f"({len(requests)} edits)  load {os.getloadavg()[0]:.2f}", flush=True)
         k = min(args.per_unit, n)
-        jsd, secs, fwd = timed(lambda: [x for col in range(k) for x in bank.ablation_jsd_many(edits_for(sets[col], col))])
-        results[("per unit", k)] = (jsd, secs, fwd)
-        print(f"per unit   {k:3d} units: {secs:7.1f} s  {60 * k / secs:6.2f} units/min  {fwd} rows", flush=True)
+        if k:
+            jsd, secs, fwd = timed(lambda: [x for col in range(k)
+                                            for x in bank.ablation_jsd_many(edits_for(sets[col], col))])
+            results[("per unit", k)] = (jsd, secs, fwd)
+            print(f"per unit   {k:3d} units: {secs:7.1f} s  {60 * k / secs:6.2f} units/min  {fwd} rows", flush=True)
         k = min(args.one_by_one, n)
         if k:
             jsd, secs, fwd = timed(lambda: [bank.ablation_jsd_many([e])[0] for col in range(k) for e in edits_for(sets[col], col)])
