@@ -243,9 +243,8 @@ def _neuron_table(bank, corpus, helper, best, scored, cfg, args) -> None:
         v = np.array(vals, dtype=float)
         print(f"{name}: mean over {len(v)} units {np.nanmean(v[:, 0]):.3f}, random explanations {np.nanmean(v[:, 1]):.3f}; "
               f"above the random explanation in {int(np.sum(v[:, 0] > v[:, 1]))} of {len(v)}", flush=True)
-    by_unit = {r["unit"]: r["scores"] for r in records}
-    both = [(v["ablation"]["value"], v["simulation"]["value"]) for v in by_unit.values()
-            if "ablation" in v and "simulation" in v]
+    both = [(r["scores"]["ablation"]["value"], r["scores"]["simulation"]["value"]) for r in records
+            if "ablation" in r["scores"] and "simulation" in r["scores"]]
     summary: dict = {}
     if both:
         rho, p, n = _spearman(*zip(*both))

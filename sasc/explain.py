@@ -28,7 +28,7 @@ from .modules.base import as_bank, bank_column, check_finite, module_name, to_re
 from .modules.registry import module_from_spec
 from .ngrams import NgramTable, count_ngrams
 from .progress import ProgressEvent, ProgressFn, no_progress
-from .readable import paraphrases_to_score, readable_first, repair_candidates, repaired_from, screen_values
+from .readable import paraphrases_to_score, readable_first, repair_candidates, screen_values
 from .responses import ResponseTable, ShardRunner, ngram_responses
 from .results import ExplainResult, ScoredCandidate, TopNgram, UnitExplanation
 from .scoring import intervals_overlap, score_sigma, top_k_indices, unscored_score
@@ -131,12 +131,14 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
     found = [dataclasses.replace(c, style=config.method) for c in found]
     seen = {c.explanation.strip().lower() for c in found}
     cands = found + [c for c in cands if c.explanation.strip().lower() not in seen]
-    cands, repairs = repair_candidates(cands) if config.form_repair else (cands, [])
+    # sources: the texts each candidate was repaired from, which the pre-screen ranks it by too
+    cands, repairs, sources = (repair_candidates(cands) if config.form_repair
+                               else (cands, [], [[] for _ in cands]))
     if repairs:
         cleaning["summary.form_repaired"] += len(repairs)
     forms = check_forms([c.explanation for c in cands], fluency_scorer(config.fluency_model))
     direct = bank_column(bank, [c.explanation for c in cands], col)
-    screen = screen_values(direct, repaired_from(cands, repairs), lambda texts: bank_column(bank, texts, col))
+    screen = screen_values(direct, sources, lambda texts: bank_column(bank, texts, col))
     forced = {i for i, c in enumerate(cands) if found and c.style == config.method}  # after repairs (may merge two)
     keep = sorted(set(direct_screen(np.asarray(screen), config.direct_screen)) | forced)
     counts = [Counter() for _ in keep]  # one per candidate: they are scored in parallel threads

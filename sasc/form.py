@@ -194,10 +194,10 @@ def _repeats(ws: Sequence[str]) -> bool:
     one word restated in a derived form right next to it (``"humorous humor"``). A derived form in
     another conjunct is how people write ("Crime and criminal behavior", "Religion and religious
     texts"), so it is not flagged."""
-    c = [_compound_head(w) for w in _content(ws)]
-    if any(_same_word(c[i], c[j]) for i in range(len(c)) for j in range(i + 1, len(c))):
-        return True
     c = _content(ws)
+    h = [_compound_head(w) for w in c]
+    if any(_same_word(h[i], h[j]) for i in range(len(h)) for j in range(i + 1, len(h))):
+        return True
     return any(restates(a, b) for a, b in zip(ws, ws[1:]) if a in c and b in c)
 
 
@@ -321,12 +321,6 @@ _PAIR = re.compile(r"((?:(?!\b(?:and|or)\b)[^&])+?)\s+((?:and|or|&)\s+(?:(?!\b(?
 """Two items joined by one "and", "or" or "&" and no other."""
 
 
-def _item_key(item: str) -> list[str]:
-    """A list item's content words, hyphenated words split and vague words (:data:`_VAGUE`) left out:
-    ``"and Health-related topics"`` -> ``["health"]``."""
-    return [w for w in _content(words(_JOINER.sub("", item.replace("-", " ")))) if w not in _VAGUE]
-
-
 def _drop_list_repeat(text: str) -> str:
     """A comma list with an item that repeats an earlier one (the same words, plurals counting as
     the same, vague words such as "related" or "field" aside): the repeat dropped. ``"Tides,
@@ -344,8 +338,9 @@ def _drop_list_repeat(text: str) -> str:
     seen: list[list[str]] = []
     keep = []
     for item in items:
-        key = _item_key(item)
-        vague = any(w in _VAGUE for w in words(item.replace("-", " ")))
+        parts = words(_JOINER.sub("", item.replace("-", " ")))  # "and Health-related topics": and health ...
+        key = [w for w in _content(parts) if w not in _VAGUE]  # -> ["health"]
+        vague = len(key) < len(_content(parts))
         if key and any(_same_words(key, s) for s in seen) and (len(items) > 2 or vague):
             continue
         seen.append(key)

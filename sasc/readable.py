@@ -15,35 +15,29 @@ PARAPHRASES_SCORED = 2
 fails the form check and they are clean paraphrases of it."""
 
 
-def repair_candidates(cands: Sequence[Candidate]) -> tuple[list[Candidate], list[Repair]]:
-    """Each candidate repaired, and the repairs made. A repaired candidate that now reads like an
-    earlier one (case, punctuation and a leading "the" ignored, as :func:`sasc.summarize.summarize`
-    merges) is merged into it: its repair is listed with ``after=""``."""
+def repair_candidates(cands: Sequence[Candidate]) -> tuple[list[Candidate], list[Repair], list[list[str]]]:
+    """Each candidate repaired, the repairs made, and for each candidate returned the original texts
+    repaired into it (what :func:`screen_values` ranks it by). A repaired candidate that now reads
+    like an earlier one (case, punctuation and a leading "the" ignored, as
+    :func:`sasc.summarize.summarize` merges) is merged into it: its repair is listed with ``after=""``
+    and its original text goes to that earlier candidate's sources."""
     out: list[Candidate] = []
     repairs: list[Repair] = []
-    seen: set[str] = set()
+    sources: list[list[str]] = []
+    index: dict[str, int] = {}  # normalized text -> its place in ``out``
     for c in cands:
         text, rules = repair(c.explanation)
         key = _norm(text)
+        merged = key in index
         if rules:
-            repairs.append(Repair(c.explanation, "" if key in seen else text, list(rules)))
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(dataclasses.replace(c, explanation=text) if rules else c)
-    return out, repairs
-
-
-def repaired_from(cands: Sequence[Candidate], repairs: Sequence[Repair]) -> list[list[str]]:
-    """For each of ``cands`` (as :func:`repair_candidates` returns them), the original texts that were
-    repaired into it: its own before-text and those of later candidates merged into it."""
-    index = {_norm(c.explanation): i for i, c in enumerate(cands)}
-    out: list[list[str]] = [[] for _ in cands]
-    for r in repairs:
-        i = index.get(_norm(r.after or repair(r.before)[0]))
-        if i is not None:
-            out[i].append(r.before)
-    return out
+            repairs.append(Repair(c.explanation, "" if merged else text, list(rules)))
+        if not merged:
+            index[key] = len(out)
+            out.append(dataclasses.replace(c, explanation=text) if rules else c)
+            sources.append([])
+        if rules:
+            sources[index[key]].append(c.explanation)
+    return out, repairs, sources
 
 
 def screen_values(direct: Sequence[float], sources: Sequence[Sequence[str]],

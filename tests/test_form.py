@@ -10,8 +10,7 @@ import pytest
 
 from sasc.form import (FLUENCY_FLOOR, FORM_FLAGS, FormCheck, Repair, check_form, check_forms, form_flags, repair,
                        restates, stem)
-from sasc.readable import (is_paraphrase, paraphrases_to_score, readable_first, repair_candidates, repaired_from,
-                           screen_values)
+from sasc.readable import is_paraphrase, paraphrases_to_score, readable_first, repair_candidates, screen_values
 from sasc.results import ScoredCandidate
 from sasc.scoring import SigmaScore
 from sasc.summarize import Candidate
@@ -169,7 +168,7 @@ def _cand(text):
 
 def test_repair_candidates_lists_each_repair_and_merges_equal_results():
     cands = [_cand("Trains"), _cand("Trains and trains"), _cand("Chess openings and"), _cand("Tide tables")]
-    out, repairs = repair_candidates(cands)
+    out, repairs, _ = repair_candidates(cands)
     assert [c.explanation for c in out] == ["Trains", "Chess openings", "Tide tables"]
     assert out[1].raw_reply == "raw: Chess openings and" and out[0] is cands[0]
     assert repairs == [Repair("Trains and trains", "", ["collapse_repeat"]),
@@ -183,8 +182,8 @@ def _scored(text, sigma, low, high, form=True, n_related=10):
 
 def test_a_repaired_candidate_is_screened_by_the_best_of_its_texts():
     cands = [_cand("Trains"), _cand("Trains and trains"), _cand("Chess openings and"), _cand("Tide tables")]
-    out, repairs = repair_candidates(cands)
-    assert repaired_from(out, repairs) == [["Trains and trains"], ["Chess openings and"], []]
+    _, _, sources = repair_candidates(cands)
+    assert sources == [["Trains and trains"], ["Chess openings and"], []]
     asked = []
 
     def respond(texts):
@@ -192,7 +191,7 @@ def test_a_repaired_candidate_is_screened_by_the_best_of_its_texts():
         return [{"Trains and trains": 0.2, "Chess openings and": 0.9}[t] for t in texts]
 
     # "Trains" keeps its own 0.5 (higher than its merged original's); "Chess openings" gets 0.9
-    assert screen_values([0.5, 0.3, 0.4], repaired_from(out, repairs), respond) == [0.5, 0.9, 0.4]
+    assert screen_values([0.5, 0.3, 0.4], sources, respond) == [0.5, 0.9, 0.4]
     assert asked == [["Chess openings and", "Trains and trains"]]
     assert screen_values([0.1, 0.2], [[], []], respond) == [0.1, 0.2] and len(asked) == 1  # nothing to ask
 
