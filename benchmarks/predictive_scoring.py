@@ -184,7 +184,6 @@ def _spearman(x, y) -> tuple[float, float, int]:
 
 def _neuron_table(bank, corpus, helper, best, scored, cfg, args) -> None:
     import dataclasses
-    import json
 
     rows = []
     inter: dict[str, list] = {}
@@ -216,6 +215,7 @@ def _neuron_table(bank, corpus, helper, best, scored, cfg, args) -> None:
                         "candidates": [{"explanation": e, "sigma": sg, "simulation": None if r is None else r.value}
                                        for e, sg, r in sims],
                         "scoring_s": t2 - t1})
+        _write_json(args, cfg, records, {})  # after every unit, so a run cut short keeps what it measured
         for name in ("ablation", "steering"):  # the interventional scores, beside a random explanation's
             if name in scores:
                 a = scores[name]
@@ -255,10 +255,7 @@ def _neuron_table(bank, corpus, helper, best, scored, cfg, args) -> None:
         summary["spearman_sigma_simulation"] = {"rho": rho, "p": p, "n": n}
         print(f"Spearman(σ, simulation) over {n} candidates of {len(records)} units: {rho:.3f} (p = {p:.3g})",
               flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"layout": cfg.token_layout, "n_top": args.n_top,
-                                               "n_random": args.n_random, "units": records, "summary": summary},
-                                              indent=1, default=float))
+    if _write_json(args, cfg, records, summary):
         print(f"wrote {args.json}", flush=True)
     if not rows:
         return
@@ -266,6 +263,19 @@ def _neuron_table(bank, corpus, helper, best, scored, cfg, args) -> None:
     print(f"mean over {len(rows)} units ({cfg.token_layout}): top+random {m[0]:.3f}, random-only {m[1]:.3f}; "
           f"lookup table {m[2]:.3f} / {m[3]:.3f}; random explanation (top+random) {m[4]:.3f}; "
           f"scoring {m[5]:.0f} s a unit; load average {os.getloadavg()[0]:.1f}", flush=True)
+
+
+def _write_json(args, cfg, records: list[dict], summary: dict) -> bool:
+    """Write the --json file (if asked): the units scored so far and the summary; True when written."""
+    import json
+
+    if not args.json:
+        return False
+    tmp = Path(args.json + ".tmp")
+    tmp.write_text(json.dumps({"layout": cfg.token_layout, "n_top": args.n_top, "n_random": args.n_random,
+                               "units": records, "summary": summary}, indent=1, default=float))
+    tmp.replace(args.json)
+    return True
 
 
 def main() -> None:
