@@ -14,7 +14,7 @@ Flags (:data:`FORM_FLAGS`):
   in a derived form next to itself: "humorous humor" ("Crime and criminal behavior" passes);
 * ``tautology``: the head word restated after a linking verb: "Sarcasm is sarcastic";
 * ``dangling_end``: ends on a function word or an object-less verb: "Recipes that are about",
-  "Bread and contain";
+  "Bread and contain"; or a clause does, before a comma, semicolon or colon: "Letters about, tides";
 * ``question``: a question instead of a description: "What is the weather?";
 * ``meta_text``: talks about the task or the list rather than the concept: "these phrases",
   "common theme", "Sure, here is", "no clear theme";
@@ -35,12 +35,14 @@ FORM_FLAGS = ("empty", "repeated_word", "tautology", "dangling_end", "question",
               "disfluent")
 """Every flag :func:`check_form` may raise, in the order it reports them."""
 
-FORM_VERSION = 5
+FORM_VERSION = 6
 """Version of the form rules, repairs and fluency floor: part of a D3 run's key when they are used.
 (3: repairs run until nothing changes, so "politics, politics, politics" becomes "politics", not
 "politics, politics". 4: a list item that restates an earlier one with vague words ("health-related",
 "the health field") is dropped, and a repaired candidate keeps its original's place in the direct
-pre-screen. 5: "X-related" counts as X in ``repeated_word``, and "X or X-related topics" -> "X".)"""
+pre-screen. 5: "X-related" counts as X in ``repeated_word``, and "X or X-related topics" -> "X".
+6: a clause that ends on a dangling function word before a comma is ``dangling_end`` too, and a
+first clause of function words only is dropped: "are about, X, Y" -> "X, Y".)"""
 
 MAX_WORDS = 10
 """Longest explanation, in words, that is not flagged ``too_long``."""
@@ -218,6 +220,15 @@ def _dangling(ws: Sequence[str]) -> bool:
     return last in _TRANSITIVE and len(ws) >= 2 and ws[-2] in _BEFORE_VERB
 
 
+_CLAUSE_END = re.compile(r"([A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*)\s*[,;:]")
+
+
+def _dangling_clause(text: str) -> bool:
+    """A clause inside the text (before a comma, semicolon or colon) ends on a dangling function
+    word, as "Letters about, tides" does: the same fault as a dangling end, mid-phrase."""
+    return any(m.group(1).lower() in _DANGLING for m in _CLAUSE_END.finditer(text))
+
+
 def form_flags(text: str, max_words: int = MAX_WORDS) -> tuple[str, ...]:
     """The rule flags of ``text`` (every flag of :data:`FORM_FLAGS` but ``disfluent``)."""
     ws = words(text)
@@ -227,7 +238,7 @@ def form_flags(text: str, max_words: int = MAX_WORDS) -> tuple[str, ...]:
     raised = {
         "repeated_word": _repeats(ws) and not taut,
         "tautology": taut,
-        "dangling_end": _dangling(ws),
+        "dangling_end": _dangling(ws) or _dangling_clause(text),
         "question": "?" in text or bool(_QUESTION_START.match(text.strip())),
         "meta_text": bool(_META.search(text.strip())),
         "too_long": len(ws) > max_words,
@@ -304,10 +315,20 @@ def _collapse_coordination(text: str) -> str:
     return text
 
 
+_LEAD = re.compile(r"^\s*([^,;:]*?)\s*[,;:]\s*")
+
+
 def _drop_dangling(text: str) -> str:
     """The last word dropped when it is a dangling function word and what stays neither dangles
     nor is empty of content: ``"Recipes and"`` -> ``"Recipes"``; ``"Texts that are about"`` stays
-    (dropping more would lose what the phrase was going to say)."""
+    (dropping more would lose what the phrase was going to say). A first clause of function words
+    only that dangles is dropped too: ``"are about, tides, harbours"`` -> ``"tides, harbours"``
+    (a summary prompt's "The texts are about" cut short; nothing with content is lost)."""
+    lead = _LEAD.match(text)
+    if lead and words(lead.group(1)) and not _content(words(lead.group(1))) and _dangling(words(lead.group(1))):
+        rest = text[lead.end():]
+        if _content(words(rest)):
+            return rest
     ws = words(text)
     if len(ws) < 2 or ws[-1] not in _DANGLING:
         return text

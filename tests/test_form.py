@@ -52,6 +52,8 @@ def test_clean_phrases_raise_no_flag(text):
     ("Tide tables and", "dangling_end"),
     ("Invoices that are", "dangling_end"),
     ("Poems that contain", "dangling_end"),
+    ("Letters about, tides and harbours", "dangling_end"),  # a clause ends on one, before a comma
+    ("is about; kites, gliders", "dangling_end"),
     ("Where is the harbour?", "question"),
     ("Does this mention a train", "question"),
     ("Why do people knit", "question"),
@@ -68,6 +70,16 @@ def test_each_fault_raises_its_flag(text, flag):
     flags = form_flags(text)
     assert flag in flags and set(flags) <= set(FORM_FLAGS)
     assert not check_form(text).passes
+
+
+@pytest.mark.parametrize("text", [
+    "Kites, gliders, etc.",  # "etc" does not dangle
+    "Ferries: timetables and fares",
+    "Sailing; tides, harbours and all",
+    "Maps of the coast, charts",
+])
+def test_a_clause_that_ends_on_a_content_word_does_not_dangle(text):
+    assert "dangling_end" not in form_flags(text)
 
 
 def test_a_tautology_is_not_also_a_repeat_and_flags_keep_their_order():
@@ -138,6 +150,9 @@ def test_form_check_round_trips_through_a_dict():
     ("Poetry, poetry, poetry", "Poetry", ("collapse_repeat",)),
     ("Maps and sailing, sailing, sailing", "Maps and sailing", ("collapse_repeat",)),
     ("Kites, kites, kites and", "Kites", ("collapse_repeat", "drop_dangling")),
+    # a first clause of function words only (a "The texts are about" cut short) is dropped
+    ("are about, ferries, tides, 2019", "ferries, tides, 2019", ("drop_dangling",)),
+    ("About: kites and gliders", "kites and gliders", ("drop_dangling",)),
 ])
 def test_repairs_that_keep_the_meaning(before, after, rules):
     assert repair(before) == (after, rules)
@@ -157,6 +172,8 @@ def test_repairs_that_keep_the_meaning(before, after, rules):
     "Sadness is sad",  # a tautology has no safe repair
     "Chess openings",
     "Where is the harbour?",
+    "Letters about, tides",  # the first clause has content: which word dangles is not known
+    "It, kites",  # a first clause of function words that does not dangle
 ])
 def test_no_repair_where_the_meaning_could_change(text):
     assert repair(text) == (text, ())
