@@ -211,7 +211,11 @@ def _neuron_table(bank, corpus, helper, best, scored, cfg, args) -> None:
         pairs += [(sg, r.value) for _, sg, r in sims if r is not None]
         records.append({"unit": unit, "explanation": explanation, "set_texts": len(sset.texts),
                         "scores": {k: {"value": v.value, "ci": [v.ci_low, v.ci_high], "baseline": v.baseline,
-                                       "undefined": v.undefined_reason} for k, v in scores.items()},
+                                       "undefined": v.undefined_reason,
+                                       # the scalar details: random-only r, lookup table, mean-ablation JSD, ...
+                                       "details": {dk: dv for dk, dv in v.details.items()
+                                                   if isinstance(dv, (int, float, str))}}
+                                   for k, v in scores.items()},
                         "candidates": [{"explanation": e, "sigma": sg, "simulation": None if r is None else r.value}
                                        for e, sg, r in sims],
                         "scoring_s": t2 - t1})
