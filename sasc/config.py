@@ -87,8 +87,8 @@ class ExplainConfig:
     The form check (:mod:`sasc.form`) flags a repeated word, a tautology, a dangling end, a
     question, meta-text, more than 10 words, or low fluency. Among the candidates that pass it
     and whose 95% σ interval overlaps the best's, the shortest (then the highest σ) goes first.
-    Before that, up to 2 candidates the pre-screen left unscored that pass and paraphrase the
-    failing winner are scored. False: σ's order, nothing more scored."""
+    Before that, up to 2 candidates the pre-screen left unscored that pass and paraphrase or
+    condense the failing winner are scored. False: σ's order, nothing more scored."""
     fluency_model: str = option("smollm2", flag="--fluency-model", choices=FLUENCY_MODELS, legacy="smollm2")
     """Small LM scoring each candidate's fluency in the form check: smollm2 (SmolLM2-135M,
     offline), or '' for none (the rules only).

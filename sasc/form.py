@@ -41,8 +41,9 @@ FORM_VERSION = 6
 "politics, politics". 4: a list item that restates an earlier one with vague words ("health-related",
 "the health field") is dropped, and a repaired candidate keeps its original's place in the direct
 pre-screen. 5: "X-related" counts as X in ``repeated_word``, and "X or X-related topics" -> "X".
-6: a clause that ends on a dangling function word before a comma is ``dangling_end`` too, and a
-first clause of function words only is dropped: "are about, X, Y" -> "X, Y".)"""
+6: a clause that ends on a dangling function word before a comma is ``dangling_end`` too, a
+first clause of function words only is dropped: "are about, X, Y" -> "X, Y", and a failing winner's
+unscored shorter restatements are scored too (:func:`sasc.readable.condenses`).)"""
 
 MAX_WORDS = 10
 """Longest explanation, in words, that is not flagged ``too_long``."""

@@ -63,14 +63,30 @@ def is_paraphrase(a: str, b: str) -> bool:
     return share(ca, cb) >= 0.5 and share(cb, ca) >= 0.5
 
 
+def condenses(long: str, short: str) -> bool:
+    """Whether ``short`` says part of what ``long`` says in fewer words: it has fewer distinct
+    content words, at least half of them are restated in ``long``, and it restates at least two of
+    ``long``'s (one when ``long`` has one): "Cautious sailors at sea" condenses "The phrase 'tide
+    charts' often signals a careful or cautious sailor". :func:`is_paraphrase` asks half both ways,
+    which a long winner's shorter restatement cannot meet."""
+    cl, cs = set(_content(words(long))), set(_content(words(short)))
+    if not cs or len(cs) >= len(cl):
+        return False
+    inside = sum(any(restates(y, x) for x in cl) for y in cs) / len(cs)
+    kept = sum(any(restates(x, y) for y in cs) for x in cl)
+    return inside >= 0.5 and kept >= min(2, len(cl))
+
+
 def paraphrases_to_score(winner: ScoredCandidate, unscored: Sequence[tuple[int, str, FormCheck]],
                          limit: int = PARAPHRASES_SCORED) -> list[int]:
     """Indices of the candidates to score because the winner fails the form check: of
     ``unscored`` (index, explanation, form), in the order given, up to ``limit`` that pass the
-    check and are paraphrases of the winner. Empty when the winner passes."""
+    check and are paraphrases of the winner (:func:`is_paraphrase`) or condense it
+    (:func:`condenses`). Empty when the winner passes."""
     if winner.form is None or winner.form.passes:
         return []
-    return [i for i, text, form in unscored if form.passes and is_paraphrase(winner.explanation, text)][:limit]
+    w = winner.explanation
+    return [i for i, text, form in unscored if form.passes and (is_paraphrase(w, text) or condenses(w, text))][:limit]
 
 
 def readable_first(ranked: Sequence[ScoredCandidate]) -> tuple[list[ScoredCandidate], str]:

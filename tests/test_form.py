@@ -10,7 +10,9 @@ import pytest
 
 from sasc.form import (FLUENCY_FLOOR, FORM_FLAGS, FormCheck, Repair, check_form, check_forms, form_flags, repair,
                        restates, stem)
-from sasc.readable import is_paraphrase, paraphrases_to_score, readable_first, repair_candidates, screen_values
+from sasc.readable import (
+    condenses, is_paraphrase, paraphrases_to_score, readable_first, repair_candidates, screen_values,
+)
 from sasc.results import ScoredCandidate
 from sasc.scoring import SigmaScore
 from sasc.summarize import Candidate
@@ -247,6 +249,22 @@ def test_paraphrases_of_a_failing_winner_are_scored_first_in_the_order_given():
     assert paraphrases_to_score(_scored("Trains", 6.0, 5.0, 7.0), unscored) == []  # the winner reads well
     assert is_paraphrase("Chess and chess", "Chess openings") and not is_paraphrase("Chess", "Tide tables")
     assert not is_paraphrase("", "Chess")
+
+
+def test_a_shorter_restatement_of_a_long_failing_winner_is_scored():
+    long = "The phrase 'tide charts' often signals a careful or cautious sailor"
+    winner = _scored(long, 2.0, 1.4, 2.8)
+    assert "meta_text" in winner.form.flags and "too_long" in winner.form.flags
+    short = "Cautious sailors at sea"  # restates 2 of the winner's words; half of its own are in the winner
+    assert not is_paraphrase(long, short) and condenses(long, short)
+    unscored = [(2, "Harbour fees", check_form("Harbour fees")), (3, short, check_form(short)),
+                (4, "Sea", check_form("Sea"))]  # "Sea" restates none of the winner's words
+    assert paraphrases_to_score(winner, unscored) == [3]
+    assert not condenses("Cautious sailors", "Cautious sailors at sea")  # not fewer content words
+    assert not condenses(long, "Charts of distant oceans")  # restates one word only
+    # the same content is not a condensation (is_paraphrase covers it); nothing condenses nothing
+    assert not condenses("Trains and trains of", "Trains") and is_paraphrase("Trains and trains of", "Trains")
+    assert not condenses("", "Trains")
 
 
 def test_calibration_strings_rules_flag_no_good_one():
