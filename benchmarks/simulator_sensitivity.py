@@ -3,8 +3,9 @@
 Two invented sentences and four explanations, each fitting known words of them ("food and drink":
 coffee, bread, bakery, ...). For each token layout, every explanation is simulated on both
 sentences, and the script prints the tokens predicted 1 or more and the mean predicted value on the
-words each explanation fits against the other words. A simulator that ignores the explanation gives
-the two means alike; one that reads it puts the fitting words far above the rest.
+words each explanation fits against the other words, with the correlation of prediction and fit
+(what a simulation score would see here). A simulator that ignores the explanation gives the two
+means alike; one that reads it puts the fitting words far above the rest.
 
 Usage::
 
@@ -63,8 +64,11 @@ def main() -> None:
                 high = [(w.strip(), round(float(v), 1)) for tk, pred in zip(toks, preds) for w, v in zip(tk, pred)
                         if v >= 1]
                 print(f"{layout:11s} {explanation!r:30s} unaligned {missing}  predicted >= 1: {high}", flush=True)
+            # the point-biserial r of prediction and "fits": what a simulation score would see here
+            r = np.corrcoef(fit + rest, [1.0] * len(fit) + [0.0] * len(rest))[0, 1]
             print(f"{layout}: mean predicted value on the words each explanation fits {np.mean(fit):.2f}, "
-                  f"on the other words {np.mean(rest):.2f}; {time.perf_counter() - t0:.0f} s", flush=True)
+                  f"on the other words {np.mean(rest):.2f}; r(prediction, fits) {r:.3f}; "
+                  f"{time.perf_counter() - t0:.0f} s", flush=True)
 
 
 if __name__ == "__main__":
