@@ -326,10 +326,9 @@ def _drop_dangling(text: str) -> str:
     only that dangles is dropped too: ``"are about, tides, harbours"`` -> ``"tides, harbours"``
     (a summary prompt's "The texts are about" cut short; nothing with content is lost)."""
     lead = _LEAD.match(text)
-    if lead and words(lead.group(1)) and not _content(words(lead.group(1))) and _dangling(words(lead.group(1))):
-        rest = text[lead.end():]
-        if _content(words(rest)):
-            return rest
+    first = words(lead.group(1)) if lead else []
+    if first and not _content(first) and _dangling(first) and _content(words(text[lead.end():])):
+        return text[lead.end():]
     ws = words(text)
     if len(ws) < 2 or ws[-1] not in _DANGLING:
         return text

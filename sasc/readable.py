@@ -4,7 +4,7 @@ among those σ cannot tell apart from the best (see :mod:`sasc.form` for the che
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from .form import FormCheck, Repair, _content, repair, restates, words
 from .results import ScoredCandidate
 from .scoring import intervals_overlap
@@ -53,14 +53,18 @@ def screen_values(direct: Sequence[float], sources: Sequence[Sequence[str]],
     return [max([float(d)] + [of[t] for t in s]) for d, s in zip(direct, sources)]
 
 
+def _restated(xs: Collection[str], ys: Collection[str]) -> int:
+    """How many of the words ``xs`` are restated among ``ys`` (:func:`sasc.form.restates`)."""
+    return sum(any(restates(x, y) for y in ys) for x in xs)
+
+
 def is_paraphrase(a: str, b: str) -> bool:
     """Whether ``a`` and ``b`` say much the same: at least half of each one's content words are
     restated in the other (:func:`sasc.form.restates`): ``("Food and food", "Food and cooking")``."""
     ca, cb = _content(words(a)), _content(words(b))
     if not ca or not cb:
         return False
-    share = lambda xs, ys: sum(any(restates(x, y) for y in ys) for x in xs) / len(xs)  # noqa: E731
-    return share(ca, cb) >= 0.5 and share(cb, ca) >= 0.5
+    return _restated(ca, cb) / len(ca) >= 0.5 and _restated(cb, ca) / len(cb) >= 0.5
 
 
 def condenses(long: str, short: str) -> bool:
@@ -72,9 +76,7 @@ def condenses(long: str, short: str) -> bool:
     cl, cs = set(_content(words(long))), set(_content(words(short)))
     if not cs or len(cs) >= len(cl):
         return False
-    inside = sum(any(restates(y, x) for x in cl) for y in cs) / len(cs)
-    kept = sum(any(restates(x, y) for y in cs) for x in cl)
-    return inside >= 0.5 and kept >= min(2, len(cl))
+    return _restated(cs, cl) / len(cs) >= 0.5 and _restated(cl, cs) >= min(2, len(cl))
 
 
 def paraphrases_to_score(winner: ScoredCandidate, unscored: Sequence[tuple[int, str, FormCheck]],
