@@ -412,6 +412,16 @@ def test_a_failing_winner_gives_way_and_its_clean_paraphrase_is_scored():
     assert [c.score.n_related for c in off.candidates] == [5, 0, 0] and len(asked) == 1 and off.reranked_from == ""
 
 
+def test_a_shorter_restatement_of_a_failing_long_winner_is_scored_and_wins():
+    # the pre-screen keeps 1 of 3: the meta-text winner (5 of 9 words are food words) beats "bread and
+    # pasta recipes" (2 of 4), which is no paraphrase of it but condenses it; equal σ, so the shorter wins
+    long = "The phrase soup often signals bread pasta cheese pizza"
+    unit, asked = _explain([long, "bread and pasta recipes", "weather"], direct_screen=1)
+    assert [c.explanation for c in unit.candidates] == ["bread and pasta recipes", long, "weather"]
+    assert unit.reranked_from == long and "meta_text" in unit.candidates[1].form.flags
+    assert [c.score.n_related for c in unit.candidates] == [5, 5, 0] and len(asked) == 2
+
+
 def test_form_checks_compare_nan_as_equal_and_keep_three_decimals():
     assert check_form("Chess openings") == check_form("Chess openings")  # NaN fluency on both sides
     assert check_form("Chess openings", 7.12341) == check_form("Chess openings", 7.12339)
