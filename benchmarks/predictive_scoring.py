@@ -240,7 +240,7 @@ def _neuron_table(bank, corpus, helper, best, scored, cfg, args) -> None:
                      float("nan") if r.baseline is None else r.baseline, t2 - t1))
         print(f"{unit:10s} {explanation[:40]!r:42s} top+random {r.value:6.3f} [{r.ci_low:6.3f},{r.ci_high:6.3f}] "
               f"random-only {d['random_only']:6.3f}  lookup {rows[-1][2]:6.3f} / {rows[-1][3]:6.3f}  "
-              f"random expl. {rows[-1][4]:6.3f}  unaligned {d['unaligned_tokens']}/{d['n_tokens']}  "
+              f"random expl. {rows[-1][4]:6.3f}  {_gaps(d)}/{d['n_tokens']}  "
               f"{u.calls - before.calls} calls, {u.completion_tokens - before.completion_tokens} completion tokens, "
               f"set {t1 - t0:.0f} s, scoring {t2 - t1:.0f} s", flush=True)
     for name, vals in inter.items():
@@ -267,6 +267,13 @@ def _neuron_table(bank, corpus, helper, best, scored, cfg, args) -> None:
     print(f"mean over {len(rows)} units ({cfg.token_layout}): top+random {m[0]:.3f}, random-only {m[1]:.3f}; "
           f"lookup table {m[2]:.3f} / {m[3]:.3f}; random explanation (top+random) {m[4]:.3f}; "
           f"scoring {m[5]:.0f} s a unit; load average {os.getloadavg()[0]:.1f}", flush=True)
+
+
+def _gaps(details: dict) -> str:
+    """What the simulator left without a value: tokens the copy missed, or words not answered (per_word)."""
+    if "unanswered_words" in details:
+        return f"unanswered words {details['unanswered_words']}"
+    return f"unaligned {details['unaligned_tokens']}"
 
 
 def _write_json(args, cfg, records: list[dict], summary: dict) -> bool:

@@ -133,6 +133,21 @@ def test_cache_key_depends_on_model_name():
     assert cache_key("a", "q", S, None) == cache_key("a", "q", Sampling(), None)
 
 
+def test_cache_keys_of_replies_cached_before_reuse_prefix_existed_are_unchanged():
+    import dataclasses
+    import hashlib
+
+    # the key as it was computed before Sampling had reuse_prefix: that field left out
+    from sasc.llm import wrappers
+
+    old = {k: v for k, v in dataclasses.asdict(S).items() if k not in ("reuse_prefix", "top_logprobs")}
+    blob = json.dumps({"format": wrappers._CACHE_FORMAT, "model": "a", "prompt": "q", "sampling": old,
+                       "json_schema": None}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert cache_key("a", "q", S, None) == hashlib.sha256(blob.encode()).hexdigest()
+    hinted = dataclasses.replace(S, reuse_prefix=True)
+    assert cache_key("a", "q", hinted, None) != cache_key("a", "q", S, None)
+
+
 def test_cache_corrupt_file_is_a_miss(tmp_path):
     llm = CachedLLM(ScriptedLLM(["first", "second"]), tmp_path)
     llm.complete("q", sampling=S)

@@ -5,6 +5,7 @@ and a fake helper that writes Bills's all-at-once layout with per-token logprobs
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -217,3 +218,99 @@ def test_explain_then_score_every_candidate_on_token_excerpts(tmp_path):
     assert unit.scoring_set["excerpts"] == "token" and unit.scoring_set["tokens"]
     sims = [c.scores["simulation"] for c in unit.candidates if c.scores]
     assert sims and all(s["details"]["layout"] == "all_at_once" for s in sims)
+
+
+# --- the per_word layout: one yes/no question per word -------------------------------------------
+
+
+def test_words_group_glued_tokens_and_skip_whitespace():
+    from sasc.scorers.simulation import words_of
+
+    assert words_of(["The", " cat", "s", " sat", ".", "\n", "Then", " ", " it", " ran", "!"]) == [
+        ("The", [0]), ("cats", [1, 2]), ("sat.", [3, 4]), ("Then", [6]), ("it", [8]), ("ran!", [9, 10])]
+    assert words_of([]) == [] and words_of([" ", "\n"]) == []
+
+
+def test_word_questions_share_the_prefix_and_number_repeated_words():
+    from sasc.scorers.simulation import WORD_PROMPT, word_questions
+
+    prompts, groups = word_questions("cats", ["The", " cat", " saw", " the", " cat", "."])
+    prefix = WORD_PROMPT.format(explanation="cats", text="The cat saw the cat.")
+    assert all(p.startswith(prefix) for p in prompts)
+    assert [p[len(prefix):] for p in prompts] == ['"The"', '"cat"', '"saw"', '"the" (occurrence 2)',
+                                                  '"cat" (occurrence 2)']
+    assert groups == [[0], [1], [2], [3], [4, 5]]  # the full stop is predicted with the word it is glued to
+
+
+def test_yes_no_value_maps_clipped_log_odds_onto_0_to_10():
+    from sasc.scorers.simulation import LOG_ODDS_RANGE, yes_no_value
+
+    assert yes_no_value([("yes", math.log(0.5)), ("no", math.log(0.5))]) == pytest.approx(5.0)
+    # odds 10:1 (variants in case and spacing add up): 5 + 5 * ln(10) / 8
+    both = [("Yes", math.log(0.6)), (" yes", math.log(0.3)), ("no", math.log(0.09)), ("x", math.log(0.01))]
+    assert yes_no_value(both) == pytest.approx(5 + 5 * math.log(10) / LOG_ODDS_RANGE)
+    # "yes" missing: taken as likely as the least likely alternative listed (odds e^-5), clipped at 0
+    assert yes_no_value([("No", -0.01), ("x", -5.0)]) == pytest.approx(5 + 5 * (-5.0 + 0.01) / LOG_ODDS_RANGE)
+    assert yes_no_value([("no", -0.0001), ("x", -20.0)]) == 0.0 and yes_no_value([("x", -0.1)]) is None
+
+
+def per_word_logprobs(prompt: str) -> dict[str, float]:
+    """A helper answering the per_word question: yes (0.9) when the named word is a word of the
+    explanation, else no (0.95); other prompts as the all-at-once fake."""
+    if "\nWord: " not in prompt:
+        return all_at_once_logprobs(prompt)
+    expl = set(re.findall(r"\w+", prompt.split("Explanation: ", 1)[1].split("\n", 1)[0].lower()))
+    word = prompt.rsplit("\nWord: ", 1)[1].split('"')[1].lower()
+    return {"yes": 0.9, "no": 0.1} if word in expl else {"no": 0.95, "yes": 0.05}
+
+
+def per_word_reply(prompt: str) -> str:
+    if "\nWord: " not in prompt:
+        return all_at_once_reply(prompt)
+    probs = per_word_logprobs(prompt)
+    return max(probs, key=probs.get)
+
+
+def test_per_word_layout_scores_the_right_explanation_above_a_wrong_one_with_one_call_per_word():
+    from sasc.scorers.simulation import words_of
+
+    helper = ScriptedLLM(per_word_reply, logprobs=per_word_logprobs, name="per-word")
+    cfg = ScoreConfig(baseline=False, n_boot=100, token_layout="per_word")
+    s = _token_set()
+    good, wrong = score_on_set([", ".join(sorted(FOOD)), "stock markets"], s, "food", helper, cfg)
+    sim = good["simulation"]
+    assert sim.value > 0.9 and wrong["simulation"].value < 0.5 and sim.ci_low <= sim.value <= sim.ci_high
+    assert sim.details["layout"] == "per_word" and sim.details["unanswered_words"] == 0
+    asked = [c for c in helper.calls if "\nWord: " in c.prompt]
+    assert len(asked) == 2 * sum(len(words_of(t)) for t in s.tokens)  # both explanations, every word
+    assert all(c.sampling.reuse_prefix and c.sampling.top_logprobs > 0 for c in asked)
+    # sampled replies: yes is 10, no is 0
+    r = score_on_set([", ".join(sorted(FOOD))], s, "food", ScriptedLLM(per_word_reply, name="plain"),
+                     ScoreConfig(baseline=False, sampled=True, n_boot=50, token_layout="per_word"))[0]["simulation"]
+    assert r.method == "sampled" and r.value > 0.9
+
+
+def test_per_word_layout_counts_replies_that_are_no_answer():
+    helper = ScriptedLLM(lambda p: "maybe" if "\nWord: " in p else "0", logprobs=lambda p: {"maybe": 1.0},
+                         name="evasive")
+    s = _token_set()
+    r = score_on_set(["food"], s, "food", helper, ScoreConfig(baseline=False, n_boot=20,
+                                                               token_layout="per_word"))[0]["simulation"]
+    from sasc.scorers.simulation import words_of
+
+    assert r.details["unanswered_words"] == sum(len(words_of(t)) for t in s.tokens)
+    assert r.undefined_reason is not None  # every prediction 0: the correlation is undefined
+
+
+def test_per_word_whitespace_tokens_get_the_excerpts_lowest_word_value():
+    from sasc.scorers.base import ScoringRecord
+    from sasc.scorers.simulation import LOG_ODDS_RANGE, simulate_tokens
+
+    toks = ("Fresh", " bread", ".", "\n", " Stock", " prices")
+    record = ScoringRecord("u", "bread", ("".join(toks),), (1.0,), (True,), tokens=(toks,),
+                           token_values=((0.0, 1.0, 1.0, 0.0, 0.0, 0.0),), token_layout="per_word")
+    helper = ScriptedLLM(per_word_reply, logprobs=per_word_logprobs, name="per-word")
+    (pred,), missing = simulate_tokens(record, helper)
+    yes, no = 5 + 5 * math.log(9) / LOG_ODDS_RANGE, 5 - 5 * math.log(19) / LOG_ODDS_RANGE
+    np.testing.assert_allclose(pred, [no, yes, yes, no, no, no])  # "." goes with "bread"; "\n" with the lowest
+    assert missing == 0 and len(helper.calls) == 4

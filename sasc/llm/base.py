@@ -31,6 +31,11 @@ class Sampling:
     """Alternatives per generated token to return with their log-probabilities
     (:attr:`Completion.top_logprobs`); 0: none. A backend that cannot return them leaves
     ``Completion.top_logprobs`` None."""
+    reuse_prefix: bool = False
+    """A hint that this prompt shares a long prefix with the calls before it (one question per
+    word of the same text): a backend that can reuse the KV cache of that prefix does, at the
+    cost of logits that may differ in the last digits from a cold evaluation. Backends that
+    cannot ignore it."""
 
     def seeded(self, offset: int) -> Sampling:
         """The same parameters with ``offset`` added to the seed (a retry, another subset...)."""

@@ -92,7 +92,9 @@ class LocalLLM:
     with any number of slots), at the cost of the batching speed-up (docs/helper_throughput.md).
     ``cache_prompt``: reuse the KV cache of the previous
     request's common prefix; off by default because reuse can change logits slightly, and
-    the same seed must give the same reply whatever came before.
+    the same seed must give the same reply whatever came before. A request whose
+    :attr:`~sasc.llm.base.Sampling.reuse_prefix` is set reuses it anyway (the per-word
+    simulator asks ~50 questions about one text, each a few tokens past a shared prefix).
     """
 
     def __init__(
@@ -225,7 +227,7 @@ class LocalLLM:
             "top_p": float(sampling.top_p),
             "max_tokens": int(sampling.max_tokens),
             "seed": int(sampling.seed) % _SEED_MOD,
-            "cache_prompt": self.cache_prompt,
+            "cache_prompt": self.cache_prompt or sampling.reuse_prefix,
             "stream": False,
         }
         if json_schema is not None:

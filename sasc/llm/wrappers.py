@@ -216,11 +216,12 @@ def cache_key(
 
 
 def _sampling_key(sampling: Sampling) -> dict[str, Any]:
-    """The sampling part of a cache key; ``top_logprobs`` only when asked for, so replies cached
-    before the field existed keep their keys."""
+    """The sampling part of a cache key; ``top_logprobs`` and ``reuse_prefix`` only when asked
+    for, so replies cached before those fields existed keep their keys."""
     key = asdict(sampling)
-    if not key.get("top_logprobs"):
-        key.pop("top_logprobs", None)
+    for optional in ("top_logprobs", "reuse_prefix"):
+        if not key.get(optional):
+            key.pop(optional, None)
     return key
 
 

@@ -91,7 +91,8 @@ class ScoreConfig:
     """Seed of helper calls, bootstrap and random explanations."""
     token_layout: str = "all_at_once"
     """On token excerpts, how the simulator asks for per-token values: ``all_at_once`` (every token
-    copied with its value, Bills's) or ``sparse`` (only the tokens the unit responds to, the rest 0)."""
+    copied with its value, Bills's), ``sparse`` (only the tokens the unit responds to, the rest 0)
+    or ``per_word`` (one yes/no question per word; see :mod:`sasc.scorers.simulation`)."""
 
     def __post_init__(self) -> None:
         from .simulation import TOKEN_LAYOUTS

@@ -13,19 +13,27 @@ excerpt's tokens (:func:`align`); a token the reply left out is predicted 0 and 
 ``unaligned``. Whitespace-only tokens are not shown and are predicted 0. The correlation is pooled
 over all tokens; its interval resamples whole excerpts. ``details`` also carry Bills's
 explanation-free lookup-table baseline when the set has held-out excerpts.
+
+Two other layouts (:data:`TOKEN_LAYOUTS`): ``sparse`` lists only the tokens the unit responds to;
+``per_word`` asks one yes/no question per word of the excerpt ("does this word, as used in this
+text, fit the explanation?"), every question the same prompt up to the word so a backend reuses
+the prefix's KV cache, and predicts the word's tokens from the log-odds of yes
+(:func:`yes_no_value`). With the 1.5B local helper it ranks the words an explanation fits far
+better than the 0..10 copy does (docs/predictive_scoring.md, "A yes/no simulator").
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import string
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..llm.base import Completion, HelperLLM
-from .ask import ask, parse_number, read_answers, require_logprobs
+from ..llm.base import Completion, HelperLLM, Request, Sampling, complete_many
+from .ask import TOP_LOGPROBS, ask, parse_number, parse_yes_no, read_answers, require_logprobs
 from .base import ScoreResult, ScoringRecord
 from .stats import (
     NUMBER_ANSWERS, bootstrap_ci, expected_value, grouped_bootstrap_ci, lookup_predict, lookup_table, pearson,
@@ -69,16 +77,36 @@ mice\t8
 Tokens of the text:
 {lines}"""
 
-TOKEN_LAYOUTS = ("all_at_once", "sparse")
+WORD_PROMPT = """Explanation: {explanation}
+
+Text: "{text}"
+
+For the word named below, answer yes if that word itself, as used in this text, fits the explanation "{explanation}", otherwise answer no. Answer with one word.
+
+Word: """
+"""The ``per_word`` layout's question: everything up to "Word: " is the same for every word of an
+excerpt (the prefix a backend reuses); the word follows, quoted, with its occurrence number when
+it appeared before in the excerpt."""
+
+TOKEN_LAYOUTS = ("all_at_once", "sparse", "per_word")
 """Per-token simulation layouts: every token copied with a value (``all_at_once``, Bills's), or only
 the tokens the unit responds to listed with theirs, the rest predicted 0 (``sparse``: a few generated
-tokens per excerpt instead of ~4 per token)."""
+tokens per excerpt instead of ~4 per token), or one yes/no question per word of the excerpt, each
+a few tokens past a shared prefix (``per_word``: a small helper ranks the words an explanation
+fits far better from a yes/no question than from a 0..10 copy; docs/predictive_scoring.md)."""
+
+LOG_ODDS_RANGE = 8.0
+"""``per_word`` predictions are the helper's log-odds of "yes" over "no", clipped to ±this and mapped
+linearly onto 0..10 (a probability of "yes" from 0.0003 to 0.9997). Log-odds, not 10·P(yes): on the
+invented sentences of benchmarks/simulator_sensitivity.py they correlate better with the words an
+explanation fits (the probability saturates near 0 and spreads the fitting words widely)."""
 
 SPARSE_MAX_LINES = 12
 """Lines a sparse reply may have (the generation budget): a unit responds at a few tokens of an
 excerpt; without a cap the 1.5B helper sometimes repeats one line until the budget runs out."""
 
 _VALUE = re.compile(r"^\s*(\d+)")
+_EDGE_PUNCTUATION = string.punctuation + "“”‘’«»…"
 
 
 def shown(token: str) -> str:
@@ -166,6 +194,90 @@ def align_sparse(expected: Sequence[str], lines: Sequence[tuple[str, float | Non
     return out, unmatched
 
 
+def words_of(tokens: Sequence[str]) -> list[tuple[str, list[int]]]:
+    """The excerpt's words as ``(word as shown, indices of its tokens)``: a word starts at a token
+    that begins with whitespace (or the first shown token) and takes the tokens glued to it;
+    whitespace-only tokens belong to no word."""
+    out: list[tuple[str, list[int]]] = []
+    glued = False
+    for i, tok in enumerate(tokens):
+        if not tok.strip():
+            glued = False
+            continue
+        if glued and not tok[:1].isspace():
+            word, idx = out[-1]
+            out[-1] = (word + tok, idx + [i])
+        else:
+            out.append((tok.strip(), [i]))
+        glued = not tok[-1:].isspace()
+    return [(" ".join(w.split()), idx) for w, idx in out]
+
+
+def word_questions(explanation: str, tokens: Sequence[str]) -> tuple[list[str], list[list[int]]]:
+    """The ``per_word`` prompts of one excerpt (one per word, in order) and each word's token
+    indices; a word is named without the punctuation at its ends ("sat." asks about "sat")."""
+    prefix = WORD_PROMPT.format(explanation=explanation, text="".join(tokens))
+    prompts, groups, seen = [], [], {}
+    for glued, idx in words_of(tokens):
+        word = glued.strip(_EDGE_PUNCTUATION) or glued
+        seen[word.lower()] = seen.get(word.lower(), 0) + 1
+        again = f" (occurrence {seen[word.lower()]})" if seen[word.lower()] > 1 else ""
+        prompts.append(f'{prefix}"{word}"{again}')
+        groups.append(idx)
+    return prompts, groups
+
+
+def yes_no_value(alternatives: Sequence[tuple[str, float]]) -> float | None:
+    """The ``per_word`` prediction (0..10) from one token's alternatives: the log-odds of "yes"
+    over "no" (variants in case and spacing add up), clipped to ±:data:`LOG_ODDS_RANGE` and mapped
+    linearly onto 0..10. An answer missing from the alternatives counts as no more likely than the
+    least likely alternative listed. None when neither answer is there."""
+    mass = {"yes": 0.0, "no": 0.0}
+    for token, logprob in alternatives:
+        key = token.strip().lower()
+        if key in mass:
+            mass[key] += float(np.exp(logprob))
+    if not any(mass.values()):
+        return None
+    floor = min(float(lp) for _, lp in alternatives)
+    yes, no = (np.log(mass[k]) if mass[k] > 0 else floor for k in ("yes", "no"))
+    odds = min(max(yes - no, -LOG_ODDS_RANGE), LOG_ODDS_RANGE)
+    return float(10.0 * (odds + LOG_ODDS_RANGE) / (2 * LOG_ODDS_RANGE))
+
+
+def simulate_words(record: ScoringRecord, helper: HelperLLM, *, sampled: bool = False,
+                   seed: int = 0) -> tuple[list[np.ndarray], int]:
+    """:func:`simulate_tokens` for the ``per_word`` layout: one yes/no question per word, every
+    token of a word predicted the word's value; whitespace-only tokens, and words whose reply held
+    neither answer (the second number counts them), are predicted the excerpt's lowest word value,
+    since on this scale a plain "no" sits above 0. The questions of an excerpt go out in order with
+    ``reuse_prefix`` so a backend evaluates only the few tokens past the shared prefix."""
+    asked = [word_questions(record.explanation, toks) for toks in record.tokens]
+    prompts = [p for ps, _ in asked for p in ps]
+    sampling = Sampling(temperature=0.0, top_p=1.0, max_tokens=1, seed=seed,
+                        top_logprobs=0 if sampled else TOP_LOGPROBS, reuse_prefix=True)
+    replies = iter(complete_many(helper, [Request(p, sampling) for p in prompts]))
+    preds, missing = [], 0
+    for toks, (_, groups) in zip(record.tokens, asked):
+        values: list[float | None] = []
+        for _ in groups:
+            reply = next(replies)
+            if sampled:
+                answer = parse_yes_no(reply.text) or {}
+                values.append(10.0 * answer["yes"] if "yes" in answer else 0.0 if "no" in answer else None)
+            else:
+                require_logprobs(reply, helper.name)
+                values.append(next((v for v in map(yes_no_value, reply.top_logprobs) if v is not None), None))
+        answered = [v for v in values if v is not None]
+        floor = min(answered, default=0.0)  # the least fitting word's value: "no" on this scale is not 0
+        pred = np.full(len(toks), floor)
+        for idx, value in zip(groups, values):
+            pred[idx] = floor if value is None else value
+        missing += len(values) - len(answered)
+        preds.append(pred)
+    return preds, missing
+
+
 def simulate(record: ScoringRecord, helper: HelperLLM, *, sampled: bool = False, seed: int = 0) -> np.ndarray:
     """The simulated response (0..10) to each text of ``record``."""
     prompts = [PROMPT.format(explanation=record.explanation, text=t) for t in record.texts]
@@ -180,6 +292,8 @@ def simulate_tokens(record: ScoringRecord, helper: HelperLLM, *, sampled: bool =
     per excerpt, "all at once"); and the number of shown tokens the replies left without a value
     (predicted 0). Raises like :func:`~sasc.scorers.ask.read_answers` when logprobs were asked for
     and the backend returned none."""
+    if record.token_layout == "per_word":
+        return simulate_words(record, helper, sampled=sampled, seed=seed)
     sparse = record.token_layout == "sparse"
     shows = [[shown(t) for t in toks] for toks in record.tokens]
     if sparse:
@@ -253,7 +367,8 @@ class SimulationScorer:
                   else (float("nan"),) * 2)
         rand = [i for i, top in enumerate(record.is_top) if not top]
         random_only = _pooled([preds[i] for i in rand], [true[i] for i in rand])
-        details |= {"random_only": random_only, "n_random": len(rand), "unaligned_tokens": missing}
+        gaps = "unanswered_words" if record.token_layout == "per_word" else "unaligned_tokens"
+        details |= {"random_only": random_only, "n_random": len(rand), gaps: missing}
         if record.held_out:
             table, default = lookup_table(record.held_out)
             lut = [lookup_predict(table, default, toks) for toks in record.tokens]
