@@ -35,7 +35,7 @@ from ..errors import ConfigError
 from ..explain import explain_unit
 from ..form import FORM_VERSION
 from ..jsonio import dumps, nan_if_none
-from ..llm.base import HelperLLM
+from ..llm.base import HelperLLM, sampling_key
 from ..modules.base import to_response_array
 from ..options import NO_LEGACY, option_fields
 from ..progress import ProgressEvent, ProgressFn, no_progress
@@ -147,7 +147,7 @@ def run_key(task: D3Task, setting: str, seed: int, helper_name: str, config: Exp
     version of the rules that clean the helper's summaries (``cleaning``; version 1, from before
     it was versioned, is left out so that its keys stay as they were), and with the form repair or
     the readable ranking on, the version of the form rules (:data:`sasc.form.FORM_VERSION`)."""
-    fields = {k: _without_unset_sampling_fields(v) for k, v in dataclasses.asdict(config).items()
+    fields = {k: _sampling_as_keyed(v) for k, v in dataclasses.asdict(config).items()
               if not (k in KEY_ADDED_SETTINGS and v == KEY_ADDED_SETTINGS[k])}
     versions = {"cleaning": cleaning} if cleaning != 1 else {}
     if config.form_repair or config.readable_ranking:  # the form rules decide which candidates are scored and win
@@ -160,13 +160,9 @@ def run_key(task: D3Task, setting: str, seed: int, helper_name: str, config: Exp
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _without_unset_sampling_fields(value: Any) -> Any:
-    """A sampling dict without ``top_logprobs`` when it is 0 and ``reuse_prefix`` when it is off
-    (fields added after runs were keyed)."""
-    if isinstance(value, dict) and "top_p" in value:
-        return {k: v for k, v in value.items()
-                if not ((k == "top_logprobs" and v == 0) or (k == "reuse_prefix" and v is False))}
-    return value
+def _sampling_as_keyed(value: Any) -> Any:
+    """A config field as it enters the key: a sampling dict through :func:`~sasc.llm.base.sampling_key`."""
+    return sampling_key(value) if isinstance(value, dict) and "top_p" in value else value
 
 
 def prompt_templates(config: ExplainConfig) -> list[str]:

@@ -42,6 +42,16 @@ class Sampling:
         return dataclasses.replace(self, seed=self.seed + offset)
 
 
+_ADDED_SAMPLING_FIELDS = ("top_logprobs", "reuse_prefix")
+"""Fields :class:`Sampling` gained after replies and runs were first keyed by it."""
+
+
+def sampling_key(fields: dict[str, Any]) -> dict[str, Any]:
+    """A :class:`Sampling` as a dict (``dataclasses.asdict``) for a cache or run key: the fields added
+    later are left out while off, so keys made before they existed stay valid."""
+    return {k: v for k, v in fields.items() if k not in _ADDED_SAMPLING_FIELDS or v}
+
+
 @dataclass(frozen=True)
 class Completion:
     """One reply of a helper LLM."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from sasc.cancel import carry, checkpoint
 from sasc.errors import ConfigError, HelperUnavailableError
-from sasc.llm.base import Completion, HelperLLM, Sampling
+from sasc.llm.base import Completion, HelperLLM, Sampling, sampling_key
 
 __all__ = ["CachedLLM", "RetryingLLM", "Usage", "UsageReport", "cache_key"]
 
@@ -208,21 +208,13 @@ def cache_key(
         "format": _CACHE_FORMAT,
         "model": model,
         "prompt": prompt,
-        "sampling": _sampling_key(sampling),
+        "sampling": sampling_key(asdict(sampling)),
         "json_schema": json_schema,
     }
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _sampling_key(sampling: Sampling) -> dict[str, Any]:
-    """The sampling part of a cache key; ``top_logprobs`` and ``reuse_prefix`` only when asked
-    for, so replies cached before those fields existed keep their keys."""
-    key = asdict(sampling)
-    for optional in ("top_logprobs", "reuse_prefix"):
-        if not key.get(optional):
-            key.pop(optional, None)
-    return key
 
 
 def _logprobs_from_json(value: Any) -> tuple[tuple[tuple[str, float], ...], ...] | None:

@@ -17,10 +17,12 @@ SAMPLED_HINT = ("score with sampled answers instead (`sasc score --sampled`, or 
                 "those results are marked method='sampled'")
 
 
-def ask(helper: HelperLLM, prompts: Sequence[str], *, sampled: bool, seed: int, max_tokens: int = 3) -> list[Completion]:
-    """The replies to ``prompts`` (greedy; with token probabilities unless ``sampled``), one seed each."""
+def ask(helper: HelperLLM, prompts: Sequence[str], *, sampled: bool, seed: int, max_tokens: int = 3,
+        reuse_prefix: bool = False) -> list[Completion]:
+    """The replies to ``prompts`` (greedy; with token probabilities unless ``sampled``), one seed each;
+    ``reuse_prefix``: the prompts share a prefix a backend may keep cached (:class:`Sampling`)."""
     sampling = Sampling(temperature=0.0, top_p=1.0, max_tokens=max_tokens, seed=seed,
-                        top_logprobs=0 if sampled else TOP_LOGPROBS)
+                        top_logprobs=0 if sampled else TOP_LOGPROBS, reuse_prefix=reuse_prefix)
     return complete_many(helper, [Request(p, sampling.seeded(i)) for i, p in enumerate(prompts)])
 
 

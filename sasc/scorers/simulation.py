@@ -32,11 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from ..llm.base import Completion, HelperLLM, Request, Sampling, complete_many
-from .ask import TOP_LOGPROBS, ask, parse_number, parse_yes_no, read_answers, require_logprobs
+from ..llm.base import Completion, HelperLLM
+from .ask import ask, parse_number, parse_yes_no, read_answers, require_logprobs
 from .base import ScoreResult, ScoringRecord
 from .stats import (
-    NUMBER_ANSWERS, bootstrap_ci, expected_value, grouped_bootstrap_ci, lookup_predict, lookup_table, pearson,
+    NUMBER_ANSWERS, answer_mass, bootstrap_ci, expected_value, grouped_bootstrap_ci, lookup_predict, lookup_table,
+    pearson,
 )
 
 PROMPT = """A unit of a language-processing model is described by this explanation:
@@ -220,8 +221,8 @@ def word_questions(explanation: str, tokens: Sequence[str]) -> tuple[list[str], 
     prompts, groups, seen = [], [], {}
     for glued, idx in words_of(tokens):
         word = glued.strip(_EDGE_PUNCTUATION) or glued
-        seen[word.lower()] = seen.get(word.lower(), 0) + 1
-        again = f" (occurrence {seen[word.lower()]})" if seen[word.lower()] > 1 else ""
+        n = seen[word.lower()] = seen.get(word.lower(), 0) + 1
+        again = f" (occurrence {n})" if n > 1 else ""
         prompts.append(f'{prefix}"{word}"{again}')
         groups.append(idx)
     return prompts, groups
@@ -232,15 +233,11 @@ def yes_no_value(alternatives: Sequence[tuple[str, float]]) -> float | None:
     over "no" (variants in case and spacing add up), clipped to ±:data:`LOG_ODDS_RANGE` and mapped
     linearly onto 0..10. An answer missing from the alternatives counts as no more likely than the
     least likely alternative listed. None when neither answer is there."""
-    mass = {"yes": 0.0, "no": 0.0}
-    for token, logprob in alternatives:
-        key = token.strip().lower()
-        if key in mass:
-            mass[key] += float(np.exp(logprob))
-    if not any(mass.values()):
+    mass = answer_mass(alternatives, ("yes", "no"))
+    if not mass:
         return None
     floor = min(float(lp) for _, lp in alternatives)
-    yes, no = (np.log(mass[k]) if mass[k] > 0 else floor for k in ("yes", "no"))
+    yes, no = (np.log(mass[k]) if k in mass else floor for k in ("yes", "no"))
     odds = min(max(yes - no, -LOG_ODDS_RANGE), LOG_ODDS_RANGE)
     return float(10.0 * (odds + LOG_ODDS_RANGE) / (2 * LOG_ODDS_RANGE))
 
@@ -253,10 +250,8 @@ def simulate_words(record: ScoringRecord, helper: HelperLLM, *, sampled: bool = 
     since on this scale a plain "no" sits above 0. The questions of an excerpt go out in order with
     ``reuse_prefix`` so a backend evaluates only the few tokens past the shared prefix."""
     asked = [word_questions(record.explanation, toks) for toks in record.tokens]
-    prompts = [p for ps, _ in asked for p in ps]
-    sampling = Sampling(temperature=0.0, top_p=1.0, max_tokens=1, seed=seed,
-                        top_logprobs=0 if sampled else TOP_LOGPROBS, reuse_prefix=True)
-    replies = iter(complete_many(helper, [Request(p, sampling) for p in prompts]))
+    replies = iter(ask(helper, [p for ps, _ in asked for p in ps], sampled=sampled, seed=seed, max_tokens=1,
+                       reuse_prefix=True))
     preds, missing = [], 0
     for toks, (_, groups) in zip(record.tokens, asked):
         values: list[float | None] = []
@@ -264,7 +259,7 @@ def simulate_words(record: ScoringRecord, helper: HelperLLM, *, sampled: bool = 
             reply = next(replies)
             if sampled:
                 answer = parse_yes_no(reply.text) or {}
-                values.append(10.0 * answer["yes"] if "yes" in answer else 0.0 if "no" in answer else None)
+                values.append(10.0 if "yes" in answer else 0.0 if "no" in answer else None)
             else:
                 require_logprobs(reply, helper.name)
                 values.append(next((v for v in map(yes_no_value, reply.top_logprobs) if v is not None), None))

@@ -70,16 +70,23 @@ def auroc(score: Sequence[float], true: Sequence[bool]) -> Stat:
     return float((greater + 0.5 * ties) / (pos.size * neg.size)), None
 
 
-def answer_probabilities(alternatives: Iterable[tuple[str, float]], answers: Sequence[str]) -> dict[str, float]:
-    """The probabilities of ``answers`` among one token's ``(token, log-probability)`` alternatives,
-    renormalized to sum to 1 over the answers found (tokens compared stripped and lower-cased;
-    the same answer twice, e.g. "5" and " 5", adds up). Empty when no answer is among them."""
+def answer_mass(alternatives: Iterable[tuple[str, float]], answers: Sequence[str]) -> dict[str, float]:
+    """The probability mass of each of ``answers`` found among one token's ``(token,
+    log-probability)`` alternatives, not renormalized (tokens compared stripped and lower-cased; the
+    same answer twice, e.g. "5" and " 5", adds up); answers not found are absent."""
     wanted = {a.lower(): a for a in answers}
     mass: dict[str, float] = {}
     for token, logprob in alternatives:
         a = wanted.get(token.strip().lower())
         if a is not None:
             mass[a] = mass.get(a, 0.0) + float(np.exp(logprob))
+    return mass
+
+
+def answer_probabilities(alternatives: Iterable[tuple[str, float]], answers: Sequence[str]) -> dict[str, float]:
+    """The probabilities of ``answers`` among one token's alternatives (:func:`answer_mass`),
+    renormalized to sum to 1 over the answers found. Empty when no answer is among them."""
+    mass = answer_mass(alternatives, answers)
     total = sum(mass.values())
     return {a: m / total for a, m in mass.items()} if total > 0 else {}
 
