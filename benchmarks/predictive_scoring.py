@@ -151,7 +151,12 @@ def neurons(args: argparse.Namespace, cache: str) -> None:
     from sasc.modules.registry import module_from_spec
     from sasc.results import ExplainResult
 
-    result = ExplainResult.from_dict(json.loads(Path(args.neurons).read_text()))
+    raw = Path(args.neurons).read_bytes()
+    if args.neurons.endswith(".gz"):  # results kept in the repository are gzipped
+        import gzip
+
+        raw = gzip.decompress(raw)
+    result = ExplainResult.from_dict(json.loads(raw))
     bank = as_bank(module_from_spec(args.module))
     corpus = load_corpus(args.corpus)
     helper = resolve_helper(args.helper, cache)
@@ -161,6 +166,8 @@ def neurons(args: argparse.Namespace, cache: str) -> None:
     # every scored candidate's σ, for the σ-vs-simulation rank correlation (--all-candidates)
     scored = {u.unit: [(c.explanation, float(c.score.sigma)) for c in u.candidates if c.score.n_related]
               for u in result.units if u.unit in best}
+    if args.resume and "," in args.layouts:
+        sys.exit("--resume: one layout at a time (each table has its own --json)")
     for layout in args.layouts.split(","):
         cfg = ScoreConfig(scorers=tuple(args.neuron_scorers.split(",")), n_boot=1000, token_layout=layout,
                           baseline=not args.no_baseline, sampled=args.sampled,
@@ -185,15 +192,14 @@ def _spearman(x, y) -> tuple[float, float, int]:
 def _neuron_table(bank, corpus, helper, best, scored, cfg, args) -> None:
     import dataclasses
 
-    rows = []
-    inter: dict[str, list] = {}
-    records: list[dict] = []  # one per unit, for --json
-    pairs: list[tuple[float, float]] = []  # (σ, simulation) of every candidate simulated
+    records = _resumed(args, cfg)  # one per unit, for --json; with --resume, those of an earlier run first
+    done = {r["unit"] for r in records}
     print(f"layout {cfg.token_layout}; helper {helper.name}; {args.n_top} top + {args.n_random} random excerpts of "
-          f"<= {args.excerpt_tokens} tokens from a pool of {args.pool_size} {corpus.name} sentences per unit", flush=True)
-    import numpy as np
-
+          f"<= {args.excerpt_tokens} tokens from a pool of {args.pool_size} {corpus.name} sentences per unit"
+          + (f"; {len(done)} units resumed from {args.json}" if done else ""), flush=True)
     for unit, explanation in best.items():
+        if unit in done:
+            continue
         col = list(bank.units).index(unit)
         before = helper.usage.snapshot()
         t0 = time.perf_counter()
@@ -208,65 +214,109 @@ def _neuron_table(bank, corpus, helper, best, scored, cfg, args) -> None:
         sigma = dict(scored.get(unit, []))
         sims = [(explanation, sigma.get(explanation, float("nan")), scores.get("simulation"))]
         sims += [(e, sg, m["simulation"]) for (e, sg), m in zip(rest, more)]
-        pairs += [(sg, r.value) for _, sg, r in sims if r is not None]
+        used = helper.usage.snapshot()
         records.append({"unit": unit, "explanation": explanation, "set_texts": len(sset.texts),
                         "scores": {k: {"value": v.value, "ci": [v.ci_low, v.ci_high], "baseline": v.baseline,
                                        "undefined": v.undefined_reason,
                                        # the scalar details: random-only r, lookup table, mean-ablation JSD, ...
                                        "details": {dk: dv for dk, dv in v.details.items()
-                                                   if isinstance(dv, (int, float, str))}}
+                                                   if isinstance(dv, (int, float, str))},
+                                       "lists": {dk: list(dv) for dk, dv in v.details.items()
+                                                 if dk in ("kl_cost", "gain")}}
                                    for k, v in scores.items()},
                         "candidates": [{"explanation": e, "sigma": sg, "simulation": None if r is None else r.value}
                                        for e, sg, r in sims],
-                        "scoring_s": t2 - t1})
+                        "calls": used.calls - before.calls,
+                        "prompt_tokens": used.prompt_tokens - before.prompt_tokens,
+                        "completion_tokens": used.completion_tokens - before.completion_tokens,
+                        "set_s": t1 - t0, "scoring_s": t2 - t1})
         _write_json(args, cfg, records, {})  # after every unit, so a run cut short keeps what it measured
-        for name in ("ablation", "steering"):  # the interventional scores, beside a random explanation's
-            if name in scores:
-                a = scores[name]
-                extra = (f"mean-ablation JSD {a.details['mean_ablation_jsd']:.2e}" if name == "ablation" else
-                         f"KL cost {', '.join(f'{c:.2e}' for c in a.details['kl_cost'])}  "
-                         f"gain {', '.join(f'{g:.3f}' for g in a.details['gain'])}")
-                base = float("nan") if a.baseline is None else a.baseline
-                inter.setdefault(name, []).append((a.value, base))
-                print(f"{unit:10s} {name} {a.value:7.3f} [{a.ci_low:7.3f},{a.ci_high:7.3f}] random expl. {base:7.3f}  "
-                      f"{explanation[:40]!r}  {extra}  scoring {t2 - t1:.0f} s", flush=True)
-        if "simulation" not in scores:
-            continue
-        r = scores["simulation"]
-        u = helper.usage.snapshot()
-        d = r.details
-        rows.append((r.value, d["random_only"], d.get("lookup_table", float("nan")),
-                     d.get("lookup_table_random_only", float("nan")),
-                     float("nan") if r.baseline is None else r.baseline, t2 - t1))
-        print(f"{unit:10s} {explanation[:40]!r:42s} top+random {r.value:6.3f} [{r.ci_low:6.3f},{r.ci_high:6.3f}] "
-              f"random-only {d['random_only']:6.3f}  lookup {rows[-1][2]:6.3f} / {rows[-1][3]:6.3f}  "
-              f"random expl. {rows[-1][4]:6.3f}  {_gaps(d)}/{d['n_tokens']}  "
-              f"{u.calls - before.calls} calls, {u.completion_tokens - before.completion_tokens} completion tokens, "
-              f"set {t1 - t0:.0f} s, scoring {t2 - t1:.0f} s", flush=True)
-    for name, vals in inter.items():
-        v = np.array(vals, dtype=float)
-        print(f"{name}: mean over {len(v)} units {np.nanmean(v[:, 0]):.3f}, random explanations {np.nanmean(v[:, 1]):.3f}; "
-              f"above the random explanation in {int(np.sum(v[:, 0] > v[:, 1]))} of {len(v)}", flush=True)
-    both = [(r["scores"]["ablation"]["value"], r["scores"]["simulation"]["value"]) for r in records
-            if "ablation" in r["scores"] and "simulation" in r["scores"]]
+        _print_unit(records[-1])
+    summary = _summarize(records, cfg)
+    if _write_json(args, cfg, records, summary):
+        print(f"wrote {args.json}", flush=True)
+
+
+def _resumed(args, cfg) -> list[dict]:
+    """--resume: the units an earlier run of the same table wrote to --json (none without it)."""
+    import json
+
+    if not (args.resume and args.json and Path(args.json).exists()):
+        return []
+    old = json.loads(Path(args.json).read_text())
+    if (old["layout"], old["n_top"], old["n_random"]) != (cfg.token_layout, args.n_top, args.n_random):
+        sys.exit(f"--resume: {args.json} holds layout {old['layout']}, {old['n_top']} top + {old['n_random']} "
+                 f"random excerpts, not this run's; give another --json")
+    return old["units"]
+
+
+def _print_unit(rec: dict) -> None:
+    """One unit's lines: its interventional scores, then its simulation beside the baselines."""
+    unit, explanation, sc = rec["unit"], rec["explanation"], rec["scores"]
+    for name in ("ablation", "steering"):  # the interventional scores, beside a random explanation's
+        if name in sc:
+            a = sc[name]
+            extra = (f"mean-ablation JSD {a['details']['mean_ablation_jsd']:.2e}" if name == "ablation" else
+                     f"KL cost {', '.join(f'{c:.2e}' for c in a['lists']['kl_cost'])}  "
+                     f"gain {', '.join(f'{g:.3f}' for g in a['lists']['gain'])}")
+            print(f"{unit:10s} {name} {_num(a['value']):7.3f} [{_num(a['ci'][0]):7.3f},{_num(a['ci'][1]):7.3f}] "
+                  f"random expl. {_num(a['baseline']):7.3f}  {explanation[:40]!r}  {extra}  "
+                  f"scoring {rec['scoring_s']:.0f} s", flush=True)
+    if "simulation" in sc:
+        r, d = sc["simulation"], sc["simulation"]["details"]
+        print(f"{unit:10s} {explanation[:40]!r:42s} top+random {_num(r['value']):6.3f} "
+              f"[{_num(r['ci'][0]):6.3f},{_num(r['ci'][1]):6.3f}] random-only {_num(d.get('random_only')):6.3f}  "
+              f"lookup {_num(d.get('lookup_table')):6.3f} / {_num(d.get('lookup_table_random_only')):6.3f}  "
+              f"random expl. {_num(r['baseline']):6.3f}  {_gaps(d)}/{d.get('n_tokens')}  "
+              f"{rec.get('calls')} calls, {rec.get('completion_tokens')} completion tokens, "
+              f"set {rec.get('set_s', float('nan')):.0f} s, scoring {rec['scoring_s']:.0f} s", flush=True)
+
+
+def _num(v) -> float:
+    """A score's value for printing: None (undefined, or no baseline) as NaN."""
+    return float("nan") if v is None else float(v)
+
+
+def _summarize(records: list[dict], cfg) -> dict:
+    """The table's means and rank correlations over ``records`` (printed, and returned for --json)."""
+    import numpy as np
+
     summary: dict = {}
-    if both:
-        rho, p, n = _spearman(*zip(*both))
-        summary["spearman_ablation_simulation"] = {"rho": rho, "p": p, "n": n}
-        print(f"Spearman(ablation, simulation) over {n} units: {rho:.3f} (p = {p:.3g})", flush=True)
+    for name in ("ablation", "steering"):
+        v = np.array([(_num(r["scores"][name]["value"]), _num(r["scores"][name]["baseline"]))
+                      for r in records if name in r["scores"]], dtype=float).reshape(-1, 2)
+        if len(v):
+            summary[name] = {"mean": float(np.nanmean(v[:, 0])), "random_explanation": float(np.nanmean(v[:, 1])),
+                             "above_random": int(np.sum(v[:, 0] > v[:, 1])), "n": len(v)}
+            print(f"{name}: mean over {len(v)} units {np.nanmean(v[:, 0]):.3f}, random explanations "
+                  f"{np.nanmean(v[:, 1]):.3f}; above the random explanation in {int(np.sum(v[:, 0] > v[:, 1]))} "
+                  f"of {len(v)}", flush=True)
+    for name in ("ablation", "steering"):  # does the simulation score stand in for the interventional one?
+        both = [(_num(r["scores"][name]["value"]), _num(r["scores"]["simulation"]["value"])) for r in records
+                if name in r["scores"] and "simulation" in r["scores"]]
+        if both:
+            rho, p, n = _spearman(*zip(*both))
+            summary[f"spearman_{name}_simulation"] = {"rho": rho, "p": p, "n": n}
+            print(f"Spearman({name}, simulation) over {n} units: {rho:.3f} (p = {p:.3g})", flush=True)
+    pairs = [(_num(c["sigma"]), _num(c["simulation"])) for r in records for c in r["candidates"]
+             if c["simulation"] is not None]
     if len(pairs) >= 3:
         rho, p, n = _spearman(*zip(*pairs))
         summary["spearman_sigma_simulation"] = {"rho": rho, "p": p, "n": n}
         print(f"Spearman(σ, simulation) over {n} candidates of {len(records)} units: {rho:.3f} (p = {p:.3g})",
               flush=True)
-    if _write_json(args, cfg, records, summary):
-        print(f"wrote {args.json}", flush=True)
-    if not rows:
-        return
-    m = np.nanmean(np.array(rows, dtype=float), axis=0)
-    print(f"mean over {len(rows)} units ({cfg.token_layout}): top+random {m[0]:.3f}, random-only {m[1]:.3f}; "
-          f"lookup table {m[2]:.3f} / {m[3]:.3f}; random explanation (top+random) {m[4]:.3f}; "
-          f"scoring {m[5]:.0f} s a unit; load average {os.getloadavg()[0]:.1f}", flush=True)
+    rows = [(_num(s["value"]), _num(s["details"].get("random_only")), _num(s["details"].get("lookup_table")),
+             _num(s["details"].get("lookup_table_random_only")), _num(s["baseline"]), r["scoring_s"])
+            for r in records if (s := r["scores"].get("simulation"))]
+    if rows:
+        m = np.nanmean(np.array(rows, dtype=float), axis=0)
+        summary["simulation"] = {"top_and_random": m[0], "random_only": m[1], "lookup_table": m[2],
+                                 "lookup_table_random_only": m[3], "random_explanation": m[4],
+                                 "scoring_s_per_unit": m[5], "n": len(rows)}  # ints stay ints in the JSON
+        print(f"mean over {len(rows)} units ({cfg.token_layout}): top+random {m[0]:.3f}, random-only {m[1]:.3f}; "
+              f"lookup table {m[2]:.3f} / {m[3]:.3f}; random explanation (top+random) {m[4]:.3f}; "
+              f"scoring {m[5]:.0f} s a unit; load average {os.getloadavg()[0]:.1f}", flush=True)
+    return {k: {kk: vv if isinstance(vv, int) else float(vv) for kk, vv in v.items()} for k, v in summary.items()}
 
 
 def _gaps(details: dict) -> str:
@@ -317,6 +367,8 @@ def main() -> None:
                    help="--neurons: simulate every scored candidate too (no baseline), for Spearman(σ, simulation)")
     p.add_argument("--sampled", action="store_true", help="--neurons: sampled answers (a helper without logprobs)")
     p.add_argument("--json", default="", help="--neurons: write per-unit scores and the rank correlations here")
+    p.add_argument("--resume", action="store_true",
+                   help="--neurons: keep the units an earlier run of the same table wrote to --json; score the rest")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cache = args.cache_dir or tmp

@@ -34,7 +34,8 @@ def test_simulation_and_detection_with_the_local_helper():
     assert good["detection"].details["auroc"] >= wrong["detection"].details["auroc"]
 
 
-def test_per_token_simulation_with_the_local_helper():
+@pytest.mark.parametrize("layout", ["auto", "all_at_once"])
+def test_per_token_simulation_with_the_local_helper(layout):
     from fakes import WordTokenBank
 
     llm = LocalLLM.default(slots=2, n_ctx=2048)
@@ -45,11 +46,14 @@ def test_per_token_simulation_with_the_local_helper():
         sset = draw_set(WordTokenBank(), 0, texts, SetConfig(n_top=2, n_random=2, seed=0, sentences=False,
                                                              excerpts="token"))
         good, wrong = score_on_set(["food: pizza, pasta, soup, bread, dinner", "police and crime"], sset, "food",
-                                   helper, ScoreConfig(scorers=("simulation",), baseline=False, n_boot=200))
+                                   helper, ScoreConfig(scorers=("simulation",), baseline=False, n_boot=200,
+                                                       token_layout=layout))
     finally:
         llm.close()
     sim = good["simulation"]
     assert sim.method == "logprobs" and sim.n == 4 and sim.details["n_tokens"] == 23
-    # the 1.5B helper copies the token lines with a value in place of each placeholder
-    assert sim.details["unaligned_tokens"] <= 2
+    if layout == "auto":  # the embedded helper reuses the shared prefix: one yes/no question per word
+        assert sim.details["layout"] == "per_word" and sim.details["unanswered_words"] == 0
+    else:  # the 1.5B helper copies the token lines with a value in place of each placeholder
+        assert sim.details["layout"] == "all_at_once" and sim.details["unaligned_tokens"] <= 2
     assert sim.value > 0.4 and sim.value > wrong["simulation"].value

@@ -314,3 +314,28 @@ def test_per_word_whitespace_tokens_get_the_excerpts_lowest_word_value():
     yes, no = 5 + 5 * math.log(9) / LOG_ODDS_RANGE, 5 - 5 * math.log(19) / LOG_ODDS_RANGE
     np.testing.assert_allclose(pred, [no, yes, yes, no, no, no])  # "." goes with "bread"; "\n" with the lowest
     assert missing == 0 and len(helper.calls) == 4
+
+
+class PrefixReusingLLM(ScriptedLLM):
+    """A fake backend that says it keeps a shared prompt prefix, as the embedded llama.cpp helper does."""
+
+    reuses_prefix = True
+
+
+def test_auto_layout_is_per_word_with_a_prefix_reusing_backend_and_bills_otherwise():
+    from sasc.llm.factory import wrap_helper
+    from sasc.scorers.simulation import TOKEN_LAYOUTS, resolve_token_layout
+
+    assert ScoreConfig().token_layout == "auto"
+    reusing = wrap_helper(PrefixReusingLLM(per_word_reply, logprobs=per_word_logprobs, name="reusing"), None)
+    plain = wrap_helper(ScriptedLLM(all_at_once_reply, logprobs=all_at_once_logprobs, name="plain"), None)
+    assert resolve_token_layout("auto", reusing) == "per_word"  # read through the wrappers
+    assert resolve_token_layout("auto", plain) == "all_at_once"
+    assert all(resolve_token_layout(lay, reusing) == lay for lay in TOKEN_LAYOUTS)  # an explicit choice stands
+    s = _token_set()
+    by_auto = score_on_set(["food"], s, "food", reusing, ScoreConfig(baseline=False, n_boot=20))[0]["simulation"]
+    assert by_auto.details["layout"] == "per_word"  # the result names the layout used, not "auto"
+    by_plain = score_on_set(["food"], s, "food", plain, ScoreConfig(baseline=False, n_boot=20))[0]["simulation"]
+    assert by_plain.details["layout"] == "all_at_once"
+    with pytest.raises(ConfigError, match="auto"):  # the error lists every choice
+        ScoreConfig(token_layout="one_by_one")

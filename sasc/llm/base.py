@@ -104,6 +104,19 @@ class Request:
     """Optional JSON schema of the reply (see :meth:`HelperLLM.complete`)."""
 
 
+def _backend_attr(helper: Any, attr: str, kind: type) -> Any:
+    """The ``attr`` of the first object in ``helper``'s ``.inner`` chain that has one of type
+    ``kind`` (wrappers delegate to their backend), else None."""
+    seen = 0
+    while helper is not None and seen < 16:
+        value = getattr(helper, attr, None)
+        if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+            return value
+        helper = getattr(helper, "inner", None)
+        seen += 1
+    return None
+
+
 def helper_slots(helper: Any) -> int:
     """How many calls ``helper`` serves at once: the ``slots`` of the first object in its
     ``.inner`` chain that has one (wrappers delegate to their backend), else 1.
@@ -111,14 +124,16 @@ def helper_slots(helper: Any) -> int:
     :class:`~sasc.llm.local.LocalLLM` has one llama.cpp slot per concurrent sequence (one
     copy of the weights); an OpenAI-compatible backend a number of HTTP requests in flight.
     """
-    seen = 0
-    while helper is not None and seen < 16:
-        slots = getattr(helper, "slots", None)
-        if isinstance(slots, int) and not isinstance(slots, bool):
-            return max(1, slots)
-        helper = getattr(helper, "inner", None)
-        seen += 1
-    return 1
+    slots = _backend_attr(helper, "slots", int)
+    return 1 if slots is None else max(1, slots)
+
+
+def helper_reuses_prefix(helper: Any) -> bool:
+    """Whether ``helper``'s backend honours :attr:`Sampling.reuse_prefix` (keeps the previous
+    prompt's evaluated prefix, so many calls that share a long prefix cost a few tokens each):
+    the ``reuses_prefix`` of the first object in its ``.inner`` chain that has one, else False.
+    :class:`~sasc.llm.local.LocalLLM` does (llama.cpp's ``cache_prompt``)."""
+    return bool(_backend_attr(helper, "reuses_prefix", bool))
 
 
 def complete_many(helper: HelperLLM, requests: Sequence[Request], *, workers: int | None = None) -> list[Completion]:

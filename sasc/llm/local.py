@@ -165,6 +165,10 @@ class LocalLLM:
 
         return cls(resolve, name=f"llama.cpp:{spec.stem}", **kwargs)
 
+    reuses_prefix = True
+    """A request with :attr:`~sasc.llm.base.Sampling.reuse_prefix` reuses the previous prompt's
+    KV cache (:func:`~sasc.llm.base.helper_reuses_prefix`)."""
+
     @property
     def name(self) -> str:
         """Model identity, e.g. ``"llama.cpp:qwen2.5-coder-1.5b-instruct-q4_k_m"``."""

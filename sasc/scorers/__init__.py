@@ -26,7 +26,7 @@ from .detection import DetectionScorer
 from .fuzzing import FuzzingScorer
 from .maia import MaiaScorer
 from .sets import ScoringSet, SetConfig, draw_set
-from .simulation import SimulationScorer
+from .simulation import SimulationScorer, resolve_token_layout
 from .steering import SteeringScorer
 
 __all__ = ["MAX_EXPLANATION_CHARS", "RANDOM_EXPLANATIONS", "SCORERS", "baseline_explanation", "ScoreConfig", "ScoreResult", "Scorer",
@@ -89,16 +89,18 @@ class ScoreConfig:
     """Bootstrap resamples of each interval."""
     seed: int = 0
     """Seed of helper calls, bootstrap and random explanations."""
-    token_layout: str = "all_at_once"
+    token_layout: str = "auto"
     """On token excerpts, how the simulator asks for per-token values: ``all_at_once`` (every token
-    copied with its value, Bills's), ``sparse`` (only the tokens the unit responds to, the rest 0)
-    or ``per_word`` (one yes/no question per word; see :mod:`sasc.scorers.simulation`)."""
+    copied with its value, Bills's), ``sparse`` (only the tokens the unit responds to, the rest 0),
+    ``per_word`` (one yes/no question per word; see :mod:`sasc.scorers.simulation`) or ``auto``:
+    ``per_word`` with a helper that reuses a shared prompt prefix (the embedded one), else
+    ``all_at_once`` (:func:`~sasc.scorers.simulation.resolve_token_layout`); results name the one used."""
 
     def __post_init__(self) -> None:
-        from .simulation import TOKEN_LAYOUTS
+        from .simulation import TOKEN_LAYOUT_CHOICES
 
-        if self.token_layout not in TOKEN_LAYOUTS:
-            raise ConfigError(f"unknown token layout {self.token_layout!r}; known: {', '.join(TOKEN_LAYOUTS)}")
+        if self.token_layout not in TOKEN_LAYOUT_CHOICES:
+            raise ConfigError(f"unknown token layout {self.token_layout!r}; known: {', '.join(TOKEN_LAYOUT_CHOICES)}")
         if "ablation" in self.scorers and self.set.excerpts != "token":
             # before any work: a job or an explain run would otherwise fail only at scoring time
             raise ConfigError("the ablation score needs token excerpts: draw the set with excerpts='token' "
@@ -131,10 +133,12 @@ def score_on_set(explanations: Sequence[str], scoring_set: ScoringSet, unit: str
     if not scorers:
         raise ConfigError(f"no predictive scorer chosen; known scorers: {', '.join(SCORERS.names())}")
 
+    layout = resolve_token_layout(config.token_layout, helper)
+
     def record(e: str) -> ScoringRecord:
         return ScoringRecord(unit, e, scoring_set.texts, scoring_set.responses, scoring_set.is_top,
                              scoring_set.marks, scoring_set.tokens, scoring_set.token_values, scoring_set.held_out,
-                             config.token_layout, scoring_set.extras)
+                             layout, scoring_set.extras)
 
     opts = {"sampled": config.sampled, "seed": config.seed, "n_boot": config.n_boot}
     baselines = {e: baseline_explanation(e, others, config.seed) for e in checked} if config.baseline else {}

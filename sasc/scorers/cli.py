@@ -12,7 +12,7 @@ from ..cli_common import _cache_dir
 from ..corpora import BUILTIN_CORPORA, DEFAULT_REFERENCE
 from . import SCORERS, ScoreConfig, SetConfig, parse_scorers
 from .sets import EXCERPT_KINDS, SET_KINDS
-from .simulation import TOKEN_LAYOUTS
+from .simulation import TOKEN_LAYOUT_CHOICES
 
 
 def add_set_args(p: argparse.ArgumentParser) -> None:
@@ -31,12 +31,13 @@ def add_set_args(p: argparse.ArgumentParser) -> None:
                         f"dictionary factors) (default: {d.excerpts})")
     p.add_argument("--excerpt-tokens", type=int, default=d.excerpt_tokens,
                    help=f"tokens per excerpt with --excerpts token (default: {d.excerpt_tokens})")
-    p.add_argument("--token-layout", default="all_at_once", choices=TOKEN_LAYOUTS,
+    p.add_argument("--token-layout", default="auto", choices=TOKEN_LAYOUT_CHOICES,
                    help="with --excerpts token, how the simulator asks for per-token values: all_at_once (every "
                         "token copied with its value, Bills et al.'s), sparse (only the tokens the unit responds "
-                        "to; the rest are 0; far fewer generated tokens) or per_word (one yes/no question per "
+                        "to; the rest are 0; far fewer generated tokens), per_word (one yes/no question per "
                         "word, a few tokens past a shared prefix; ranks fitting words far better with a small "
-                        "helper, ~2x the time) (default: all_at_once)")
+                        "helper) or auto: per_word with the embedded helper, all_at_once with a remote one "
+                        "(default: auto; results name the layout used)")
     p.add_argument("--whole-texts", action="store_true", help="score on the corpus texts as they are "
                                                               "(default: their sentences of 4..60 words)")
     p.add_argument("--scoring-seed", type=int, default=0, help="seed of the set, the helper calls and the "
