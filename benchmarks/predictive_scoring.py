@@ -6,6 +6,7 @@ Usage::
     python benchmarks/predictive_scoring.py --d3 0,6,12 --records D3_OUT  # ground truth vs wrong vs sasc
     python benchmarks/predictive_scoring.py --neurons explain.json \
         --module '{"kind": "llm_neuron", "layer": 15, "units": [100, 400]}'   # Bills-style per-token table
+    python benchmarks/predictive_scoring.py --report table.json   # a --neurons --json file as Markdown
 
 ``--cost``: each of ``--cost-scorers`` (default simulation, detection, fuzzing) on one explanation of
 the MiniLM 'food and cooking' module on one top-and-random set (``--n-top``/``--n-random``, default
@@ -22,7 +23,8 @@ scored: the correlation over all tokens and over the random excerpts only, Bills
 baseline (fitted on held-out excerpts), another unit's explanation as the random baseline, and the
 cost per unit; with ablation among ``--neuron-scorers``, Spearman's correlation of ablation and
 simulation over the units, and with ``--all-candidates`` every scored candidate simulated too and
-Spearman's correlation of σ and simulation over them (``--json`` keeps it all). Replies are cached under ``--cache-dir`` (default: a temp dir, so cold).
+Spearman's correlation of σ and simulation over them (``--json`` keeps it all, after every unit;
+``--resume`` scores only the units the file does not hold yet, so a long table can be run in parts). Replies are cached under ``--cache-dir`` (default: a temp dir, so cold).
 """
 
 from __future__ import annotations
@@ -194,6 +196,7 @@ def _neuron_table(bank, corpus, helper, best, scored, cfg, args) -> None:
 
     records = _resumed(args, cfg)  # one per unit, for --json; with --resume, those of an earlier run first
     done = {r["unit"] for r in records}
+    pools: dict = {}  # the pool's token activations, run through the model once for all units
     print(f"layout {cfg.token_layout}; helper {helper.name}; {args.n_top} top + {args.n_random} random excerpts of "
           f"<= {args.excerpt_tokens} tokens from a pool of {args.pool_size} {corpus.name} sentences per unit"
           + (f"; {len(done)} units resumed from {args.json}" if done else ""), flush=True)
@@ -203,7 +206,7 @@ def _neuron_table(bank, corpus, helper, best, scored, cfg, args) -> None:
         col = list(bank.units).index(unit)
         before = helper.usage.snapshot()
         t0 = time.perf_counter()
-        sset = draw_prepared_set(bank, col, corpus, cfg)
+        sset = draw_prepared_set(bank, col, corpus, cfg, pool_cache=pools)
         t1 = time.perf_counter()
         others = [e for u, e in best.items() if u != unit]
         scores = score_on_set([explanation], sset, unit, helper, cfg, others)[0]
@@ -235,6 +238,29 @@ def _neuron_table(bank, corpus, helper, best, scored, cfg, args) -> None:
     summary = _summarize(records, cfg)
     if _write_json(args, cfg, records, summary):
         print(f"wrote {args.json}", flush=True)
+
+
+def report(path: str) -> None:
+    """--report: a --neurons table's JSON as a Markdown table, one row per unit, then its summary (no helper)."""
+    import json
+    from types import SimpleNamespace
+
+    saved = json.loads(Path(path).read_text())
+    records = saved["units"]
+    names = [n for n in ("simulation", "ablation", "steering") if any(n in r["scores"] for r in records)]
+    print("| unit | explanation | " + " | ".join(f"{n} [95% CI] | random expl." for n in names)
+          + " | lookup table | scoring s |")
+    print("|---" * (3 + 2 * len(names)) + "|---|")
+    for r in records:
+        cells = []
+        for n in names:
+            v = r["scores"].get(n)
+            cells += ([f"{_num(v['value']):.3f} [{_num(v['ci'][0]):.3f}, {_num(v['ci'][1]):.3f}]",
+                       f"{_num(v['baseline']):.3f}"] if v else ["", ""])
+        lookup = r["scores"].get("simulation", {}).get("details", {}).get("lookup_table")
+        print(f"| {r['unit']} | {r['explanation'][:60]} | " + " | ".join(cells)
+              + f" | {_num(lookup):.3f} | {r['scoring_s']:.0f} |")
+    _summarize(records, SimpleNamespace(token_layout=saved["layout"]))
 
 
 def _resumed(args, cfg) -> list[dict]:
@@ -367,6 +393,7 @@ def main() -> None:
                    help="--neurons: simulate every scored candidate too (no baseline), for Spearman(σ, simulation)")
     p.add_argument("--sampled", action="store_true", help="--neurons: sampled answers (a helper without logprobs)")
     p.add_argument("--json", default="", help="--neurons: write per-unit scores and the rank correlations here")
+    p.add_argument("--report", default="", help="print a --neurons --json file as a Markdown table and its summary")
     p.add_argument("--resume", action="store_true",
                    help="--neurons: keep the units an earlier run of the same table wrote to --json; score the rest")
     args = p.parse_args()
@@ -378,6 +405,8 @@ def main() -> None:
             d3(args, cache)
         if args.neurons:
             neurons(args, cache)
+    if args.report:
+        report(args.report)
 
 
 if __name__ == "__main__":

@@ -339,3 +339,24 @@ def test_auto_layout_is_per_word_with_a_prefix_reusing_backend_and_bills_otherwi
     assert by_plain.details["layout"] == "all_at_once"
     with pytest.raises(ConfigError, match="auto"):  # the error lists every choice
         ScoreConfig(token_layout="one_by_one")
+
+
+def test_a_pool_cache_kept_across_units_runs_the_pool_through_the_module_once():
+    from sasc.corpora import Corpus
+    from sasc.scorers.run import draw_prepared_set
+
+    class Counting(WordTokenBank):
+        units = ["food", "food too"]
+        passes = 0
+
+        def token_responses(self, texts):
+            Counting.passes += 1
+            return [type(r)(r.tokens, np.repeat(r.values, 2, axis=1)) for r in super().token_responses(texts)]
+
+    bank, corpus = Counting(), Corpus("tiny", list(CORPUS))
+    cfg = ScoreConfig(scorers=("simulation",), set=SetConfig(n_top=4, n_random=6, excerpts="token"))
+    alone = [draw_prepared_set(bank, col, corpus, cfg) for col in (0, 1)]
+    assert Counting.passes == 2
+    pools: dict = {}
+    shared = [draw_prepared_set(bank, col, corpus, cfg, pool_cache=pools) for col in (0, 1)]
+    assert Counting.passes == 3 and shared == alone  # one more pass for both units, the same sets

@@ -28,18 +28,20 @@ def _load(module: Any, corpus: Any, helper: Any, config: ScoreConfig, cache_dir:
     return bank, load_corpus(corpus), resolve_helper(helper, cache_dir)
 
 
-def draw_prepared_set(bank: Any, col: int, corpus: Corpus, config: ScoreConfig, seen: Sequence[str] = ()) -> ScoringSet:
+def draw_prepared_set(bank: Any, col: int, corpus: Corpus, config: ScoreConfig, seen: Sequence[str] = (),
+                      pool_cache: dict | None = None) -> ScoringSet:
     """The scoring set of unit ``col``, with what each chosen scorer's ``prepare`` adds (fuzzing:
-    each text's top n-grams); ``seen``: n-grams the summaries saw, whose texts are kept out."""
-    return draw_prepared_sets(bank, [col], corpus, config, [seen])[0]
+    each text's top n-grams); ``seen``: n-grams the summaries saw, whose texts are kept out;
+    ``pool_cache``: as :func:`~sasc.scorers.sets.draw_set`'s, kept across calls for one bank."""
+    return draw_prepared_sets(bank, [col], corpus, config, [seen], pool_cache)[0]
 
 
 def draw_prepared_sets(bank: Any, cols: Sequence[int], corpus: Corpus, config: ScoreConfig,
-                       seen: Sequence[Sequence[str]]) -> list[ScoringSet]:
+                       seen: Sequence[Sequence[str]], pool_cache: dict | None = None) -> list[ScoringSet]:
     """:func:`draw_prepared_set` for many units (``seen[i]`` for unit ``cols[i]``); a scorer with
     ``prepare_many`` prepares all the sets at once (ablation: the units' mean ablations share
     forward passes)."""
-    pools: dict = {}  # units that draw the same pool share its module pass
+    pools: dict = {} if pool_cache is None else pool_cache  # units that draw the same pool share its module pass
     sets = [draw_set(bank, col, corpus.texts, config.set, corpus.name, s, pools) for col, s in zip(cols, seen)]
     for name in parse_scorers(config.scorers):
         scorer = SCORERS.get(name)
