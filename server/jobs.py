@@ -118,7 +118,7 @@ def score_config(scoring: dict[str, Any]) -> tuple[ScoreConfig, str]:
                      excerpt_tokens=scoring.get("excerpt_tokens", d.excerpt_tokens))
     return ScoreConfig(scorers=tuple(names), set=sset, sampled=bool(scoring.get("sampled", False)),
                        baseline=bool(scoring.get("baseline", True)), seed=seed,
-                       token_layout=scoring.get("token_layout") or "auto"), rank_by
+                       token_layout=scoring.get("token_layout") or ScoreConfig.token_layout), rank_by
 
 
 def unit_from_json(text: str) -> UnitExplanation:

@@ -215,8 +215,6 @@ def cache_key(
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-
-
 def _logprobs_from_json(value: Any) -> tuple[tuple[tuple[str, float], ...], ...] | None:
     if value is None:
         return None

@@ -31,13 +31,13 @@ def add_set_args(p: argparse.ArgumentParser) -> None:
                         f"dictionary factors) (default: {d.excerpts})")
     p.add_argument("--excerpt-tokens", type=int, default=d.excerpt_tokens,
                    help=f"tokens per excerpt with --excerpts token (default: {d.excerpt_tokens})")
-    p.add_argument("--token-layout", default="auto", choices=TOKEN_LAYOUT_CHOICES,
+    p.add_argument("--token-layout", default=ScoreConfig.token_layout, choices=TOKEN_LAYOUT_CHOICES,
                    help="with --excerpts token, how the simulator asks for per-token values: all_at_once (every "
                         "token copied with its value, Bills et al.'s), sparse (only the tokens the unit responds "
                         "to; the rest are 0; far fewer generated tokens), per_word (one yes/no question per "
                         "word, a few tokens past a shared prefix; ranks fitting words far better with a small "
                         "helper) or auto: per_word with the embedded helper, all_at_once with a remote one "
-                        "(default: auto; results name the layout used)")
+                        f"(default: {ScoreConfig.token_layout}; results name the layout used)")
     p.add_argument("--whole-texts", action="store_true", help="score on the corpus texts as they are "
                                                               "(default: their sentences of 4..60 words)")
     p.add_argument("--scoring-seed", type=int, default=0, help="seed of the set, the helper calls and the "

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..llm.base import Completion, HelperLLM
+from ..llm.base import Completion, HelperLLM, helper_reuses_prefix
 from .ask import ask, parse_number, parse_yes_no, read_answers, require_logprobs
 from .base import ScoreResult, ScoringRecord
 from .stats import (
@@ -109,8 +109,6 @@ def resolve_token_layout(layout: str, helper: object) -> str:
     a remote API bills least for and what other tools report)."""
     if layout != "auto":
         return layout
-    from sasc.llm.base import helper_reuses_prefix
-
     return "per_word" if helper_reuses_prefix(helper) else "all_at_once"
 
 
