@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from sasc.llm import ScriptedLLM
 from sasc.modules.base import as_bank
 from sasc.scorers import SCORERS, ScoreConfig, SetConfig, draw_set, parse_scorers, random_explanation, score_on_set
 from sasc.scorers.ask import parse_number, parse_yes_no
+from sasc.scorers.fuzzing import FuzzingScorer
 from sasc.scorers.sets import choose
 from sasc.scorers.stats import answer_probabilities, auroc, balanced_accuracy, bootstrap_ci, expected_value, pearson
 
@@ -167,6 +169,21 @@ def test_simulation_and_detection_tell_the_right_explanation_from_a_wrong_one():
     assert good["simulation"].baseline is not None and good["simulation"].baseline < good["simulation"].value
     assert good["simulation"].details["baseline_explanation"] == random_explanation(GOOD, 0)
     assert all(c.sampling.top_logprobs == 20 and c.sampling.temperature == 0 for c in helper.calls)
+
+
+def test_every_scorer_asks_about_one_explanation_with_a_shared_prefix_a_backend_may_reuse():
+    # a backend that keeps the previous prompt's KV cache (the embedded helper) then evaluates only
+    # the text and what follows it: the instructions and the explanation must come before the text
+    helper = ScriptedLLM(judging_reply, logprobs=judging_logprobs)
+    cfg = ScoreConfig(scorers=("simulation", "detection", "fuzzing"), n_boot=50, baseline=False)
+    s = FuzzingScorer().prepare(_set(), as_bank(KeywordModule()), 0)
+    score_on_set([GOOD], s, "food", helper, cfg)
+    calls = helper.calls
+    assert len(calls) > 20 and all(c.sampling.reuse_prefix for c in calls)
+    texts = set(s.texts)
+    for a, b in zip(calls, calls[1:]):
+        shared = os.path.commonprefix([a.prompt, b.prompt])
+        assert GOOD in shared and not any(t in shared for t in texts)
 
 
 def test_result_round_trips_through_its_dict():

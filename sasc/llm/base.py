@@ -32,10 +32,10 @@ class Sampling:
     (:attr:`Completion.top_logprobs`); 0: none. A backend that cannot return them leaves
     ``Completion.top_logprobs`` None."""
     reuse_prefix: bool = False
-    """A hint that this prompt shares a long prefix with the calls before it (one question per
-    word of the same text): a backend that can reuse the KV cache of that prefix does, at the
-    cost of logits that may differ in the last digits from a cold evaluation. Backends that
-    cannot ignore it."""
+    """A hint that this prompt shares a long prefix with the calls before it (a scorer's questions
+    about one explanation; one question per word of the same text): a backend that can reuse the
+    KV cache of that prefix does, at the cost of logits that may differ slightly from a cold
+    evaluation (the prompt is evaluated in other batches). Backends that cannot ignore it."""
 
     def seeded(self, offset: int) -> Sampling:
         """The same parameters with ``offset`` added to the seed (a retry, another subset...)."""

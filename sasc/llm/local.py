@@ -93,8 +93,9 @@ class LocalLLM:
     ``cache_prompt``: reuse the KV cache of the previous
     request's common prefix; off by default because reuse can change logits slightly, and
     the same seed must give the same reply whatever came before. A request whose
-    :attr:`~sasc.llm.base.Sampling.reuse_prefix` is set reuses it anyway (the per-word
-    simulator asks ~50 questions about one text, each a few tokens past a shared prefix).
+    :attr:`~sasc.llm.base.Sampling.reuse_prefix` is set reuses it anyway (the scorers' questions
+    about one explanation share everything before the text; the per-word simulator asks ~50
+    questions about one text, each a few tokens past a shared prefix).
     """
 
     def __init__(

@@ -266,8 +266,7 @@ def simulate_words(record: ScoringRecord, helper: HelperLLM, *, sampled: bool = 
     since on this scale a plain "no" sits above 0. The questions of an excerpt go out in order with
     ``reuse_prefix`` so a backend evaluates only the few tokens past the shared prefix."""
     asked = [word_questions(record.explanation, toks) for toks in record.tokens]
-    replies = iter(ask(helper, [p for ps, _ in asked for p in ps], sampled=sampled, seed=seed, max_tokens=1,
-                       reuse_prefix=True))
+    replies = iter(ask(helper, [p for ps, _ in asked for p in ps], sampled=sampled, seed=seed, max_tokens=1))
     preds, missing = [], 0
     for toks, (_, groups) in zip(record.tokens, asked):
         values: list[float | None] = []
