@@ -12,14 +12,16 @@ top-and-random set from the task's corpus, as ``predictive_scoring.py --d3`` dra
 one loaded model: the *reuse* arm as the scorers ask, and the *cold* arm with the hint cleared on
 every request (the whole prompt evaluated, as before). The arms alternate which goes first task by
 task, share no reply cache, and are timed around the scorers only. Prints per arm the helper's
-seconds, llama.cpp's evaluated prompt tokens, the ratio, and the largest difference in any score
-between the arms (reuse may change the logits in their last digits).
+seconds, llama.cpp's evaluated prompt tokens, the ratio, how far the first reply token's
+probabilities moved between the arms per prompt (a reused prefix is evaluated in other batches, so
+the logits differ slightly), and the largest difference in any score.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -42,6 +44,7 @@ class Arm:
     def __init__(self, backend, reuse: bool) -> None:
         self.inner, self.reuse, self.name = backend, reuse, backend.name
         self.evaluated = self.prompt_ms = self.calls = 0
+        self.first: dict[str, dict[str, float]] = {}  # prompt -> its reply's first-token probabilities
 
     def complete(self, prompt, *, sampling, json_schema=None):
         reply = self.inner.complete(prompt, sampling=dataclasses.replace(sampling, reuse_prefix=self.reuse),
@@ -50,7 +53,16 @@ class Arm:
         self.evaluated += t.prompt_tokens
         self.prompt_ms += t.prompt_ms
         self.calls += 1
+        if reply.top_logprobs:
+            self.first[prompt] = {tok: math.exp(lp) for tok, lp in reply.top_logprobs[0]}
         return reply
+
+
+def probability_gaps(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) -> list[float]:
+    """Per prompt both arms asked, the largest difference in the probability of any first token
+    either arm listed (a token one arm left out counts as 0 there)."""
+    return [max(abs(a[p].get(k, 0.0) - b[p].get(k, 0.0)) for k in a[p].keys() | b[p].keys())
+            for p in a.keys() & b.keys()]
 
 
 def main() -> None:
@@ -103,6 +115,10 @@ def main() -> None:
     for a in ("cold", "reuse"):
         print(f"  {a:5s}: {seconds[a]:7.1f} s, {arms[a].evaluated} prompt tokens evaluated "
               f"({arms[a].prompt_ms / 1000:.1f} s of prompt evaluation)")
+    gaps = np.array(probability_gaps(r.first, c.first))
+    if gaps.size:
+        print(f"first-token probabilities, reuse vs cold, over {gaps.size} prompts: largest difference "
+              f"median {np.median(gaps):.2e}, 90th percentile {np.quantile(gaps, 0.9):.2e}, max {gaps.max():.2e}")
     print(f"reuse / cold: time {seconds['reuse'] / seconds['cold']:.2f}x, evaluated prompt tokens "
           f"{r.evaluated / max(c.evaluated, 1):.2f}x; largest score difference between the arms {worst:.2e}")
 
