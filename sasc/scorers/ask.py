@@ -22,9 +22,9 @@ def ask(helper: HelperLLM, prompts: Sequence[str], *, sampled: bool, seed: int, 
     """The replies to ``prompts`` (greedy; with token probabilities unless ``sampled``), one seed each.
     ``reuse_prefix`` (:class:`Sampling`): every scorer's prompts about one explanation share
     everything before the text (the instructions and the explanation come first), so a backend that
-    keeps the previous prompt's KV cache evaluates only the text and what follows it; the
-    expected values read from the replies may then differ in their last digits from a cold
-    evaluation (benchmarks/prefix_reuse.py measures both)."""
+    keeps the previous prompt's KV cache evaluates only the text and what follows it (2.3x faster
+    with the embedded helper); the answer probabilities then differ slightly from a cold evaluation
+    (by ~0.01, up to 0.04 measured; benchmarks/prefix_reuse.py, docs/predictive_scoring.md)."""
     sampling = Sampling(temperature=0.0, top_p=1.0, max_tokens=max_tokens, seed=seed,
                         top_logprobs=0 if sampled else TOP_LOGPROBS, reuse_prefix=reuse_prefix)
     return complete_many(helper, [Request(p, sampling.seeded(i)) for i, p in enumerate(prompts)])
