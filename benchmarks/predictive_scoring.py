@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sasc.corpora import load_corpus  # noqa: E402
+from sasc.corpora import Corpus, load_corpus  # noqa: E402
 from sasc.lists import parse_ranges  # noqa: E402
 from sasc.explain import resolve_helper  # noqa: E402
 from sasc.modules.base import as_bank  # noqa: E402
@@ -85,7 +85,8 @@ def d3(args: argparse.Namespace, cache: str) -> None:
     corpora = D3Corpora(tasks)
     helper = resolve_helper(args.helper, cache)
     names = tuple(args.scorers.split(","))
-    cfg = ScoreConfig(scorers=names, baseline=False)
+    cfg = ScoreConfig(scorers=names, baseline=False,
+                      set=SetConfig(n_top=args.n_top, n_random=args.n_random, pool_size=args.pool_size))
     best = sasc_winners(args.records) if args.records else {}
     sources = ["ground truth", "wrong task"] + (["sasc"] if best else [])
     values: dict[str, dict[str, list[float]]] = {n: {s: [] for s in sources} for n in names}
@@ -94,12 +95,8 @@ def d3(args: argparse.Namespace, cache: str) -> None:
     t0 = time.perf_counter()
     for t in chosen:
         wrong = by[(t.index + 27) % len(tasks)]
-        bank = as_bank(EmbeddingDistanceBank([t.keyphrase]))
-        sset = draw_set(bank, 0, corpora.texts(t), SetConfig(n_top=args.n_top, n_random=args.n_random,
-                                                             pool_size=args.pool_size), corpora.source(t))
-        for n in names:  # fuzzing marks each text's top n-grams
-            prepare = getattr(SCORERS.get(n), "prepare", None)
-            sset = prepare(sset, bank, 0) if prepare else sset
+        bank = as_bank(EmbeddingDistanceBank([t.keyphrase]))  # fuzzing's prepare marks each text's top n-grams
+        sset = draw_prepared_set(bank, 0, Corpus(corpora.source(t), corpora.texts(t)), cfg)
         explanations = [t.keyphrase, wrong.keyphrase] + ([best.get(t.index, "")] if best else [])
         if best and not explanations[-1]:
             explanations[-1] = "(no explanation)"

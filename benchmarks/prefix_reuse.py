@@ -34,7 +34,9 @@ from sasc.llm import wrap_helper  # noqa: E402
 from sasc.llm.factory import build_backend  # noqa: E402
 from sasc.modules.base import as_bank  # noqa: E402
 from sasc.modules.embedding import EmbeddingDistanceBank  # noqa: E402
-from sasc.scorers import SCORERS, ScoreConfig, SetConfig, draw_set, score_on_set  # noqa: E402
+from sasc.corpora import Corpus  # noqa: E402
+from sasc.scorers import ScoreConfig, SetConfig, score_on_set  # noqa: E402
+from sasc.scorers.run import draw_prepared_set  # noqa: E402
 
 
 class Arm:
@@ -88,17 +90,14 @@ def main() -> None:
         sys.exit(f"--helper {args.helper}: this benchmark needs an embedded llama.cpp helper (local, local:MODEL)")
     backend.load()
     names = tuple(args.scorers.split(","))
-    cfg = ScoreConfig(scorers=names, baseline=False)
+    cfg = ScoreConfig(scorers=names, baseline=False,
+                      set=SetConfig(n_top=args.n_top, n_random=args.n_random, pool_size=args.pool_size))
     arms = {"reuse": Arm(backend, True), "cold": Arm(backend, False)}
     seconds = {a: 0.0 for a in arms}
     worst = 0.0
     for i, t in enumerate(chosen):
         bank = as_bank(EmbeddingDistanceBank([t.keyphrase]))
-        sset = draw_set(bank, 0, corpora.texts(t), SetConfig(n_top=args.n_top, n_random=args.n_random,
-                                                             pool_size=args.pool_size), corpora.source(t))
-        for n in names:
-            prepare = getattr(SCORERS.get(n), "prepare", None)
-            sset = prepare(sset, bank, 0) if prepare else sset
+        sset = draw_prepared_set(bank, 0, Corpus(corpora.source(t), corpora.texts(t)), cfg)
         got = {}
         for a in (("reuse", "cold") if i % 2 == 0 else ("cold", "reuse")):
             helper = wrap_helper(arms[a], None)  # a fresh in-memory reply cache: no reply shared between arms

@@ -17,16 +17,16 @@ SAMPLED_HINT = ("score with sampled answers instead (`sasc score --sampled`, or 
                 "those results are marked method='sampled'")
 
 
-def ask(helper: HelperLLM, prompts: Sequence[str], *, sampled: bool, seed: int, max_tokens: int = 3,
-        reuse_prefix: bool = True) -> list[Completion]:
-    """The replies to ``prompts`` (greedy; with token probabilities unless ``sampled``), one seed each.
-    ``reuse_prefix`` (:class:`Sampling`): every scorer's prompts about one explanation share
+def ask(helper: HelperLLM, prompts: Sequence[str], *, sampled: bool, seed: int,
+        max_tokens: int = 3) -> list[Completion]:
+    """The replies to ``prompts`` (greedy; with token probabilities unless ``sampled``), one seed each,
+    sent with :attr:`Sampling.reuse_prefix`: every scorer's prompts about one explanation share
     everything before the text (the instructions and the explanation come first), so a backend that
     keeps the previous prompt's KV cache evaluates only the text and what follows it (2.3x faster
     with the embedded helper); the answer probabilities then differ slightly from a cold evaluation
     (by ~0.01, up to 0.04 measured; benchmarks/prefix_reuse.py, docs/predictive_scoring.md)."""
     sampling = Sampling(temperature=0.0, top_p=1.0, max_tokens=max_tokens, seed=seed,
-                        top_logprobs=0 if sampled else TOP_LOGPROBS, reuse_prefix=reuse_prefix)
+                        top_logprobs=0 if sampled else TOP_LOGPROBS, reuse_prefix=True)
     return complete_many(helper, [Request(p, sampling.seeded(i)) for i, p in enumerate(prompts)])
 
 
