@@ -17,7 +17,10 @@ activations shifted by one standard deviation). Arms, side by side in one proces
   per batch row, each excerpt's unedited pass once);
 * ``per unit``: one call per unit (what scoring one unit at a time costs);
 * ``one by one``: one call per unit and excerpt (one model run per unit per text), for the
-  first ``--one-by-one`` units only.
+  first ``--one-by-one`` units only;
+* ``two-KL JSD``: the batched arm for the first ``--two-kl`` units with each edit's divergences
+  computed as before session 28 (``js_divergence``'s two KLs through a mixture, in float64, nothing
+  reused between the edits of one excerpt), against the entropy form the library uses now.
 
 Prints seconds, units per minute and forward rows per arm, and checks that the arms agree.
 """
@@ -40,6 +43,20 @@ def edits_for(sset, col: int) -> list[tuple[str, int, object]]:
             + [(t, col, v + sd) for t, v in zip(sset.texts, values)])
 
 
+def two_kl_effect(base, edited, following):
+    """An edit's effect as ``edited_effects`` computed it before session 28 (the side-by-side arm)."""
+    import torch
+
+    from sasc.modules.causal_lm import EditEffect, js_divergence
+
+    logp = base.logp
+    kl = (edited.exp() * (edited - logp)).sum(-1).clamp(min=0.0)
+    nxt = torch.as_tensor(list(following), dtype=torch.long)
+    rows = torch.arange(len(nxt))
+    gain = (edited[rows, nxt] - logp[rows, nxt]).mean() if len(nxt) else torch.tensor(float("nan"))
+    return EditEffect(float(js_divergence(logp, edited).mean()), float(kl.mean()), float(gain))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", default="1,10,50", help="unit counts (default 1,10,50)")
@@ -49,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-random", type=int, default=20)
     parser.add_argument("--per-unit", type=int, default=10, help="units in the per-unit arm (default 10; 0: none)")
     parser.add_argument("--one-by-one", type=int, default=1, help="units in the one-call-per-text arm (default 1; 0: none)")
+    parser.add_argument("--two-kl", type=int, default=0,
+                        help="units in the side-by-side arm of the old two-KL JSD (default 0: none)")
     args = parser.parse_args(argv)
     counts = [int(x) for x in args.units.split(",")]
 
@@ -103,6 +122,24 @@ def main(argv: list[str] | None = None) -> int:
             jsd, secs, fwd = timed(lambda: [bank.ablation_jsd_many([e])[0] for col in range(k) for e in edits_for(sets[col], col)])
             results[("one by one", k)] = (jsd, secs, fwd)
             print(f"one by one {k:3d} units: {secs:7.1f} s  {60 * k / secs:6.2f} units/min  {fwd} rows", flush=True)
+        k = min(args.two_kl, n)
+        if k:
+            import sasc.modules.causal_lm as causal_lm
+
+            requests = [e for col in range(k) for e in edits_for(sets[col], col)]
+            entropy_form = causal_lm._effect
+            runs: dict[str, list[float]] = {}
+            for arm in ("two-KL JSD", "entropy JSD", "two-KL JSD", "entropy JSD"):  # alternating, twice
+                causal_lm._effect = two_kl_effect if arm.startswith("two") else entropy_form
+                try:
+                    jsd, secs, fwd = timed(lambda: bank.ablation_jsd_many(requests))
+                finally:
+                    causal_lm._effect = entropy_form
+                runs.setdefault(arm, []).append(secs)
+                results[(arm, k)] = (jsd, float(np.mean(runs[arm])), fwd)  # the mean of its runs
+                print(f"{arm:11s} {k:3d} units: {secs:7.1f} s  {fwd} rows  load {os.getloadavg()[0]:.2f}", flush=True)
+            two, ent = results[("two-KL JSD", k)][1], results[("entropy JSD", k)][1]
+            print(f"entropy / two-KL JSD, {k} units, mean of two runs each: time {ent / two:.2f}x", flush=True)
     finally:
         hook.remove()
 
@@ -117,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
           f"mean {ratio.mean():.4f} (must be 1); mean-ablation JSD mean {per[:, 0].mean():.2e}")
     print("\n== ablation forward cost (model side)")
     for (arm, k), (_, secs, fwd) in results.items():
-        print(f"{arm:10s} {k:3d} units  {secs:7.1f} s  {60 * k / secs:6.2f} units/min  {secs / k:6.2f} s/unit  {fwd} rows")
+        print(f"{arm:11s} {k:3d} units  {secs:7.1f} s  {60 * k / secs:6.2f} units/min  {secs / k:6.2f} s/unit  {fwd} rows")
     return 0
 
 

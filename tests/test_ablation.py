@@ -39,6 +39,31 @@ def test_js_divergence_known_values():
     assert float(js_divergence(*far)) == pytest.approx(math.log(2), rel=1e-4)
 
 
+
+def test_an_edits_effect_computed_as_entropies_matches_the_two_kl_form():
+    """The ablation's per-edit JSD (entropies, the unedited side's terms reused) equals
+    js_divergence's two-KL form, from divergences near ln 2 down to ~1e-9 nats, and is 0 for an edit
+    that changes nothing; the KL and the next-token gain against their definitions."""
+    import torch
+
+    from sasc.modules.causal_lm import _effect, _Reference
+
+    gen = torch.Generator().manual_seed(0)
+    base = torch.log_softmax(3 * torch.randn(5, 300, generator=gen, dtype=torch.float64), -1)
+    following = [7, 0, 299, 12]  # the token after each position but the last
+    for size in (10.0, 1.0, 1e-2, 1e-4):
+        edited = torch.log_softmax(base + size * torch.randn(5, 300, generator=gen, dtype=torch.float64), -1)
+        got = _effect(_Reference(base), edited, following)
+        want = float(js_divergence(base, edited).mean())
+        assert want > 1e-9
+        assert got.jsd == pytest.approx(want, rel=1e-6, abs=1e-15)
+        kl = float((edited.exp() * (edited - base)).sum(-1).mean())
+        assert got.kl == pytest.approx(kl, rel=1e-6, abs=1e-15)
+        gain = float(np.mean([edited[i, t] - base[i, t] for i, t in enumerate(following)]))
+        assert got.logp_gain == pytest.approx(gain, rel=1e-9)
+    same = _effect(_Reference(base), base.clone(), following)
+    assert same.jsd == pytest.approx(0.0, abs=1e-13) and same.kl == pytest.approx(0.0, abs=1e-13)
+
 def test_leave_one_out_calibration_and_ratio():
     pred = [np.array([0.0, 1.0]), np.array([0.0, 2.0]), np.array([1.0, 3.0])]
     true = [2 * p + 1 for p in pred]

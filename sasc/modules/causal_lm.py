@@ -393,7 +393,7 @@ def edited_effects(lm: LoadedLM, site: str, edits: Sequence[UnitEdit], n_skip: i
                                            n_skip, start)
             for b, g in enumerate(plain):
                 n = len(seqs[g])
-                base[g] = (logp[b, n_skip:n].double().clone(), states[b, :n].clone())
+                base[g] = (_Reference(logp[b, n_skip:n].double()), states[b, :n].clone())
         edited = [(g, r) for g, r in part if r is not None]
         if not edited:
             continue
@@ -409,16 +409,36 @@ def edited_effects(lm: LoadedLM, site: str, edits: Sequence[UnitEdit], n_skip: i
     return out
 
 
-def _effect(base: Any, edited: Any, following: Sequence[int]) -> EditEffect:
+class _Reference:
+    """One sequence's unedited log-probabilities ``[positions, V]`` (float64) with what every edit of
+    it reuses: the probabilities and their ``sum p log p`` per position."""
+
+    def __init__(self, logp: Any) -> None:
+        self.logp = logp
+        self.p = logp.exp()
+        self.plogp = (self.p * logp).sum(-1)
+
+
+def _effect(base: _Reference, edited: Any, following: Sequence[int]) -> EditEffect:
     """:class:`EditEffect` from the unedited and edited log-probabilities ``[positions, V]`` of one
-    sequence's text positions; ``following``: the token after each position (one fewer at the end)."""
+    sequence's text positions; ``following``: the token after each position (one fewer at the end).
+
+    The JSD is :func:`js_divergence` written as entropies, ``(sum p log p + sum q log q) / 2 - sum m
+    log m``, so an edit costs one ``exp`` and one ``log`` over the vocabulary (the unedited side's
+    terms are computed once per sequence): half the time of the two-KL form. In float64 the
+    difference of entropies loses ~1e-15 nats, far below any divergence an edit makes (tested
+    against :func:`js_divergence`)."""
     import torch
 
-    kl = (edited.exp() * (edited - base)).sum(-1).clamp(min=0.0)
+    q = edited.exp()
+    qlogq = (q * edited).sum(-1)
+    m = (base.p + q) * 0.5  # > 0: float64 exp of float32 log-probabilities does not underflow
+    jsd = ((base.plogp + qlogq) * 0.5 - (m * m.log()).sum(-1)).clamp(min=0.0)
+    kl = (qlogq - (q * base.logp).sum(-1)).clamp(min=0.0)
     nxt = torch.as_tensor(list(following), dtype=torch.long)
     rows = torch.arange(len(nxt))
-    gain = (edited[rows, nxt] - base[rows, nxt]).mean() if len(nxt) else torch.tensor(float("nan"))
-    return EditEffect(float(js_divergence(base, edited).mean()), float(kl.mean()), float(gain))
+    gain = (edited[rows, nxt] - base.logp[rows, nxt]).mean() if len(nxt) else torch.tensor(float("nan"))
+    return EditEffect(float(jsd.mean()), float(kl.mean()), float(gain))
 
 
 def _batch_logprobs(lm: LoadedLM, site: str, seqs: Sequence[tuple[int, ...]], edits: Sequence[UnitEdit | None],
