@@ -370,7 +370,10 @@ def edited_effects(lm: LoadedLM, site: str, edits: Sequence[UnitEdit], n_skip: i
     however many edits it has, and the edited rows start from its state entering the first edited
     layer (the layers below are not run again). A batch holds at most ``max_batch_tokens`` padded
     tokens (two float32 ``[tokens, vocabulary]`` tensors: 400 MB at 1024 tokens and SmolLM2's
-    49,152-token vocabulary). NaNs for a sequence without text positions."""
+    49,152-token vocabulary); each sequence's unedited log-probabilities and probabilities (float64,
+    :class:`_Reference`) are kept until its last edit is scored: 800 MB per 1024 tokens of sequences
+    awaiting edits (about one batch's worth, since a sequence's rows are batched together). NaNs for
+    a sequence without text positions."""
     nan = float("nan")
     out: list[EditEffect] = [EditEffect(nan, nan, nan)] * len(edits)
     groups: dict[tuple[int, ...], list[int]] = {}
