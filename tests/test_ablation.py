@@ -39,7 +39,6 @@ def test_js_divergence_known_values():
     assert float(js_divergence(*far)) == pytest.approx(math.log(2), rel=1e-4)
 
 
-
 def test_an_edits_effect_computed_as_entropies_matches_the_two_kl_form():
     """The ablation's per-edit JSD (entropies, the unedited side's terms reused) equals
     js_divergence's two-KL form, from divergences near ln 2 down to ~1e-9 nats, and is 0 for an edit
@@ -63,6 +62,7 @@ def test_an_edits_effect_computed_as_entropies_matches_the_two_kl_form():
         assert got.logp_gain == pytest.approx(gain, rel=1e-9)
     same = _effect(_Reference(base), base.clone(), following)
     assert same.jsd == pytest.approx(0.0, abs=1e-13) and same.kl == pytest.approx(0.0, abs=1e-13)
+
 
 def test_leave_one_out_calibration_and_ratio():
     pred = [np.array([0.0, 1.0]), np.array([0.0, 2.0]), np.array([1.0, 3.0])]
