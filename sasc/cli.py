@@ -103,9 +103,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _form_mark(c: Any) -> str:
-    """``"  [form: repeated_word]"`` for a candidate that fails the form check, else ``""``."""
-    return f"  [form: {', '.join(c.form.flags)}]" if c.form is not None and c.form.flags else ""
+def _marks(c: Any) -> str:
+    """``"  [form: repeated_word]"`` for a candidate that fails the form check, ``"  [output side]"``
+    for the summary of what the unit makes the model say (``--evidence output``), else ``""``."""
+    side = "  [output side]" if getattr(c, "style", "") == "output" else ""
+    return (f"  [form: {', '.join(c.form.flags)}]" if c.form is not None and c.form.flags else "") + side
 
 
 def format_result(result: Any, n_ngrams: int = 10) -> str:
@@ -134,11 +136,11 @@ def format_result(result: Any, n_ngrams: int = 10) -> str:
         for c in u.candidates:
             s = c.score
             if not s.n_related:
-                lines.append(f"  {'unscored':>22}{' ' * 28 * len(names)}  {c.explanation}{_form_mark(c)}")
+                lines.append(f"  {'unscored':>22}{' ' * 28 * len(names)}  {c.explanation}{_marks(c)}")
                 continue
             cells = "".join(f"{score_cell(c.scores.get(n)):>28}" for n in names)
             lines.append(f"  {s.sigma:6.2f} [{s.ci_low:5.2f}, {s.ci_high:5.2f}]{f' {s.sigma_paper:8.2f}' if paper else ''}"
-                         f"{cells}  {c.explanation}{_form_mark(c)}")
+                         f"{cells}  {c.explanation}{_marks(c)}")
         if names:
             lines.append(f"  ({score_legend})")
         if u.reranked_from:

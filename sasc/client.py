@@ -152,7 +152,7 @@ def result_from_proto(r: jpb.ExplainResult) -> ExplainResult:
         [ScoredCandidate(c.explanation, SigmaScore(**{f.name: getattr(c.score, f.name) for f in fields(SigmaScore)}),
                          list(c.ngrams), list(c.related_texts), list(c.unrelated_texts), list(c.related_responses),
                          c.direct_response if c.HasField("direct_response") else math.nan,
-                         form=_form_from_proto(c.form) if c.HasField("form") else None,
+                         form=_form_from_proto(c.form) if c.HasField("form") else None, style=c.style,
                          scores={k: predictive_from_proto(v) for k, v in c.scores.items()})
          for c in u.candidates],
         repairs=[Repair(r.before, r.after, list(r.rules)) for r in u.repairs], reranked_from=u.reranked_from,

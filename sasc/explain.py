@@ -32,7 +32,7 @@ from .readable import paraphrases_to_score, readable_first, repair_candidates, s
 from .responses import ResponseTable, ShardRunner, ngram_responses
 from .results import ExplainResult, ScoredCandidate, TopNgram, UnitExplanation
 from .scoring import intervals_overlap, score_sigma, top_k_indices, unscored_score
-from .summarize import Candidate, output_words, summarize
+from .summarize import OUTPUT_STYLE, Candidate, output_words, summarize
 from .synthetic import dedupe_texts, synthetic_texts
 
 
@@ -101,7 +101,8 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
     ``progress`` receives ``"summarize"`` and ``"score"`` (one step per candidate scored) events.
     Every candidate's explanation text is also scored by the module itself
     (``direct_response``); with ``config.direct_screen``, only that many candidates, those with
-    the highest direct responses, get synthetic texts, and the rest follow them unscored. With
+    the highest direct responses, get synthetic texts, and the rest follow them unscored (the
+    explainer method's own candidates and the summary of output-side evidence are always scored). With
     ``config.n_tiebreak``, the two best candidates get more synthetic texts when their σ
     intervals overlap (see :func:`more_evidence`). Independent helper calls go out together, as
     many at once as the helper has slots (:func:`~sasc.llm.base.helper_slots`): the summaries, then
@@ -139,8 +140,13 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
     forms = check_forms([c.explanation for c in cands], fluency_scorer(config.fluency_model))
     direct = bank_column(bank, [c.explanation for c in cands], col)
     screen = screen_values(direct, sources, lambda texts: bank_column(bank, texts, col))
-    forced = {i for i, c in enumerate(cands) if found and c.style == config.method}  # after repairs (may merge two)
-    keep = sorted(set(direct_screen(np.asarray(screen), config.direct_screen)) | forced)
+    # always scored (after repairs, which may merge two): the method's own candidates, and the summary of
+    # output-side evidence, whose words (what the unit makes the model say) the unit need not respond to
+    # (the latter also takes no place among the summaries the screen keeps)
+    forced = {i for i, c in enumerate(cands) if (found and c.style == config.method) or c.style == OUTPUT_STYLE}
+    screened = [i for i, c in enumerate(cands) if c.style != OUTPUT_STYLE]
+    picked = direct_screen(np.asarray(screen)[screened], config.direct_screen) if screened else []
+    keep = sorted({screened[j] for j in picked} | forced)
     counts = [Counter() for _ in keep]  # one per candidate: they are scored in parallel threads
     started = iter(range(len(keep)))
     lock = threading.Lock()
@@ -174,7 +180,8 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
     for c in counts:
         cleaning.update(c)
     unscored = [ScoredCandidate(cands[i].explanation, unscored_score(len(generic_values)), cands[i].ngrams, [], [],
-                                direct_response=float(direct[i]), form=forms[i]) for i in rest]
+                                direct_response=float(direct[i]), form=forms[i], style=cands[i].style)
+                for i in rest]
     return UnitExplanation(bank.units[col], top_ngrams[: config.n_top_reported], scored + unscored,
                            dict(sorted(cleaning.items())), repairs=repairs, reranked_from=moved_from,
                            output_evidence=evidence, experiment=experiment)
@@ -209,7 +216,7 @@ def score_candidate(bank: Any, col: int, cand: Candidate, generic_values: np.nda
     u = bank_column(bank, unrelated, col)
     score = score_sigma(r, generic_values, u, n_boot=config.n_bootstrap, seed=config.seed)
     return ScoredCandidate(cand.explanation, score, cand.ngrams, related, unrelated, [float(x) for x in r],
-                           direct_response)
+                           direct_response, style=cand.style)
 
 
 def more_evidence(bank: Any, col: int, cand: ScoredCandidate, generic_values: np.ndarray, helper: HelperLLM,

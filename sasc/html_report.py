@@ -93,7 +93,9 @@ def result_html(result: Any, rows: Sequence[Any], *, plot: str | Path | None = N
         moved = getattr(u, "reranked_from", "") if u is not None else ""
         note = (f' <span class="flag">[{html.escape(", ".join(flags))}]</span>' if flags else "") + (
             f' <span class="flag" title="the readable ranking moved it first">(over {html.escape(moved)!s})</span>'
-            if moved else "")
+            if moved else "") + (
+            ' <span class="flag" title="summarized from what the unit makes the model say">(output side)</span>'
+            if best is not None and getattr(best, "style", "") == "output" else "")
         sigma = f"{r.sigma:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" if math.isfinite(r.sigma) else "—"
         body.append(f"<tr><td>{html.escape(r.unit)}</td><td>{sigma}</td>"
                     + "".join(score_td(r.scores.get(n)) for n in names)

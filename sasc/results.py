@@ -48,6 +48,10 @@ class ScoredCandidate:
     undefined_reason, method, details}`` on the unit's ``scoring_set``; empty when none were asked."""
     form: FormCheck | None = None
     """Its form check (:mod:`sasc.form`): flags and fluency; None in results made before it existed."""
+    style: str = ""
+    """How it was written: the summary prompt style (:data:`sasc.summarize.SUMMARY_STYLES`),
+    ``output`` for the summary of output-side evidence (``--evidence output``), or the explainer
+    method that proposed it (e.g. ``iterative``); "" in results made before it was kept."""
 
 
 @dataclass(frozen=True)

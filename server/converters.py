@@ -306,7 +306,7 @@ def _unit_to_proto(u: UnitExplanation) -> jpb.UnitExplanation:
                                         ngrams=c.ngrams, related_texts=c.related_texts,
                                         unrelated_texts=c.unrelated_texts, related_responses=c.related_responses,
                                         direct_response=None if math.isnan(c.direct_response) else c.direct_response,
-                                        form=_form_to_proto(c.form),
+                                        form=_form_to_proto(c.form), style=c.style,
                                         scores={k: predictive_to_proto(v) for k, v in c.scores.items()})
                     for c in u.candidates],
         repairs=[jpb.Repair(before=r.before, after=r.after, rules=r.rules) for r in u.repairs],

@@ -231,7 +231,9 @@ def test_checks_that_cannot_pass_by_accident_on_smollm2(smollm2):
     true, mu = state["edit"]([[np.array(v) for v in sset.token_values],
                               [np.full(len(v), state["mu"]) for v in sset.token_values]])
     assert ablation_ratio(true, mean_jsd)[0] == pytest.approx(1.0, abs=1e-3)
-    assert ablation_ratio(mu, mean_jsd)[0] == pytest.approx(0.0, abs=1e-6)
+    # the same mean ablation as in prepare, in a batch of another shape: float32 kernels may sum in
+    # another order (8.6e-5 on one Xeon with AVX-512, 0 to 1e-6 on others); a wrong edit is off by far more
+    assert ablation_ratio(mu, mean_jsd)[0] == pytest.approx(0.0, abs=1e-3)
 
 
 def test_vocabulary_projection_reads_the_units_output_weights(smollm2):
@@ -340,13 +342,22 @@ def test_explain_with_output_evidence_shows_the_summaries_what_the_unit_makes_th
     from sasc.config import ExplainConfig
     from sasc.llm import ScriptedLLM
     from sasc.results import ExplainResult
-    from sasc.summarize import output_line, output_words
+    from sasc.scorers.run import add_scores
+    from sasc.summarize import SUMMARY_STYLES, output_line, output_words
     from server.converters import result_to_proto
 
     bank = build_llm_neuron_bank(tiny_model_dirs["llama"], site="resid", layer=2, units="0-3", device="cpu")
-    helper = ScriptedLLM(lambda p: "Short words" if "Turning up one unit" in p else "Everyday scenes", name="evidence-fake")
-    cfg = ExplainConfig(n_candidates=2, n_synthetic=3, n_generic=10, n_bootstrap=50, evidence="output",
-                        fluency_model="")
+    summaries = iter(["Everyday scenes", "Weather and rain", "Food at home"])
+
+    def reply(prompt):
+        if "Turning up one unit" in prompt:
+            return "Short words"
+        return next(summaries) if "When this pattern is present" in prompt else "Everyday scenes"
+
+    helper = ScriptedLLM(reply, name="evidence-fake")
+    # the direct pre-screen keeps one summary; the output-side candidate is scored besides it
+    cfg = ExplainConfig(n_candidates=3, n_synthetic=3, n_generic=10, n_bootstrap=50, evidence="output",
+                        fluency_model="", direct_screen=1)
     res = sasc.explain(bank, units=[1], corpus=TEXTS, generic=TEXTS, helper=helper, config=cfg, cache_dir=tmp_path)
     (unit,) = res.units
     ev = unit.output_evidence
@@ -354,17 +365,34 @@ def test_explain_with_output_evidence_shows_the_summaries_what_the_unit_makes_th
     words = output_words(ev)
     assert words and all(any(ch.isalpha() for ch in w) for w in words)
     prompts = [c.prompt for c in helper.calls]
-    assert sum(output_line(words) in p for p in prompts) == 2  # both n-gram summaries show the line
+    assert sum(output_line(words) in p for p in prompts) == 3  # all n-gram summaries show the line
     assert sum("Turning up one unit" in p for p in prompts) == 1  # and one candidate from the words alone
-    assert {c.explanation for c in unit.candidates} == {"Short words", "Everyday scenes"}
+    style = {c.explanation: c.style for c in unit.candidates}
+    assert style.pop("Short words") == "output"
+    assert set(style) == {"Everyday scenes", "Weather and rain", "Food at home"}
+    assert set(style.values()) <= set(SUMMARY_STYLES) and len(set(style.values())) > 1  # the styles cycle
+    scored = [c for c in unit.candidates if c.score.n_related]
+    summaries_scored = [c for c in unit.candidates if c.style != "output" and c.score.n_related]
+    best_direct = max((c for c in unit.candidates if c.style != "output"), key=lambda c: c.direct_response)
+    assert summaries_scored == [best_direct] and len(scored) == 2
+    assert any(c.style == "output" for c in scored)
+    # the steering score reaches the output-side candidate ("what this unit makes the model say")
+    scored_res = add_scores(res, bank, corpus=TEXTS, helper=helper, cache_dir=tmp_path,
+                            config=ScoreConfig(scorers=("steering",), baseline=False, n_boot=50,
+                                               set=SetConfig(n_top=3, n_random=3, excerpts="token", sentences=False)))
+    (said,) = [c for c in scored_res.units[0].candidates if c.style == "output"]
+    assert said.scores["steering"]["n"] > 0 and said.scores["steering"]["method"] == "generated"
     # kept through the JSON file and the service's message
     path = tmp_path / "r.json"
     res.to_json(path)
     assert ExplainResult.from_json(path).units[0].output_evidence == ev
-    assert result_from_proto(result_to_proto(res)).units[0].output_evidence == ev
+    assert [c.style for c in ExplainResult.from_json(path).units[0].candidates] == [c.style for c in unit.candidates]
+    back = result_from_proto(result_to_proto(res)).units[0]
+    assert back.output_evidence == ev and [c.style for c in back.candidates] == [c.style for c in unit.candidates]
     from sasc.cli import format_result
 
-    assert "makes the model say: " in format_result(res)
+    table = format_result(res)
+    assert "makes the model say: " in table and "Short words  [output side]" in table
 
 
 def test_output_evidence_is_refused_for_modules_outside_a_causal_lm(tmp_path):

@@ -154,7 +154,7 @@ def test_units_summary_html_shows_winners_flags_scores_and_output_evidence(tmp_p
     units = [
         UnitExplanation("L2.N0", [TopNgram("pizza <b>", 1.0, 3)],
                         [ScoredCandidate("Food and food", _sigma(0.5), [], [], [], form=FormCheck(("repeated_word",), 3),
-                                         scores={"simulation": sim})], output_evidence=evidence),
+                                         scores={"simulation": sim}, style="output")], output_evidence=evidence),
         UnitExplanation("L2.N1", [TopNgram("rain", 1.0, 3)],
                         [ScoredCandidate("Weather <i>reports</i>", _sigma(2.0), [], [], [], form=FormCheck((), 2))],
                         reranked_from="Rain rain"),
@@ -166,6 +166,7 @@ def test_units_summary_html_shows_winners_flags_scores_and_output_evidence(tmp_p
     assert page.index("L2.N1") < page.index("L2.N0")  # best σ first
     assert "Weather &lt;i&gt;reports&lt;/i&gt;" in page and "pizza &lt;b&gt;" in page and "<i>reports" not in page
     assert '[repeated_word]</span>' in page and "(over Rain rain)" in page
+    assert page.count("(output side)</span>") == 1  # L2.N0's winner summarizes what the unit makes the model say
     assert "0.62 [0.41,0.78] b0.05" in page and "baseline" in page  # the score cell and the legend
     assert "makes the model say" in page and "raises: " in page and ">\\n</span>" in page  # whitespace shown
     assert '<span class="tok" title="+0.9"> pizza</span>' in page and "suppresses: " in page

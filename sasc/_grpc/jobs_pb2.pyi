@@ -346,7 +346,7 @@ class TopNgram(_message.Message):
     def __init__(self, ngram: _Optional[str] = ..., response: _Optional[float] = ..., count: _Optional[int] = ...) -> None: ...
 
 class ScoredCandidate(_message.Message):
-    __slots__ = ("explanation", "score", "ngrams", "related_texts", "unrelated_texts", "related_responses", "direct_response", "form", "scores")
+    __slots__ = ("explanation", "score", "ngrams", "related_texts", "unrelated_texts", "related_responses", "direct_response", "form", "scores", "style")
     class ScoresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -363,6 +363,7 @@ class ScoredCandidate(_message.Message):
     DIRECT_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     FORM_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
+    STYLE_FIELD_NUMBER: _ClassVar[int]
     explanation: str
     score: SigmaScore
     ngrams: _containers.RepeatedScalarFieldContainer[str]
@@ -372,7 +373,8 @@ class ScoredCandidate(_message.Message):
     direct_response: float
     form: FormCheck
     scores: _containers.MessageMap[str, PredictiveScore]
-    def __init__(self, explanation: _Optional[str] = ..., score: _Optional[_Union[SigmaScore, _Mapping]] = ..., ngrams: _Optional[_Iterable[str]] = ..., related_texts: _Optional[_Iterable[str]] = ..., unrelated_texts: _Optional[_Iterable[str]] = ..., related_responses: _Optional[_Iterable[float]] = ..., direct_response: _Optional[float] = ..., form: _Optional[_Union[FormCheck, _Mapping]] = ..., scores: _Optional[_Mapping[str, PredictiveScore]] = ...) -> None: ...
+    style: str
+    def __init__(self, explanation: _Optional[str] = ..., score: _Optional[_Union[SigmaScore, _Mapping]] = ..., ngrams: _Optional[_Iterable[str]] = ..., related_texts: _Optional[_Iterable[str]] = ..., unrelated_texts: _Optional[_Iterable[str]] = ..., related_responses: _Optional[_Iterable[float]] = ..., direct_response: _Optional[float] = ..., form: _Optional[_Union[FormCheck, _Mapping]] = ..., scores: _Optional[_Mapping[str, PredictiveScore]] = ..., style: _Optional[str] = ...) -> None: ...
 
 class PredictiveScore(_message.Message):
     __slots__ = ("value", "ci_low", "ci_high", "n", "baseline", "undefined_reason", "method", "details_json")
