@@ -68,7 +68,8 @@ class UnitExplanation:
     cleaning: dict[str, int] = field(default_factory=dict)
     """Helper output repaired or dropped before scoring, by reason (sorted): ``summary.duplicate``,
     ``summary.empty``, ``summary.meta``, ``summary.script`` (summaries dropped),
-    ``summary.meta_repaired``, ``summary.script_repaired`` (summaries cut and kept),
+    ``summary.meta_repaired``, ``summary.script_repaired``, ``summary.evidence_repaired`` (summaries cut
+    and kept; the last: an echo of the ``--evidence output`` line),
     ``synthetic.duplicate``, ``synthetic.meta``, ``synthetic.script`` (synthetic texts dropped).
     Empty when nothing was. ``summary.form_repaired``: candidates repaired by the form check
     (listed in ``repairs``)."""

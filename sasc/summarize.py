@@ -79,6 +79,21 @@ def output_line(words: Sequence[str]) -> str:
             + ", ".join(words) + ".") if words else ""
 
 
+# the summary prompts' evidence line echoed in a reply: "..., and the model is more likely to write ..."
+_EVIDENCE_ECHO = re.compile(
+    r"[\s,;:]*(?:\b(?:and|so|while|when|where)\s+)?(?:\b(?:the|a)\s+)?(?:\blanguage\s+)?\bmodel\b"
+    r"(?:\s+\w+){0,6}?\s+(?:(?:more|less)\s+likely|likelier)\b.*$",
+    re.IGNORECASE | re.DOTALL)
+
+
+def cut_evidence_echo(text: str) -> str:
+    """``text`` without a clause that restates the output-side evidence line of the summary prompts
+    (:func:`output_line`): ``'Euthanasia, and the model is more likely to write "fret, sardines"'`` ->
+    ``'Euthanasia'``; unchanged when there is none ("Fashion models" stays) or nothing before it."""
+    m = _EVIDENCE_ECHO.search(text)
+    return text[: m.start()].strip() if m and m.start() > 0 else text
+
+
 def output_prompt(words: Sequence[str]) -> str:
     """The prompt of the output-side candidate: what these words, made likelier by the unit, share."""
     bullets = "\n".join(f"- {w}" for w in words)
@@ -300,7 +315,9 @@ def summarize(helper: HelperLLM, top_ngrams: Sequence[str], *, n_candidates: int
     ``summary.meta_repaired``, ``summary.script_repaired`` (kept after a cut).
     ``output``: words the unit makes the model say (:func:`output_words`); when given, every prompt
     shows them after the n-grams (:func:`output_line`) and one more candidate, of style
-    :data:`OUTPUT_STYLE`, is summarized from them alone (:func:`output_prompt`).
+    :data:`OUTPUT_STYLE`, is summarized from them alone (:func:`output_prompt`); a summary that
+    copies the line into its answer is cut before it (:func:`cut_evidence_echo`; counted as
+    ``summary.evidence_repaired``).
     """
     styles = check_styles(styles)
     ranked = list(top_ngrams)[:n_top]
@@ -320,6 +337,9 @@ def summarize(helper: HelperLLM, top_ngrams: Sequence[str], *, n_candidates: int
     for i, (ngrams, reply) in enumerate(zip(shown, replies)):
         _, reasons = check_reply(reply)
         expl = clean_explanation(reply)
+        if output and styles_of[i] != OUTPUT_STYLE and (cut := cut_evidence_echo(expl)) != expl:
+            expl = cut  # the evidence line copied into an input-side summary
+            reasons = (*reasons, "evidence_repaired")
         key = _norm(expl)
         if not key:
             tally["summary." + next((r for r in reasons if not r.endswith("_repaired")), "empty")] += 1

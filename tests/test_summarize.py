@@ -209,3 +209,27 @@ def test_summarize_counts_what_it_dropped_and_repaired():
     assert [c.explanation for c in cands] == ["Food", "sports"]
     assert counts == Counter({"summary.script_repaired": 1, "summary.duplicate": 2, "summary.meta": 1,
                               "summary.script": 1, "summary.empty": 1, "summary.meta_repaired": 1})
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('Euthanasia, and the model is more likely to write "fret, sardines, colds"', "Euthanasia"),
+    ("Trust and honesty; the language model becomes more likely to write trusting", "Trust and honesty"),
+    ("Searching for places, so the model is likelier to say locate", "Searching for places"),
+    ("Fashion models and runway shows", "Fashion models and runway shows"),
+    ("Model trains are more likely to derail", "Model trains are more likely to derail"),  # no clause before it
+    ("Statistical model fitting", "Statistical model fitting"),
+])
+def test_an_echo_of_the_evidence_line_is_cut(text, expected):
+    from sasc.summarize import cut_evidence_echo
+
+    assert cut_evidence_echo(text) == expected
+
+
+def test_summaries_that_copy_the_output_evidence_are_cut_and_counted():
+    replies = ["Euthanasia, and the model is more likely to write fret, sardines", "Weather reports", "Fish dishes"]
+    counts = Counter()
+    cands = summarize(ScriptedLLM(replies), [f"w{i}" for i in range(50)], n_candidates=2, counts=counts,
+                      output=["fret", "sardines"])
+    assert [(c.explanation, c.style) for c in cands] == [("Euthanasia", "theme"), ("Weather reports", "theme"),
+                                                         ("Fish dishes", "output")]
+    assert counts == Counter({"summary.evidence_repaired": 1})
