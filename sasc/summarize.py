@@ -94,6 +94,22 @@ def cut_evidence_echo(text: str) -> str:
     return text[: m.start()].strip() if m and m.start() > 0 else text
 
 
+# lead-ins of replies to the output-side prompt: "These words are related to the concept of ..."
+_OUTPUT_LEAD_IN = re.compile(
+    r"^(?:(?:all|these|the)\s+)?(?:(?:of\s+)?(?:these|the)\s+)?words\s+(?:(?:are|all)\s+){0,2}"
+    r"(?:related\s+to|refer(?:ring)?\s+to|about|describ(?:e|ing)|associated\s+with|connected\s+to)\s+"
+    r"(?:(?:the\s+)?(?:concepts?|ideas?|themes?|topics?)\s+of\s+)?",
+    re.IGNORECASE)
+
+
+def strip_output_lead_in(text: str) -> str:
+    """A reply to :func:`output_prompt` without its lead-in about the words: ``'These words are related
+    to the concept of self-awareness'`` -> ``'self-awareness'``; ``'Words related to travel'`` ->
+    ``'travel'``; unchanged when nothing would be left."""
+    rest = _OUTPUT_LEAD_IN.sub("", text, count=1).strip().strip("\"'“”‘’ ")
+    return rest or text
+
+
 def output_prompt(words: Sequence[str]) -> str:
     """The prompt of the output-side candidate: what these words, made likelier by the unit, share."""
     bullets = "\n".join(f"- {w}" for w in words)
@@ -315,7 +331,8 @@ def summarize(helper: HelperLLM, top_ngrams: Sequence[str], *, n_candidates: int
     ``summary.meta_repaired``, ``summary.script_repaired`` (kept after a cut).
     ``output``: words the unit makes the model say (:func:`output_words`); when given, every prompt
     shows them after the n-grams (:func:`output_line`) and one more candidate, of style
-    :data:`OUTPUT_STYLE`, is summarized from them alone (:func:`output_prompt`); a summary that
+    :data:`OUTPUT_STYLE`, is summarized from them alone (:func:`output_prompt`; its lead-in about
+    "these words" stripped by :func:`strip_output_lead_in`, counted as ``summary.meta_repaired``); a summary that
     copies the line into its answer is cut before it (:func:`cut_evidence_echo`; counted as
     ``summary.evidence_repaired``).
     """
@@ -340,6 +357,9 @@ def summarize(helper: HelperLLM, top_ngrams: Sequence[str], *, n_candidates: int
         if output and styles_of[i] != OUTPUT_STYLE and (cut := cut_evidence_echo(expl)) != expl:
             expl = cut  # the evidence line copied into an input-side summary
             reasons = (*reasons, "evidence_repaired")
+        elif styles_of[i] == OUTPUT_STYLE and (cut := strip_output_lead_in(expl)) != expl:
+            expl = cut  # "These words are related to the concept of ..."
+            reasons = (*reasons, "meta_repaired")
         key = _norm(expl)
         if not key:
             tally["summary." + next((r for r in reasons if not r.endswith("_repaired")), "empty")] += 1

@@ -225,11 +225,26 @@ def test_an_echo_of_the_evidence_line_is_cut(text, expected):
     assert cut_evidence_echo(text) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("These words are related to the concept of self-awareness", "self-awareness"),
+    ('All words are related to the concept of "travel"', "travel"),
+    ("Words related to accommodations, availability, and location", "accommodations, availability, and location"),
+    ("All of these words describe emotions", "emotions"),
+    ("nouns referring to objects", "nouns referring to objects"),
+    ("Words related to", "Words related to"),  # nothing would be left
+])
+def test_the_output_side_summary_loses_its_lead_in_about_the_words(text, expected):
+    from sasc.summarize import strip_output_lead_in
+
+    assert strip_output_lead_in(text) == expected
+
+
 def test_summaries_that_copy_the_output_evidence_are_cut_and_counted():
-    replies = ["Euthanasia, and the model is more likely to write fret, sardines", "Weather reports", "Fish dishes"]
+    replies = ["Euthanasia, and the model is more likely to write fret, sardines", "Weather reports",
+               "These words are related to fish dishes"]
     counts = Counter()
     cands = summarize(ScriptedLLM(replies), [f"w{i}" for i in range(50)], n_candidates=2, counts=counts,
                       output=["fret", "sardines"])
     assert [(c.explanation, c.style) for c in cands] == [("Euthanasia", "theme"), ("Weather reports", "theme"),
-                                                         ("Fish dishes", "output")]
-    assert counts == Counter({"summary.evidence_repaired": 1})
+                                                         ("fish dishes", "output")]
+    assert counts == Counter({"summary.evidence_repaired": 1, "summary.meta_repaired": 1})
