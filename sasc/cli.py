@@ -106,7 +106,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def _marks(c: Any) -> str:
     """``"  [form: repeated_word]"`` for a candidate that fails the form check, ``"  [output side]"``
     for the summary of what the unit makes the model say (``--evidence output``), else ``""``."""
-    side = "  [output side]" if getattr(c, "style", "") == "output" else ""
+    from .summarize import OUTPUT_STYLE
+
+    side = "  [output side]" if getattr(c, "style", "") == OUTPUT_STYLE else ""
     return (f"  [form: {', '.join(c.form.flags)}]" if c.form is not None and c.form.flags else "") + side
 
 

@@ -145,8 +145,7 @@ def explain_unit(bank: Any, col: int, table: NgramTable, values: np.ndarray, gen
     # (the latter also takes no place among the summaries the screen keeps)
     forced = {i for i, c in enumerate(cands) if (found and c.style == config.method) or c.style == OUTPUT_STYLE}
     screened = [i for i, c in enumerate(cands) if c.style != OUTPUT_STYLE]
-    picked = direct_screen(np.asarray(screen)[screened], config.direct_screen) if screened else []
-    keep = sorted({screened[j] for j in picked} | forced)
+    keep = sorted({screened[j] for j in direct_screen(np.asarray(screen)[screened], config.direct_screen)} | forced)
     counts = [Counter() for _ in keep]  # one per candidate: they are scored in parallel threads
     started = iter(range(len(keep)))
     lock = threading.Lock()

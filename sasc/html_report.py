@@ -80,6 +80,7 @@ def result_html(result: Any, rows: Sequence[Any], *, plot: str | Path | None = N
     """The page of an :class:`~sasc.results.ExplainResult` and its :class:`~sasc.many_units.UnitSummary`
     rows (same order), units by σ, best first; ``plot``: a PNG embedded above the table."""
     from .scorers.cli import LEGEND
+    from .summarize import OUTPUT_STYLE
 
     units = {u.unit: u for u in result.units}
     names = list(dict.fromkeys(n for r in rows for n in r.scores))
@@ -95,7 +96,7 @@ def result_html(result: Any, rows: Sequence[Any], *, plot: str | Path | None = N
             f' <span class="flag" title="the readable ranking moved it first">(over {html.escape(moved)!s})</span>'
             if moved else "") + (
             ' <span class="flag" title="summarized from what the unit makes the model say">(output side)</span>'
-            if best is not None and getattr(best, "style", "") == "output" else "")
+            if best is not None and getattr(best, "style", "") == OUTPUT_STYLE else "")
         sigma = f"{r.sigma:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" if math.isfinite(r.sigma) else "—"
         body.append(f"<tr><td>{html.escape(r.unit)}</td><td>{sigma}</td>"
                     + "".join(score_td(r.scores.get(n)) for n in names)
