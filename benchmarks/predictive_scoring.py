@@ -15,8 +15,9 @@ calls, prompt and completion tokens, seconds, units per minute and the score. ``
 to the ground-truth keyphrase) scored on a set from the task's corpus, with the ground-truth
 keyphrase and a wrong task's keyphrase (task index + 27 mod 54); prints per task the values of
 ``--scorers`` (default ``simulation,detection``; ``fuzzing`` too) of both and the share of tasks where the ground truth
-wins; with ``--records D3_OUT`` also the winner of that D3 run (sasc's best candidate), and the mean of
-each scorer per source. ``--neurons RESULT``: for each unit of a ``sasc explain`` result of ``--module`` (LLM
+wins; with ``--records D3_OUT`` also the winner of that D3 run (sasc's best candidate; default setting,
+``--records-seed``), and the mean of each scorer per source; ``--reuse TABLE`` takes the ground truth's and
+the wrong task's scores from an earlier ``--out`` table on the same sets and scores only sasc's winner. ``--neurons RESULT``: for each unit of a ``sasc explain`` result of ``--module`` (LLM
 neurons or another module with token activations), per-token simulation of its best explanation
 on a top-and-random set of token excerpts (``--excerpt-tokens``, default 64), as Bills et al.
 scored: the correlation over all tokens and over the random excerpts only, Bills's lookup-table
@@ -87,8 +88,9 @@ def d3(args: argparse.Namespace, cache: str) -> None:
     names = tuple(args.scorers.split(","))
     cfg = ScoreConfig(scorers=names, baseline=False,
                       set=SetConfig(n_top=args.n_top, n_random=args.n_random, pool_size=args.pool_size))
-    best = sasc_winners(args.records) if args.records else {}
+    best = sasc_winners(args.records, args.records_seed) if args.records else {}
     sources = ["ground truth", "wrong task"] + (["sasc"] if best else [])
+    known = reused_rows(args.reuse, args) if args.reuse else {}
     values: dict[str, dict[str, list[float]]] = {n: {s: [] for s in sources} for n in names}
     wins = {n: 0 for n in names}
     rows = []
@@ -100,17 +102,27 @@ def d3(args: argparse.Namespace, cache: str) -> None:
         explanations = [t.keyphrase, wrong.keyphrase] + ([best.get(t.index, "")] if best else [])
         if best and not explanations[-1]:
             explanations[-1] = "(no explanation)"
-        results = score_on_set(explanations, sset, t.name, helper, cfg)
+        old = known.get(t.index)
+        if old is not None and old["explanations"]["ground truth"] == explanations[0] \
+                and old["explanations"]["wrong task"] == explanations[1]:
+            # ground truth and wrong task from the earlier run on the same set; only sasc's winner is scored
+            results = [None, None] + score_on_set(explanations[2:], sset, t.name, helper, cfg)
+        else:
+            old = None
+            results = score_on_set(explanations, sset, t.name, helper, cfg)
         line = [f"task {t.index:2d} {t.name[:18]:18s}"]
         row = {"task": t.index, "name": t.name, "explanations": dict(zip(sources, explanations))}
+        if old is not None:
+            row["reused"] = ["ground truth", "wrong task"]
         for name in names:
-            got = [r[name].value for r in results]
+            got = [old[name][s] if r is None else r[name].value for s, r in zip(sources, results)]
             wins[name] += bool(got[0] > got[1])
             for s, v in zip(sources, got):
                 values[name][s].append(np.nan if v is None else v)
             row[name] = dict(zip(sources, got))
             line.append(f"{name} " + " ".join(f"{s.split()[0]} {v:6.3f}" for s, v in zip(sources, got)))
-            areas = [r[name].details.get("auroc") for r in results]
+            areas = [(old.get("detection AUROC", {}).get(s) if r is None else r[name].details.get("auroc"))
+                     for s, r in zip(sources, results)]
             if name == "detection" and None not in areas:  # the helper's P(yes) ranks the texts: a finer grain
                 wins["detection AUROC"] = wins.get("detection AUROC", 0) + bool(areas[0] > areas[1])
                 values.setdefault("detection AUROC", {s: [] for s in sources})
@@ -120,25 +132,42 @@ def d3(args: argparse.Namespace, cache: str) -> None:
                 line.append("AUROC " + " ".join(f"{s.split()[0]} {v:6.3f}" for s, v in zip(sources, areas)))
         rows.append(row)
         print("  ".join(line) + f"   (gt {t.keyphrase!r} vs {wrong.keyphrase!r}"
-              + (f"; sasc {explanations[-1]!r})" if best else ")"), flush=True)
+              + (f"; sasc {explanations[-1]!r})" if best else ")") + (" [gt, wrong reused]" if old else ""),
+              flush=True)
+        if args.out:  # after every task, so a run cut short keeps what it measured
+            tmp = Path(args.out + ".tmp")
+            tmp.write_text(json.dumps({"tasks": rows, "wins": wins, "n": len(rows), "set": _set_params(args),
+                                       "records_seed": args.records_seed if best else None},
+                                      indent=1), encoding="utf-8")
+            tmp.replace(args.out)
     u = helper.usage.snapshot()
     print("ground truth beats the wrong keyphrase: " + ", ".join(f"{k} {v}/{len(chosen)}" for k, v in wins.items()))
     for name in values:
         print(f"mean {name}: " + ", ".join(f"{s} {np.nanmean(values[name][s]):.3f}" for s in sources))
     print(f"{u.calls} helper calls ({u.cached_calls} cached), {u.prompt_tokens} prompt tokens, "
           f"{time.perf_counter() - t0:.0f} s")
-    if args.out:
-        Path(args.out).write_text(json.dumps({"tasks": rows, "wins": wins, "n": len(chosen),
-                                              "set": {"n_top": args.n_top, "n_random": args.n_random,
-                                                      "pool_size": args.pool_size}}, indent=1), encoding="utf-8")
 
 
-def sasc_winners(folder: str) -> dict[int, str]:
-    """Task index -> the best explanation of a `sasc benchmark d3` run's records (default setting, seed 0)."""
+def _set_params(args: argparse.Namespace) -> dict:
+    return {"n_top": args.n_top, "n_random": args.n_random, "pool_size": args.pool_size}
+
+
+def reused_rows(path: str, args: argparse.Namespace) -> dict[int, dict]:
+    """Task index -> row of an earlier ``--out`` table on the same sets (its ground-truth and wrong-task scores)."""
+    import json
+
+    saved = json.loads(Path(path).read_text(encoding="utf-8"))
+    if saved.get("set") != _set_params(args):
+        raise SystemExit(f"--reuse {path}: its sets {saved.get('set')} differ from these {_set_params(args)}")
+    return {r["task"]: r for r in saved["tasks"]}
+
+
+def sasc_winners(folder: str, seed: int = 0) -> dict[int, str]:
+    """Task index -> the best explanation of a `sasc benchmark d3` run's records (default setting, ``seed``)."""
     import json
 
     out = {}
-    for f in Path(folder, "records", "default", "seed0").glob("*.json"):
+    for f in Path(folder, "records", "default", f"seed{seed}").glob("*.json"):
         r = json.loads(f.read_text(encoding="utf-8"))
         out[r["index"]] = (r.get("explanations") or [""])[0]
     return out
@@ -377,7 +406,10 @@ def main() -> None:
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--records", default="", help="--d3: a `sasc benchmark d3` output folder; its winners (default "
                                                   "setting, seed 0) are scored too, as sasc's best candidate")
-    p.add_argument("--out", default="", help="--d3: write the per-task table as JSON here")
+    p.add_argument("--records-seed", type=int, default=0, help="--d3: the seed of --records whose winners are scored")
+    p.add_argument("--reuse", default="", help="--d3: an earlier --out table on the same sets; its tasks' ground-truth "
+                                               "and wrong-task scores are reused, only sasc's winner is scored")
+    p.add_argument("--out", default="", help="--d3: write the per-task table as JSON here (after every task)")
     p.add_argument("--neurons", default="", help="a sasc explain result of --module's units")
     p.add_argument("--module", default="", help="--neurons: the module spec the result explained")
     p.add_argument("--corpus", default="news100", help="--neurons: corpus of the excerpts (default: news100)")
