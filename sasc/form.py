@@ -35,7 +35,7 @@ FORM_FLAGS = ("empty", "repeated_word", "tautology", "dangling_end", "question",
               "disfluent")
 """Every flag :func:`check_form` may raise, in the order it reports them."""
 
-FORM_VERSION = 6
+FORM_VERSION = 7
 """Version of the form rules, repairs and fluency floor: part of a D3 run's key when they are used.
 (3: repairs run until nothing changes, so "politics, politics, politics" becomes "politics", not
 "politics, politics". 4: a list item that restates an earlier one with vague words ("health-related",
@@ -43,7 +43,8 @@ FORM_VERSION = 6
 pre-screen. 5: "X-related" counts as X in ``repeated_word``, and "X or X-related topics" -> "X".
 6: a clause that ends on a dangling function word before a comma is ``dangling_end`` too, a
 first clause of function words only is dropped: "are about, X, Y" -> "X, Y", and a failing winner's
-unscored shorter restatements are scored too (:func:`sasc.readable.condenses`).)"""
+unscored shorter restatements are scored too (:func:`sasc.readable.condenses`). 7: a reply in the first
+person ("I am a ...", "I'm not able to ...") or one that speaks as an AI or language model is ``meta_text``.)"""
 
 MAX_WORDS = 10
 """Longest explanation, in words, that is not flagged ``too_long``."""
@@ -94,8 +95,9 @@ _META = re.compile(
     r"\b(?:these|those|this|the|above|following|given)\s+(?:list\s+of\s+)?(?:phrases?|words?|terms?|lists?"
     r"|n-?grams?|snippets?|excerpts?)\b"
     r"|\b(?:common|recurring|shared|overall|underlying)\s+(?:themes?|threads?|denominators?|elements?)\b"
-    r"|^(?:sure|okay|ok|certainly|of\s+course|here\s+(?:is|are)|i\s+(?:think|believe|would|cannot|can't)"
-    r"|as\s+an\s+ai|the\s+answer|answer\b)"
+    r"|^(?:sure|okay|ok|certainly|of\s+course|here\s+(?:is|are)|i['’]m\b|i\s+(?:am|think|believe|would|will|can"
+    r"|cannot|can't|don't|do\s+not|apologi[sz]e)\b|as\s+an\s+ai|the\s+answer|answer\b)"
+    r"|\bas\s+an?\s+(?:ai|(?:large\s+)?language\s+model|assistant)\b"
     r"|\bno\s+(?:clear\s+|common\s+|obvious\s+|single\s+)?(?:theme|topic|pattern|connection)\b"
     r"|\b(?:not\s+sure|cannot\s+(?:be\s+)?determined?|hard\s+to\s+say|n/a)\b"
     r"|^(?:none|unknown|unclear|various|miscellaneous|misc|random|mixed|general)"

@@ -64,6 +64,9 @@ def test_clean_phrases_raise_no_flag(text):
     ("Sure, the theme is gardening", "meta_text"),
     ("No obvious pattern", "meta_text"),
     ("Miscellaneous", "meta_text"),
+    ("I am a helpful model that answers questions", "meta_text"),  # a reply to the asker, not a description
+    ("I'm unable to find a theme", "meta_text"),
+    ("Kites, as an AI I would say", "meta_text"),
     ("Long lists of the many different kinds of trains that people ride to work daily", "too_long"),
     ("", "empty"),
     ("  ...  ", "empty"),
@@ -82,6 +85,11 @@ def test_each_fault_raises_its_flag(text, flag):
 ])
 def test_a_clause_that_ends_on_a_content_word_does_not_dangle(text):
     assert "dangling_end" not in form_flags(text)
+
+
+@pytest.mark.parametrize("text", ["Imagery of harbours", "Ice and snow", "Items for sale", "Iris flowers"])
+def test_words_that_begin_with_i_are_not_first_person_replies(text):
+    assert "meta_text" not in form_flags(text)
 
 
 def test_a_tautology_is_not_also_a_repeat_and_flags_keep_their_order():
