@@ -39,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sasc.cache import atomic_write_text  # noqa: E402
 from sasc.corpora import Corpus, load_corpus  # noqa: E402
 from sasc.lists import parse_ranges  # noqa: E402
 from sasc.explain import resolve_helper  # noqa: E402
@@ -135,11 +136,10 @@ def d3(args: argparse.Namespace, cache: str) -> None:
               + (f"; sasc {explanations[-1]!r})" if best else ")") + (" [gt, wrong reused]" if old else ""),
               flush=True)
         if args.out:  # after every task, so a run cut short keeps what it measured
-            tmp = Path(args.out + ".tmp")
-            tmp.write_text(json.dumps({"tasks": rows, "wins": wins, "n": len(rows), "set": _set_params(args),
-                                       "records_seed": args.records_seed if best else None},
-                                      indent=1), encoding="utf-8")
-            tmp.replace(args.out)
+            atomic_write_text(Path(args.out), json.dumps({"tasks": rows, "wins": wins, "n": len(rows),
+                                                          "set": _set_params(args),
+                                                          "records_seed": args.records_seed if best else None},
+                                                         indent=1))
     u = helper.usage.snapshot()
     print("ground truth beats the wrong keyphrase: " + ", ".join(f"{k} {v}/{len(chosen)}" for k, v in wins.items()))
     for name in values:
@@ -384,10 +384,9 @@ def _write_json(args, cfg, records: list[dict], summary: dict) -> bool:
 
     if not args.json:
         return False
-    tmp = Path(args.json + ".tmp")
-    tmp.write_text(json.dumps({"layout": cfg.token_layout, "n_top": args.n_top, "n_random": args.n_random,
-                               "units": records, "summary": summary}, indent=1, default=float))
-    tmp.replace(args.json)
+    atomic_write_text(Path(args.json), json.dumps({"layout": cfg.token_layout, "n_top": args.n_top,
+                                                   "n_random": args.n_random, "units": records, "summary": summary},
+                                                  indent=1, default=float))
     return True
 
 
@@ -405,7 +404,7 @@ def main() -> None:
     p.add_argument("--pool-size", type=int, default=1000)
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--records", default="", help="--d3: a `sasc benchmark d3` output folder; its winners (default "
-                                                  "setting, seed 0) are scored too, as sasc's best candidate")
+                                                  "setting, --records-seed) are scored too, as sasc's best candidate")
     p.add_argument("--records-seed", type=int, default=0, help="--d3: the seed of --records whose winners are scored")
     p.add_argument("--reuse", default="", help="--d3: an earlier --out table on the same sets; its tasks' ground-truth "
                                                "and wrong-task scores are reused, only sasc's winner is scored")

@@ -96,7 +96,7 @@ _META = re.compile(
     r"|n-?grams?|snippets?|excerpts?)\b"
     r"|\b(?:common|recurring|shared|overall|underlying)\s+(?:themes?|threads?|denominators?|elements?)\b"
     r"|^(?:sure|okay|ok|certainly|of\s+course|here\s+(?:is|are)|i['’]m\b|i\s+(?:am|think|believe|would|will|can"
-    r"|cannot|can't|don't|do\s+not|apologi[sz]e)\b|as\s+an\s+ai|the\s+answer|answer\b)"
+    r"|cannot|can't|don't|do\s+not|apologi[sz]e)\b|the\s+answer|answer\b)"
     r"|\bas\s+an?\s+(?:ai|(?:large\s+)?language\s+model|assistant)\b"
     r"|\bno\s+(?:clear\s+|common\s+|obvious\s+|single\s+)?(?:theme|topic|pattern|connection)\b"
     r"|\b(?:not\s+sure|cannot\s+(?:be\s+)?determined?|hard\s+to\s+say|n/a)\b"
